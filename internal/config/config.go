@@ -1,0 +1,240 @@
+// Package config reads leadrelay's settings from the environment (SPEC §3).
+// A missing or malformed setting is an error that names the variable, so a
+// process stops at start instead of failing on the first request.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	HTTPAddr          string
+	PublicBaseURL     string
+	AdminToken        string
+	SMTPURL           string
+	MailFrom          string
+	DigestAt          string        // "HH:MM", org-local
+	DigestDelay       time.Duration // 0 = unset
+	VendorRate        RateLimit
+}
+
+// RateLimit is VENDOR_RATE_LIMIT: PerSecond sustained with a Burst.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Error names the offending variable.
+type Error struct {
+	Var, Value, Why string
+}
+
+func (e *Error) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("config: %s: %s", e.Var, e.Why)
+	}
+	return fmt.Sprintf("config: %s=%q: %s", e.Var, e.Value, e.Why)
+}
+
+// Load reads the environment. getenv is os.Getenv in production; tests pass a map.
+func Load(getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		DatabaseURL:       get("DATABASE_URL", ""),
+		TemporalAddress:   get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: get("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:         get("TEMPORAL_TASK_QUEUE", "leadrelay"),
+		HTTPAddr:          get("HTTP_ADDR", "127.0.0.1:8080"),
+		AdminToken:        get("ADMIN_TOKEN", ""),
+		SMTPURL:           get("SMTP_URL", ""),
+		MailFrom:          get("MAIL_FROM", "leadrelay <noreply@localhost>"),
+		DigestAt:          get("NEW_LEAD_DIGEST_AT", "08:00"),
+	}
+	c.PublicBaseURL = get("PUBLIC_BASE_URL", "http://"+c.HTTPAddr)
+
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return nil, &Error{"DATABASE_URL", redact(c.DatabaseURL), "want postgres://user@host:port/db"}
+		}
+	}
+	if err := hostPort(c.TemporalAddress); err != nil {
+		return nil, &Error{"TEMPORAL_ADDRESS", c.TemporalAddress, err.Error()}
+	}
+	if err := hostPort(c.HTTPAddr); err != nil {
+		return nil, &Error{"HTTP_ADDR", c.HTTPAddr, err.Error()}
+	}
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &Error{"PUBLIC_BASE_URL", c.PublicBaseURL, "want an absolute http(s) URL"}
+	}
+	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
+	if c.AdminToken != "" && len(c.AdminToken) < 22 {
+		// 22 base64 characters carry 128 bits; anything shorter is guessable.
+		return nil, &Error{"ADMIN_TOKEN", "", "must be at least 22 characters (128 random bits)"}
+	}
+	if c.SMTPURL != "" {
+		if _, err := ParseSMTPURL(c.SMTPURL); err != nil {
+			return nil, &Error{"SMTP_URL", redact(c.SMTPURL), err.Error()}
+		}
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address == "" {
+		return nil, &Error{"MAIL_FROM", c.MailFrom, "not an email address"}
+	}
+	if _, err := ParseClock(c.DigestAt); err != nil {
+		return nil, &Error{"NEW_LEAD_DIGEST_AT", c.DigestAt, err.Error()}
+	}
+	if v := get("NEW_LEAD_DIGEST_DELAY", ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, &Error{"NEW_LEAD_DIGEST_DELAY", v, "want a positive Go duration such as 2m"}
+		}
+		c.DigestDelay = d
+	}
+	rl := get("VENDOR_RATE_LIMIT", "50/s,burst=200")
+	r, err := ParseRateLimit(rl)
+	if err != nil {
+		return nil, &Error{"VENDOR_RATE_LIMIT", rl, err.Error()}
+	}
+	c.VendorRate = r
+	return c, nil
+}
+
+// Require reports the first of the named settings that is empty.
+func (c *Config) Require(names ...string) error {
+	for _, n := range names {
+		var v string
+		switch n {
+		case "DATABASE_URL":
+			v = c.DatabaseURL
+		case "SMTP_URL":
+			v = c.SMTPURL
+		case "ADMIN_TOKEN":
+			v = c.AdminToken
+		default:
+			panic("config: Require of unknown " + n)
+		}
+		if v == "" {
+			return &Error{Var: n, Why: "required but not set"}
+		}
+	}
+	return nil
+}
+
+func hostPort(s string) error {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want host:port")
+	}
+	_ = h
+	if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port %q", p)
+	}
+	return nil
+}
+
+var rateRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*/\s*(s|m|h)\s*(?:,\s*burst\s*=\s*([0-9]+)\s*)?$`)
+
+// ParseRateLimit reads "50/s,burst=200" (also /m and /h; burst defaults to the rate).
+func ParseRateLimit(s string) (RateLimit, error) {
+	m := rateRE.FindStringSubmatch(s)
+	if m == nil {
+		return RateLimit{}, fmt.Errorf("want N/s,burst=M such as 50/s,burst=200")
+	}
+	n, _ := strconv.ParseFloat(m[1], 64)
+	if n <= 0 {
+		return RateLimit{}, fmt.Errorf("rate must be positive")
+	}
+	per := map[string]float64{"s": 1, "m": 60, "h": 3600}[m[2]]
+	r := RateLimit{PerSecond: n / per, Burst: int(n)}
+	if m[3] != "" {
+		b, _ := strconv.Atoi(m[3])
+		if b < 1 {
+			return RateLimit{}, fmt.Errorf("burst must be at least 1")
+		}
+		r.Burst = b
+	}
+	if r.Burst < 1 {
+		r.Burst = 1
+	}
+	return r, nil
+}
+
+// ParseClock reads "HH:MM" and returns minutes after midnight.
+func ParseClock(s string) (int, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("want HH:MM (24-hour)")
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
+// SMTP is a parsed SMTP_URL.
+type SMTP struct {
+	Host        string
+	Port        int
+	User, Pass  string
+	ImplicitTLS bool
+}
+
+func ParseSMTPURL(s string) (SMTP, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return SMTP{}, fmt.Errorf("not a URL")
+	}
+	var out SMTP
+	switch u.Scheme {
+	case "smtp":
+	case "smtps":
+		out.ImplicitTLS = true
+	default:
+		return SMTP{}, fmt.Errorf("scheme must be smtp or smtps")
+	}
+	out.Host = u.Hostname()
+	if out.Host == "" {
+		return SMTP{}, fmt.Errorf("missing host")
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[bool]string{false: "25", true: "465"}[out.ImplicitTLS]
+	}
+	out.Port, err = strconv.Atoi(port)
+	if err != nil || out.Port < 1 || out.Port > 65535 {
+		return SMTP{}, fmt.Errorf("bad port %q", port)
+	}
+	if u.User != nil {
+		out.User = u.User.Username()
+		out.Pass, _ = u.User.Password()
+	}
+	return out, nil
+}
+
+// redact hides a password in a URL before it is printed.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

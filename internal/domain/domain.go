@@ -1,0 +1,207 @@
+package domain
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+)
+
+type Role string
+
+const (
+	RoleOwner        Role = "owner"
+	RoleAdmin        Role = "admin"
+	RoleManager      Role = "manager"
+	RoleProfessional Role = "professional"
+	RoleStaff        Role = "staff"
+)
+
+func (r Role) Valid() bool {
+	switch r {
+	case RoleOwner, RoleAdmin, RoleManager, RoleProfessional, RoleStaff:
+		return true
+	}
+	return false
+}
+
+// Licensed roles hold a sales licence (SPEC §1).
+func (r Role) Licensed() bool { return r == RoleManager || r == RoleProfessional }
+
+// ManagesOrg: may add users and configure sources.
+func (r Role) ManagesOrg() bool { return r == RoleOwner || r == RoleAdmin }
+
+// Rotates: the roles staff_evenly rotates over (SPEC §5.2).
+func (r Role) Rotates() bool { return r == RoleStaff || r == RoleProfessional || r == RoleManager }
+
+// RotatingRoles is Rotates as a list, for SQL.
+var RotatingRoles = []string{string(RoleStaff), string(RoleProfessional), string(RoleManager)}
+
+type RoutingMode string
+
+const (
+	RouteOwner       RoutingMode = "owner"
+	RouteStaffEvenly RoutingMode = "staff_evenly"
+	RouteSubAgencies RoutingMode = "sub_agencies_evenly"
+	RoutePending     RoutingMode = "pending"
+	RouteQueue       RoutingMode = "queue"
+)
+
+const (
+	LocationPending = "pending"
+	LocationQueue   = "queue"
+)
+
+var priorities = map[string]bool{"normal": true, "medium": true, "high": true}
+
+// Token kinds and their printed prefixes, so a leaked token is recognisable.
+const (
+	TokenUser   = "user"
+	TokenVendor = "vendor"
+)
+
+// NewToken returns a random 256-bit token with a readable prefix, and its hash.
+func NewToken(prefix string) (plain string, hash []byte) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	plain = prefix + base64.RawURLEncoding.EncodeToString(b)
+	return plain, HashToken(plain)
+}
+
+// HashToken is how tokens are stored and looked up: the plain token never is.
+func HashToken(plain string) []byte {
+	h := sha256.Sum256([]byte(plain))
+	return h[:]
+}
+
+// ---- sources ----
+
+// Routing is the routing workflow of one (org, source).
+type Routing struct {
+	Mode        RoutingMode `json:"mode"`
+	SubAgencies []string    `json:"sub_agencies,omitempty"`
+	QueueDelay  string      `json:"queue_delay,omitempty"`
+}
+
+// SourceConfig is the body of PUT /v1/orgs/{org}/sources/{slug}.
+type SourceConfig struct {
+	Name                       string   `json:"name"`
+	Routing                    Routing  `json:"routing"`
+	ForceLocation              *string  `json:"force_location,omitempty"`
+	Priority                   string   `json:"priority"`
+	PurchaseNotificationEmails []string `json:"purchase_notification_emails,omitempty"`
+	ReturnNotificationEmails   []string `json:"return_notification_emails,omitempty"`
+	IncludeCommentsOnReturn    bool     `json:"include_comments_on_return,omitempty"`
+	ReturnTemplate             *string  `json:"return_template,omitempty"`
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+func ValidSlug(s string) bool { return slugRE.MatchString(s) }
+
+// Validate checks everything that needs no database and normalises the config.
+// It returns the parsed queue delay.
+func (c *SourceConfig) Validate() (time.Duration, error) {
+	f := FieldErrors{}
+	c.Name = strings.TrimSpace(c.Name)
+	if c.Name == "" || len(c.Name) > 200 {
+		f.Add("name", "required, at most 200 characters")
+	}
+	switch c.Routing.Mode {
+	case RouteOwner, RouteStaffEvenly, RoutePending, RouteQueue:
+		if len(c.Routing.SubAgencies) > 0 {
+			f.Add("routing.sub_agencies", "only for mode sub_agencies_evenly")
+		}
+	case RouteSubAgencies:
+		if len(c.Routing.SubAgencies) == 0 {
+			f.Add("routing.sub_agencies", "list at least one linked sub-agency")
+		}
+		seen := map[string]bool{}
+		for _, id := range c.Routing.SubAgencies {
+			if !ValidUUID(id) {
+				f.Add("routing.sub_agencies", "not an org id: "+id)
+			} else if seen[id] {
+				f.Add("routing.sub_agencies", "listed twice: "+id)
+			}
+			seen[id] = true
+		}
+	case "":
+		f.Add("routing.mode", "required: owner, staff_evenly, sub_agencies_evenly, pending or queue")
+	default:
+		f.Add("routing.mode", "unknown mode "+string(c.Routing.Mode)+": want owner, staff_evenly, sub_agencies_evenly, pending or queue")
+	}
+	var delay time.Duration
+	if c.Routing.QueueDelay != "" {
+		d, err := time.ParseDuration(c.Routing.QueueDelay)
+		if err != nil || d < 0 || d > 30*24*time.Hour {
+			f.Add("routing.queue_delay", "a duration such as 15m, at most 720h")
+		}
+		delay = d
+	}
+	if c.ForceLocation != nil && *c.ForceLocation != LocationPending && *c.ForceLocation != LocationQueue {
+		f.Add("force_location", "pending or queue")
+	}
+	if c.Priority == "" {
+		c.Priority = "normal"
+	}
+	if !priorities[c.Priority] {
+		f.Add("priority", "normal, medium or high")
+	}
+	for i, e := range c.PurchaseNotificationEmails {
+		if !ValidEmail(e) {
+			f.Add("purchase_notification_emails", "not an email address: "+e)
+		}
+		c.PurchaseNotificationEmails[i] = strings.TrimSpace(e)
+	}
+	for i, e := range c.ReturnNotificationEmails {
+		if !ValidEmail(e) {
+			f.Add("return_notification_emails", "not an email address: "+e)
+		}
+		c.ReturnNotificationEmails[i] = strings.TrimSpace(e)
+	}
+	if len(c.PurchaseNotificationEmails) > 20 {
+		f.Add("purchase_notification_emails", "at most 20 addresses")
+	}
+	if c.ReturnTemplate != nil && len(*c.ReturnTemplate) > 16<<10 {
+		f.Add("return_template", "at most 16 KiB")
+	}
+	return delay, f.Err("invalid source")
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func ValidUUID(s string) bool { return uuidRE.MatchString(s) }
+
+// ValidEmail accepts a bare address (no display name) with a dotted domain.
+func ValidEmail(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 254 {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && strings.Contains(s[at+1:], ".") && !strings.HasSuffix(s, ".")
+}
+
+// ValidPhone accepts 7–15 digits (E.164 length) with the usual punctuation.
+func ValidPhone(s string) bool {
+	digits := 0
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' && i == 0, r == ' ', r == '-', r == '(', r == ')', r == '.':
+		default:
+			return false
+		}
+	}
+	return digits >= 7 && digits <= 15
+}

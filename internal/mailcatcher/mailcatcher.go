@@ -1,0 +1,174 @@
+// Package mailcatcher is an SMTP server that keeps what it receives in memory
+// and shows it as an inbox web page. `starter dev` uses it as the mail
+// catcher; tests use it as the SMTP sink and count what arrived.
+package mailcatcher
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one received email.
+type Message struct {
+	ID        int       `json:"id"`
+	From      string    `json:"from"`
+	To        []string  `json:"to"`
+	Subject   string    `json:"subject"`
+	MessageID string    `json:"message_id"`
+	Key       string    `json:"key"`
+	Received  time.Time `json:"received"`
+	Text      string    `json:"text"`
+	HTML      string    `json:"html"`
+	Raw       string    `json:"-"`
+}
+
+// Catcher holds the inbox and the SMTP listener.
+type Catcher struct {
+	mu     sync.Mutex
+	msgs   []Message
+	srv    *smtp.Server
+	ln     net.Listener
+	addr   string
+	notify chan struct{}
+}
+
+// Start listens for SMTP on addr ("127.0.0.1:0" picks a free port).
+func Start(addr string) (*Catcher, error) {
+	c := &Catcher{notify: make(chan struct{})}
+	if err := c.listen(addr); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Catcher) listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("mail catcher: %w", err)
+	}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{c: c}, nil }))
+	srv.Domain = "localhost"
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 30 * time.Second
+	srv.MaxMessageBytes = 10 << 20
+	srv.MaxRecipients = 100
+	srv.AllowInsecureAuth = true
+	c.mu.Lock()
+	c.srv, c.ln, c.addr = srv, ln, ln.Addr().String()
+	c.mu.Unlock()
+	go srv.Serve(ln) //nolint:errcheck // returns when closed
+	return nil
+}
+
+// Addr is host:port of the SMTP listener.
+func (c *Catcher) Addr() string { c.mu.Lock(); defer c.mu.Unlock(); return c.addr }
+
+// URL is the SMTP_URL that reaches this catcher.
+func (c *Catcher) URL() string { return "smtp://" + c.Addr() }
+
+// Stop closes the SMTP listener (the inbox stays): an outage.
+func (c *Catcher) Stop() error {
+	c.mu.Lock()
+	srv := c.srv
+	c.srv = nil
+	c.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	return srv.Close()
+}
+
+// Resume listens again on the same address after Stop.
+func (c *Catcher) Resume() error { return c.listen(c.Addr()) }
+
+// Messages returns a copy of the inbox, oldest first.
+func (c *Catcher) Messages() []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Message(nil), c.msgs...)
+}
+
+// Changed returns a channel closed at the next arrival.
+func (c *Catcher) Changed() <-chan struct{} { c.mu.Lock(); defer c.mu.Unlock(); return c.notify }
+
+func (c *Catcher) add(m Message) {
+	c.mu.Lock()
+	m.ID = len(c.msgs) + 1
+	c.msgs = append(c.msgs, m)
+	close(c.notify)
+	c.notify = make(chan struct{})
+	c.mu.Unlock()
+}
+
+type session struct {
+	c    *Catcher
+	from string
+	to   []string
+}
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
+func (s *session) Reset()                                      { s.from, s.to = "", nil }
+func (s *session) Logout() error                               { return nil }
+
+func (s *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m := Message{From: s.from, To: s.to, Received: time.Now(), Raw: string(raw)}
+	parse(&m, raw)
+	s.c.add(m)
+	return nil
+}
+
+func parse(m *Message, raw []byte) {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		m.Text = string(raw)
+		return
+	}
+	dec := new(mime.WordDecoder)
+	m.Subject, _ = dec.DecodeHeader(msg.Header.Get("Subject"))
+	m.MessageID = strings.Trim(msg.Header.Get("Message-Id"), "<>")
+	m.Key = msg.Header.Get("X-Leadrelay-Key")
+	walk(m, msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
+}
+
+func walk(m *Message, ctype, enc string, body io.Reader) {
+	mt, params, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		mt = "text/plain"
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				return
+			}
+			walk(m, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)
+		}
+	}
+	b, err := io.ReadAll(decode(enc, body))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return
+	}
+	switch mt {
+	case "text/html":
+		m.HTML = string(b)
+	case "text/plain":
+		m.Text = string(b)
+	}
+}

@@ -1,0 +1,38 @@
+package store
+
+import "context"
+
+// Delivery is one email's record.
+type Delivery struct {
+	Key, MessageID, Kind string
+	OrgID, LeadID        *string
+	To, Subject          string
+}
+
+// BeginDelivery records an email by its key before it is sent and reports
+// whether it was already sent; a repeat of the key never sends again.
+func (s *Store) BeginDelivery(ctx context.Context, d Delivery) (alreadySent bool, err error) {
+	var status string
+	err = s.db.QueryRow(ctx, `INSERT INTO email_deliveries (key, message_id, kind, org_id, lead_id, to_addr, subject, attempts)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,1)
+		ON CONFLICT (key) DO UPDATE SET attempts = email_deliveries.attempts + 1
+		RETURNING status`, d.Key, d.MessageID, d.Kind, d.OrgID, d.LeadID, d.To, d.Subject).Scan(&status)
+	return status == "sent", err
+}
+
+func (s *Store) MarkSent(ctx context.Context, key string) error {
+	_, err := s.db.Exec(ctx, `UPDATE email_deliveries SET status = 'sent', sent_at = now(), last_error = NULL WHERE key = $1`, key)
+	return err
+}
+
+func (s *Store) MarkFailed(ctx context.Context, key, why string) error {
+	_, err := s.db.Exec(ctx, `UPDATE email_deliveries SET last_error = $2 WHERE key = $1`, key, why)
+	return err
+}
+
+// AddLeadEvent appends to a lead's timeline outside a routing decision.
+func (s *Store) AddLeadEvent(ctx context.Context, leadID, orgID, kind, actor, msg string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO timeline_events (lead_id, org_id, kind, actor, message) VALUES ($1,$2,$3,$4,$5)`,
+		leadID, orgID, kind, actor, msg)
+	return err
+}

@@ -1,0 +1,423 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+)
+
+// NewLead is what the API records before it starts the lead's workflow.
+type NewLead struct {
+	SourceID, OrgID, Slug string
+	WorkflowID            string
+	ReceivedAt            time.Time
+	In                    domain.LeadInput
+}
+
+// Intake is the answer to a recorded post.
+type Intake struct {
+	LeadID     string
+	WorkflowID string
+	Duplicate  bool
+	Routed     bool
+}
+
+// InsertLead records a lead once per (source, external_id): a repeat finds the
+// first one. The unique key outlives Temporal's retention of the workflow.
+func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
+	var out Intake
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		attrs := n.In.Attributes
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO leads (org_id, intake_org_id, source_id, source_slug, external_id, requested_location,
+				first_name, last_name, email, phone, street, city, state, postal_code, company, rating, notes, attributes,
+				workflow_id, received_at)
+			VALUES ($1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+			ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id`,
+			n.OrgID, n.SourceID, n.Slug, n.In.ExternalID, n.In.Location, n.In.FirstName, n.In.LastName, n.In.Email, n.In.Phone,
+			n.In.Address.Street, n.In.Address.City, n.In.Address.State, n.In.Address.PostalCode, n.In.Company, n.In.Rating,
+			n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt).Scan(&out.LeadID)
+		if err == pgx.ErrNoRows {
+			out.Duplicate = true
+			return tx.QueryRow(ctx, `SELECT id, workflow_id, routed_at IS NOT NULL FROM leads WHERE source_id = $1 AND external_id = $2`,
+				n.SourceID, n.In.ExternalID).Scan(&out.LeadID, &out.WorkflowID, &out.Routed)
+		}
+		if err != nil {
+			return err
+		}
+		out.WorkflowID = n.WorkflowID
+		if err := attachLabels(ctx, tx, n.OrgID, out.LeadID, n.In.Labels); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, out.LeadID, n.OrgID, "received", "vendor:"+n.Slug,
+			fmt.Sprintf("received from source %s (external id %s)", n.Slug, n.In.ExternalID), nil)
+	})
+	return out, err
+}
+
+func attachLabels(ctx context.Context, tx pgx.Tx, orgID, leadID string, labels []string) error {
+	if len(labels) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `WITH ins AS (
+			INSERT INTO labels (org_id, name) SELECT $1, unnest($2::text[]) ON CONFLICT (org_id, name) DO NOTHING RETURNING id)
+		INSERT INTO lead_labels (lead_id, label_id)
+			SELECT $3, id FROM ins UNION SELECT $3, id FROM labels WHERE org_id = $1 AND name = ANY($2)
+		ON CONFLICT DO NOTHING`, orgID, labels, leadID)
+	return err
+}
+
+func addEvent(ctx context.Context, tx pgx.Tx, leadID, orgID, kind, actor, msg string, data map[string]any) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO timeline_events (lead_id, org_id, kind, actor, message, data) VALUES ($1,$2,$3,$4,$5,$6)`,
+		leadID, orgID, kind, actor, msg, data)
+	return err
+}
+
+// Decision is the outcome of routing one lead.
+type Decision struct {
+	LeadID         string   `json:"lead_id"`
+	OrgID          string   `json:"org_id"`
+	Location       string   `json:"location,omitempty"`
+	AssignedTo     string   `json:"assigned_to,omitempty"`
+	AssigneeName   string   `json:"assignee_name,omitempty"`
+	Reason         string   `json:"reason"`
+	AlreadyRouted  bool     `json:"already_routed,omitempty"`
+	SourceName     string   `json:"source_name"`
+	Slug           string   `json:"slug"`
+	PurchaseEmails []string `json:"purchase_emails,omitempty"`
+	LeadName       string   `json:"lead_name"`
+	LeadEmail      string   `json:"lead_email,omitempty"`
+	LeadPhone      string   `json:"lead_phone,omitempty"`
+}
+
+// Status is the word operators filter on in the Temporal UI.
+func (d Decision) Status() string {
+	if d.Location != "" {
+		return d.Location
+	}
+	return "assigned"
+}
+
+// RouteLead applies the lead's source routing in one transaction: place it,
+// or choose the person, assign, and write the reason on the timeline. Calling
+// it again for a routed lead returns the first decision and changes nothing,
+// so an activity retry after a commit cannot rotate twice.
+func (s *Store) RouteLead(ctx context.Context, leadID string) (Decision, error) {
+	var d Decision
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var routed bool
+		var reqLoc, force *string
+		var mode domain.RoutingMode
+		var delay time.Duration
+		var sourceID, priority, first, last string
+		var assigned *string
+		var location *string
+		err := tx.QueryRow(ctx, `SELECT l.org_id, l.routed_at IS NOT NULL, l.requested_location, l.location, l.assigned_to,
+				l.first_name, l.last_name, l.email, l.phone,
+				s.id, s.slug, s.name, s.routing_mode, s.force_location, s.queue_delay, s.priority, s.purchase_notification_emails
+			FROM leads l JOIN lead_sources s ON s.id = l.source_id WHERE l.id = $1 FOR UPDATE OF l`, leadID).
+			Scan(&d.OrgID, &routed, &reqLoc, &location, &assigned, &first, &last, &d.LeadEmail, &d.LeadPhone,
+				&sourceID, &d.Slug, &d.SourceName, &mode, &force, &delay, &priority, &d.PurchaseEmails)
+		if err != nil {
+			return notFound(err, "lead")
+		}
+		d.LeadID = leadID
+		d.LeadName = strings.TrimSpace(first + " " + last)
+		if routed {
+			d.AlreadyRouted = true
+			if location != nil {
+				d.Location = *location
+			}
+			if assigned != nil {
+				d.AssignedTo = *assigned
+				_ = tx.QueryRow(ctx, `SELECT name FROM users WHERE id = $1`, *assigned).Scan(&d.AssigneeName)
+			}
+			return tx.QueryRow(ctx, `SELECT message FROM timeline_events WHERE lead_id = $1 AND kind = 'routed' ORDER BY id DESC LIMIT 1`,
+				leadID).Scan(&d.Reason)
+		}
+
+		p := domain.Place(mode, deref(force), deref(reqLoc), delay)
+		if p.Location != "" {
+			d.Location, d.Reason = p.Location, p.Reason
+			var avail *time.Time
+			if p.Location == domain.LocationQueue {
+				t := time.Now().Add(delay)
+				avail = &t
+			}
+			if _, err := tx.Exec(ctx, `UPDATE leads SET location = $2, available_at = $3, priority = $4, routed_at = clock_timestamp(),
+					updated_at = now() WHERE id = $1`, leadID, p.Location, avail, priority); err != nil {
+				return err
+			}
+			return addEvent(ctx, tx, leadID, d.OrgID, "routed", "routing:"+d.Slug, d.Reason, map[string]any{"location": p.Location})
+		}
+
+		switch mode {
+		case domain.RouteStaffEvenly:
+			pick, err := rotate(ctx, tx, sourceID, d.OrgID)
+			if err != nil {
+				return err
+			}
+			if pick != nil {
+				d.AssignedTo, d.AssigneeName = pick.id, pick.name
+				d.Reason = fmt.Sprintf("rotated to %s: position %d of %d active staff (staff_evenly)", pick.name, pick.pos, pick.n)
+			} else {
+				d.Reason = "no active staff to rotate over (staff_evenly): assigned to the org owner"
+			}
+		case domain.RouteSubAgencies:
+			// Sub-agency fan-out arrives with org linking; until then the lead
+			// must still land somewhere, and the owner is the safe place.
+			d.Reason = "sub-agency routing is not available yet: assigned to the org owner"
+		default:
+			d.Reason = "source routing is owner: assigned to the org owner"
+		}
+		if d.AssignedTo == "" {
+			if err := tx.QueryRow(ctx, `SELECT id, name FROM users WHERE org_id = $1 AND role = 'owner'`, d.OrgID).
+				Scan(&d.AssignedTo, &d.AssigneeName); err != nil {
+				return fmt.Errorf("org %s has no owner: %w", d.OrgID, err)
+			}
+			if !strings.Contains(d.Reason, d.AssigneeName) {
+				d.Reason += " " + d.AssigneeName
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE leads SET assigned_to = $2, location = NULL, priority = $3, routed_at = clock_timestamp(),
+				updated_at = now() WHERE id = $1`, leadID, d.AssignedTo, priority); err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, leadID, d.OrgID, "routed", "routing:"+d.Slug, d.Reason,
+			map[string]any{"assigned_to": d.AssignedTo, "mode": string(mode)})
+	})
+	return d, err
+}
+
+type rotationPick struct {
+	id, name string
+	pos, n   int
+}
+
+// rotate chooses the least recently chosen active member, in a stable order.
+// The UPDATE of the source row takes a lock that serialises concurrent
+// decisions for one source, which is what keeps the rotation fair.
+func rotate(ctx context.Context, tx pgx.Tx, sourceID, orgID string) (*rotationPick, error) {
+	var seq int64
+	if err := tx.QueryRow(ctx, `UPDATE lead_sources SET rotation_seq = rotation_seq + 1 WHERE id = $1 RETURNING rotation_seq`,
+		sourceID).Scan(&seq); err != nil {
+		return nil, err
+	}
+	var p rotationPick
+	err := tx.QueryRow(ctx, `SELECT id, name, pos, n FROM (
+			SELECT u.id, u.name, u.created_at, coalesce(r.last_seq, 0) AS last_seq,
+				row_number() OVER (ORDER BY u.created_at, u.id) AS pos, count(*) OVER () AS n
+			FROM users u LEFT JOIN rotation_state r ON r.source_id = $1 AND r.member_id = u.id
+			WHERE u.org_id = $2 AND u.active AND u.role = ANY($3)) x
+		ORDER BY last_seq, created_at, id LIMIT 1`, sourceID, orgID, domain.RotatingRoles).Scan(&p.id, &p.name, &p.pos, &p.n)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO rotation_state (source_id, member_id, last_seq) VALUES ($1, $2, $3)
+		ON CONFLICT (source_id, member_id) DO UPDATE SET last_seq = excluded.last_seq`, sourceID, p.id, seq)
+	return &p, err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// ---- reading ----
+
+type Owner struct {
+	Type string `json:"type"` // "org" (team-owned) or "user"
+	ID   string `json:"id"`
+}
+
+type Event struct {
+	At      time.Time      `json:"at"`
+	Kind    string         `json:"kind"`
+	Actor   string         `json:"actor"`
+	Message string         `json:"message"`
+	Data    map[string]any `json:"data,omitempty"`
+}
+
+type Lead struct {
+	ID          string            `json:"id"`
+	OrgID       string            `json:"org_id"`
+	Source      string            `json:"source"`
+	ExternalID  string            `json:"external_id"`
+	Kind        string            `json:"kind"`
+	Status      string            `json:"status"`
+	Location    *string           `json:"location"`
+	Owner       Owner             `json:"owner"`
+	AssignedTo  *string           `json:"assigned_to"`
+	Priority    string            `json:"priority"`
+	FirstName   string            `json:"first_name"`
+	LastName    string            `json:"last_name"`
+	Email       string            `json:"email"`
+	Phone       string            `json:"phone"`
+	Address     domain.Address    `json:"address"`
+	Company     string            `json:"company"`
+	Rating      string            `json:"rating"`
+	Notes       string            `json:"notes"`
+	Attributes  map[string]string `json:"attributes"`
+	Labels      []string          `json:"labels"`
+	WorkflowID  string            `json:"workflow_id"`
+	ReceivedAt  time.Time         `json:"received_at"`
+	RoutedAt    *time.Time        `json:"routed_at"`
+	AvailableAt *time.Time        `json:"available_at,omitempty"`
+	Timeline    []Event           `json:"timeline,omitempty"`
+}
+
+const leadCols = `l.id, l.org_id, l.source_slug, l.external_id, l.kind, l.status, l.location, l.owner_user_id, l.assigned_to,
+	l.priority, l.first_name, l.last_name, l.email, l.phone, l.street, l.city, l.state, l.postal_code, l.company, l.rating,
+	l.notes, l.attributes, l.workflow_id, l.received_at, l.routed_at, l.available_at,
+	coalesce((SELECT array_agg(b.name ORDER BY b.name) FROM lead_labels ll JOIN labels b ON b.id = ll.label_id WHERE ll.lead_id = l.id), '{}')`
+
+func scanLead(r pgx.Row) (Lead, error) {
+	var l Lead
+	var ownerUser *string
+	err := r.Scan(&l.ID, &l.OrgID, &l.Source, &l.ExternalID, &l.Kind, &l.Status, &l.Location, &ownerUser, &l.AssignedTo,
+		&l.Priority, &l.FirstName, &l.LastName, &l.Email, &l.Phone, &l.Address.Street, &l.Address.City, &l.Address.State,
+		&l.Address.PostalCode, &l.Company, &l.Rating, &l.Notes, &l.Attributes, &l.WorkflowID, &l.ReceivedAt, &l.RoutedAt,
+		&l.AvailableAt, &l.Labels)
+	if ownerUser != nil {
+		l.Owner = Owner{Type: "user", ID: *ownerUser}
+	} else {
+		l.Owner = Owner{Type: "org", ID: l.OrgID}
+	}
+	return l, err
+}
+
+// GetLead returns a lead with its timeline, only if orgID holds it: a lead of
+// another org is "not found", never "forbidden". orgID "" means any (operators).
+func (s *Store) GetLead(ctx context.Context, orgID, id string) (Lead, error) {
+	if !domain.ValidUUID(id) {
+		return Lead{}, domain.Errorf(domain.ENotFound, "lead not found")
+	}
+	l, err := scanLead(s.db.QueryRow(ctx, `SELECT `+leadCols+` FROM leads l WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2)`, id, orgID))
+	if err != nil {
+		return l, notFound(err, "lead")
+	}
+	rows, err := s.db.Query(ctx, `SELECT at, kind, actor, message, data FROM timeline_events WHERE lead_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return l, err
+	}
+	l.Timeline, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		err := r.Scan(&e.At, &e.Kind, &e.Actor, &e.Message, &e.Data)
+		return e, err
+	})
+	return l, err
+}
+
+type LeadFilter struct {
+	Status, AssignedTo, Source string
+	Limit                      int
+	Cursor                     string
+}
+
+// ListLeads pages newest first by (received_at, id); the cursor is opaque.
+func (s *Store) ListLeads(ctx context.Context, orgID string, f LeadFilter) ([]Lead, string, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	var curAt *time.Time
+	var curID *string
+	if f.Cursor != "" {
+		t, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", &domain.Error{Code: domain.EInvalid, Message: "bad cursor", Fields: map[string]string{"cursor": "not a cursor from a previous page"}}
+		}
+		curAt, curID = &t, &id
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+leadCols+` FROM leads l
+		WHERE l.org_id = $1 AND ($2 = '' OR l.status = $2) AND ($3 = '' OR l.assigned_to::text = $3) AND ($4 = '' OR l.source_slug = $4)
+			AND ($5::timestamptz IS NULL OR (l.received_at, l.id) < ($5, $6::uuid))
+		ORDER BY l.received_at DESC, l.id DESC LIMIT $7`,
+		orgID, f.Status, f.AssignedTo, f.Source, curAt, curID, f.Limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	leads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lead, error) { return scanLead(r) })
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(leads) > f.Limit {
+		leads = leads[:f.Limit]
+		last := leads[len(leads)-1]
+		next = encodeCursor(last.ReceivedAt, last.ID)
+	}
+	return leads, next, nil
+}
+
+func encodeCursor(t time.Time, id string) string {
+	b, _ := json.Marshal([2]string{t.UTC().Format(time.RFC3339Nano), id})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	var v [2]string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return time.Time{}, "", err
+	}
+	t, err := time.Parse(time.RFC3339Nano, v[0])
+	if err != nil || !domain.ValidUUID(v[1]) {
+		return time.Time{}, "", fmt.Errorf("bad cursor")
+	}
+	return t, v[1], nil
+}
+
+// Unrouted lists leads recorded before cutoff whose routing never committed:
+// the API recorded them but crashed before their workflow started. The worker
+// starts (or finds) their workflows so no lead is orphaned.
+func (s *Store) Unrouted(ctx context.Context, cutoff time.Time, limit int) ([]UnroutedLead, error) {
+	rows, err := s.db.Query(ctx, `SELECT l.id, l.org_id, l.source_id, l.source_slug, l.external_id, l.workflow_id
+		FROM leads l WHERE l.routed_at IS NULL AND l.received_at < $1 ORDER BY l.received_at LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[UnroutedLead])
+}
+
+type UnroutedLead struct {
+	LeadID, OrgID, SourceID, Slug, ExternalID, WorkflowID string
+}
+
+// RoutedAt reports when leads were routed, for the benchmark.
+func (s *Store) RoutedTimes(ctx context.Context, sourceIDs []string) (map[string]time.Time, error) {
+	rows, err := s.db.Query(ctx, `SELECT external_id, routed_at FROM leads WHERE source_id = ANY($1::uuid[]) AND routed_at IS NOT NULL`, sourceIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var t time.Time
+		if err := rows.Scan(&id, &t); err != nil {
+			return nil, err
+		}
+		out[id] = t
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+)
+
+type Org struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Timezone string    `json:"timezone"`
+	ParentID *string   `json:"parent_id,omitempty"`
+	Created  time.Time `json:"created_at"`
+}
+
+type User struct {
+	ID             string      `json:"id"`
+	OrgID          string      `json:"org_id"`
+	Email          string      `json:"email"`
+	Name           string      `json:"name"`
+	Role           domain.Role `json:"role"`
+	Active         bool        `json:"active"`
+	NotifyNewLeads bool        `json:"notify_new_leads"`
+}
+
+// Principal is who a token speaks for.
+type Principal struct {
+	Kind     string // domain.TokenUser or domain.TokenVendor
+	User     *User
+	SourceID string // vendor keys
+	OrgID    string
+	Slug     string
+}
+
+// CreateOrg creates an org with its owner and returns the owner's token.
+func (s *Store) CreateOrg(ctx context.Context, name, tz, ownerEmail, ownerName string) (Org, User, string, error) {
+	var o Org
+	var u User
+	var tok string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO orgs (name, timezone) VALUES ($1, $2) RETURNING id, name, timezone, created_at`,
+			name, tz).Scan(&o.ID, &o.Name, &o.Timezone, &o.Created)
+		if err != nil {
+			return err
+		}
+		u, tok, err = insertUser(ctx, tx, o.ID, ownerEmail, ownerName, domain.RoleOwner, true)
+		return err
+	})
+	return o, u, tok, err
+}
+
+func (s *Store) GetOrg(ctx context.Context, id string) (Org, error) {
+	var o Org
+	err := s.db.QueryRow(ctx, `SELECT id, name, timezone, parent_id, created_at FROM orgs WHERE id = $1`, id).
+		Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.Created)
+	return o, notFound(err, "org")
+}
+
+// LinkOrgs makes child a sub-agency of parent. Refuses self-links, a second
+// parent and cycles; the invitation flow calls it on accept.
+func (s *Store) LinkOrgs(ctx context.Context, parent, child string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if parent == child {
+			return domain.Errorf(domain.EConflict, "an org cannot be its own sub-agency")
+		}
+		// Lock both rows in a fixed order so concurrent links cannot race into a cycle.
+		rows, err := tx.Query(ctx, `SELECT id FROM orgs WHERE id = ANY($1) ORDER BY id FOR UPDATE`, []string{parent, child})
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		if n != 2 {
+			return domain.Errorf(domain.ENotFound, "org not found")
+		}
+		var hasParent bool
+		if err := tx.QueryRow(ctx, `SELECT parent_id IS NOT NULL FROM orgs WHERE id = $1`, child).Scan(&hasParent); err != nil {
+			return err
+		}
+		if hasParent {
+			return domain.Errorf(domain.EConflict, "that org already has a master agency")
+		}
+		var cycle bool
+		err = tx.QueryRow(ctx, `WITH RECURSIVE up(id) AS (
+			SELECT parent_id FROM orgs WHERE id = $1
+			UNION SELECT o.parent_id FROM orgs o JOIN up ON o.id = up.id WHERE o.parent_id IS NOT NULL)
+			SELECT EXISTS (SELECT 1 FROM up WHERE id = $2)`, parent, child).Scan(&cycle)
+		if err != nil {
+			return err
+		}
+		if cycle {
+			return domain.Errorf(domain.EConflict, "linking would create a cycle")
+		}
+		_, err = tx.Exec(ctx, `UPDATE orgs SET parent_id = $1, linked_at = now() WHERE id = $2`, parent, child)
+		return err
+	})
+}
+
+func insertUser(ctx context.Context, tx pgx.Tx, orgID, email, name string, role domain.Role, notify bool) (User, string, error) {
+	u := User{OrgID: orgID, Email: strings.TrimSpace(email), Name: strings.TrimSpace(name), Role: role, Active: true, NotifyNewLeads: notify}
+	err := tx.QueryRow(ctx, `INSERT INTO users (org_id, email, name, role, notify_new_leads) VALUES ($1,$2,$3,$4,$5) RETURNING id`,
+		orgID, u.Email, u.Name, role, notify).Scan(&u.ID)
+	if isUnique(err, "users_org_email") {
+		return User{}, "", &domain.Error{Code: domain.EConflict, Message: "a user with that email exists in this org",
+			Fields: map[string]string{"email": "already in this org"}}
+	}
+	if err != nil {
+		return User{}, "", err
+	}
+	tok, hash := domain.NewToken("lru_")
+	_, err = tx.Exec(ctx, `INSERT INTO tokens (hash, kind, user_id) VALUES ($1, 'user', $2)`, hash, u.ID)
+	return u, tok, err
+}
+
+func (s *Store) CreateUser(ctx context.Context, orgID, email, name string, role domain.Role, notify bool) (User, string, error) {
+	var u User
+	var tok string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		u, tok, err = insertUser(ctx, tx, orgID, email, name, role, notify)
+		return err
+	})
+	return u, tok, err
+}
+
+const userCols = `id, org_id, email, name, role, active, notify_new_leads`
+
+func scanUser(r pgx.Row) (User, error) {
+	var u User
+	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.Role, &u.Active, &u.NotifyNewLeads)
+	return u, err
+}
+
+// GetUser finds a user within one org: another org's user is "not found".
+func (s *Store) GetUser(ctx context.Context, orgID, userID string) (User, error) {
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 AND org_id = $2`, userID, orgID))
+	return u, notFound(err, "user")
+}
+
+type UserPatch struct {
+	Active         *bool        `json:"active"`
+	Role           *domain.Role `json:"role"`
+	NotifyNewLeads *bool        `json:"notify_new_leads"`
+}
+
+func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatch) (User, error) {
+	var u User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 AND org_id = $2 FOR UPDATE`, userID, orgID))
+		if err != nil {
+			return notFound(err, "user")
+		}
+		if cur.Role == domain.RoleOwner && ((p.Role != nil && *p.Role != domain.RoleOwner) || (p.Active != nil && !*p.Active)) {
+			return domain.Errorf(domain.EConflict, "the org owner cannot be demoted or deactivated")
+		}
+		if p.Role != nil && *p.Role == domain.RoleOwner && cur.Role != domain.RoleOwner {
+			return &domain.Error{Code: domain.EInvalid, Message: "an org has exactly one owner", Fields: map[string]string{"role": "cannot make a second owner"}}
+		}
+		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET active = coalesce($3, active), role = coalesce($4, role),
+			notify_new_leads = coalesce($5, notify_new_leads) WHERE id = $1 AND org_id = $2 RETURNING `+userCols,
+			userID, orgID, p.Active, p.Role, p.NotifyNewLeads))
+		return err
+	})
+	return u, err
+}
+
+// Authenticate resolves a token hash. Inactive users' tokens stop working.
+func (s *Store) Authenticate(ctx context.Context, hash []byte) (Principal, error) {
+	var p Principal
+	var userID, sourceID *string
+	err := s.db.QueryRow(ctx, `SELECT kind, user_id, source_id FROM tokens WHERE hash = $1 AND revoked_at IS NULL`, hash).
+		Scan(&p.Kind, &userID, &sourceID)
+	if err != nil {
+		return p, notFound(err, "token")
+	}
+	switch p.Kind {
+	case domain.TokenUser:
+		u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 AND active`, *userID))
+		if err != nil {
+			return p, notFound(err, "token")
+		}
+		p.User, p.OrgID = &u, u.OrgID
+	case domain.TokenVendor:
+		p.SourceID = *sourceID
+		err := s.db.QueryRow(ctx, `SELECT org_id, slug FROM lead_sources WHERE id = $1`, *sourceID).Scan(&p.OrgID, &p.Slug)
+		if err != nil {
+			return p, notFound(err, "token")
+		}
+	}
+	return p, nil
+}

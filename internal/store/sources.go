@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+)
+
+type Source struct {
+	ID                         string         `json:"id"`
+	OrgID                      string         `json:"org_id"`
+	Slug                       string         `json:"slug"`
+	Name                       string         `json:"name"`
+	Routing                    domain.Routing `json:"routing"`
+	ForceLocation              *string        `json:"force_location"`
+	Priority                   string         `json:"priority"`
+	PurchaseNotificationEmails []string       `json:"purchase_notification_emails"`
+	ReturnNotificationEmails   []string       `json:"return_notification_emails"`
+	IncludeCommentsOnReturn    bool           `json:"include_comments_on_return"`
+	ReturnTemplate             *string        `json:"return_template"`
+	UpdatedAt                  time.Time      `json:"updated_at"`
+}
+
+const sourceCols = `id, org_id, slug, name, routing_mode, routing_sub_agencies::text[], queue_delay, force_location, priority,
+	purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template, updated_at`
+
+func scanSource(r pgx.Row) (Source, error) {
+	var s Source
+	var delay time.Duration
+	err := r.Scan(&s.ID, &s.OrgID, &s.Slug, &s.Name, &s.Routing.Mode, &s.Routing.SubAgencies, &delay, &s.ForceLocation,
+		&s.Priority, &s.PurchaseNotificationEmails, &s.ReturnNotificationEmails, &s.IncludeCommentsOnReturn,
+		&s.ReturnTemplate, &s.UpdatedAt)
+	if delay > 0 {
+		s.Routing.QueueDelay = delay.String()
+	}
+	return s, err
+}
+
+// PutSource creates or updates an org's routing for a slug. On create it also
+// issues the source's vendor key, returned once.
+func (s *Store) PutSource(ctx context.Context, orgID, slug string, c domain.SourceConfig, delay time.Duration) (Source, bool, string, error) {
+	var src Source
+	var created bool
+	var key string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if c.Routing.Mode == domain.RouteSubAgencies {
+			var linked int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM orgs WHERE parent_id = $1 AND id = ANY($2::uuid[])`,
+				orgID, c.Routing.SubAgencies).Scan(&linked); err != nil {
+				return err
+			}
+			if linked != len(c.Routing.SubAgencies) {
+				return &domain.Error{Code: domain.EInvalid, Message: "invalid source",
+					Fields: map[string]string{"routing.sub_agencies": "every entry must be a linked sub-agency of this org"}}
+			}
+		}
+		subs := c.Routing.SubAgencies
+		if subs == nil {
+			subs = []string{}
+		}
+		row := tx.QueryRow(ctx, `INSERT INTO lead_sources (org_id, slug, name, routing_mode, routing_sub_agencies, queue_delay,
+				force_location, priority, purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template)
+			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12)
+			ON CONFLICT (org_id, slug) DO UPDATE SET name = excluded.name, routing_mode = excluded.routing_mode,
+				routing_sub_agencies = excluded.routing_sub_agencies, queue_delay = excluded.queue_delay,
+				force_location = excluded.force_location, priority = excluded.priority,
+				purchase_notification_emails = excluded.purchase_notification_emails,
+				return_notification_emails = excluded.return_notification_emails,
+				include_comments_on_return = excluded.include_comments_on_return,
+				return_template = excluded.return_template, updated_at = now()
+			RETURNING (xmax = 0), `+sourceCols,
+			orgID, slug, c.Name, c.Routing.Mode, subs, delay, c.ForceLocation, c.Priority,
+			nonNil(c.PurchaseNotificationEmails), nonNil(c.ReturnNotificationEmails), c.IncludeCommentsOnReturn, c.ReturnTemplate)
+		var err error
+		var d time.Duration
+		err = row.Scan(&created, &src.ID, &src.OrgID, &src.Slug, &src.Name, &src.Routing.Mode, &src.Routing.SubAgencies, &d,
+			&src.ForceLocation, &src.Priority, &src.PurchaseNotificationEmails, &src.ReturnNotificationEmails,
+			&src.IncludeCommentsOnReturn, &src.ReturnTemplate, &src.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		if d > 0 {
+			src.Routing.QueueDelay = d.String()
+		}
+		if created {
+			var hash []byte
+			key, hash = domain.NewToken("lrv_")
+			_, err = tx.Exec(ctx, `INSERT INTO tokens (hash, kind, source_id) VALUES ($1, 'vendor', $2)`, hash, src.ID)
+		}
+		return err
+	})
+	return src, created, key, err
+}
+
+func (s *Store) ListSources(ctx context.Context, orgID string) ([]Source, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+sourceCols+` FROM lead_sources WHERE org_id = $1 ORDER BY slug`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Source, error) { return scanSource(r) })
+}
+
+func (s *Store) GetSourceBySlug(ctx context.Context, orgID, slug string) (Source, error) {
+	src, err := scanSource(s.db.QueryRow(ctx, `SELECT `+sourceCols+` FROM lead_sources WHERE org_id = $1 AND slug = $2`, orgID, slug))
+	return src, notFound(err, "source")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

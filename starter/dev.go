@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/leadrelay/leadrelay/internal/app"
+	"github.com/leadrelay/leadrelay/internal/config"
+	"github.com/leadrelay/leadrelay/internal/devstack"
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/logging"
+	"github.com/leadrelay/leadrelay/internal/mailcatcher"
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/workflows"
+)
+
+// devSecrets survive restarts in .data/, so a second start can print the same
+// working tokens (the database keeps only their hashes).
+type devSecrets struct {
+	AdminToken  string   `json:"admin_token"`
+	MasterOrgID string   `json:"master_org_id,omitempty"`
+	OwnerToken  string   `json:"owner_token,omitempty"`
+	VendorKey   string   `json:"vendor_key,omitempty"`
+	SubOrgIDs   []string `json:"sub_org_ids,omitempty"`
+}
+
+func runDev(ctx context.Context, _ []string) error {
+	root, err := devstack.Root()
+	if err != nil {
+		return fmt.Errorf("run it from the repository: %w", err)
+	}
+	if os.Getenv("LOG_FORMAT") == "" {
+		os.Setenv("LOG_FORMAT", "console")
+	}
+	log := logging.New("dev")
+	defer log.Sync() //nolint:errcheck
+	data := filepath.Join(root, ".data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return err
+	}
+	secretsPath := filepath.Join(data, "dev-secrets.json")
+	var sec devSecrets
+	if b, err := os.ReadFile(secretsPath); err == nil {
+		_ = json.Unmarshal(b, &sec)
+	}
+	if os.Getenv("ADMIN_TOKEN") == "" {
+		if sec.AdminToken == "" {
+			sec.AdminToken = randomToken("lra_")
+		}
+		os.Setenv("ADMIN_TOKEN", sec.AdminToken)
+	}
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	var procs []*devstack.Proc
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			log.Info("stopping " + procs[i].Name)
+			procs[i].Stop(15 * time.Second)
+		}
+	}()
+
+	// 1. PostgreSQL
+	if cfg.DatabaseURL == "" {
+		url, p, err := devstack.StartPostgres(ctx, filepath.Join(data, "pg"), filepath.Join(data, "postgres.log"))
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		cfg.DatabaseURL = url
+		log.Info("private PostgreSQL started", zap.String("url", url))
+	}
+
+	// 2. Temporal dev server with its Web UI
+	uiURL := "(your server's UI)"
+	if os.Getenv("TEMPORAL_ADDRESS") == "" {
+		bin, err := devstack.TemporalBinary(ctx, root, func(s string) { log.Info(s) })
+		if err != nil {
+			return err
+		}
+		port, uiPort := 7233, 8233
+		if !devstack.PortFree("127.0.0.1:7233") || !devstack.PortFree("127.0.0.1:8233") {
+			if port, err = devstack.FreePort(0); err != nil {
+				return err
+			}
+			if uiPort, err = devstack.FreePort(0); err != nil {
+				return err
+			}
+			log.Warn("ports 7233/8233 are taken (another Temporal?): using free ones", zap.Int("port", port), zap.Int("ui_port", uiPort))
+		}
+		names := make([]string, len(workflows.SearchAttributes))
+		for i, k := range workflows.SearchAttributes {
+			names[i] = k.GetName()
+		}
+		p, err := devstack.StartTemporal(bin, filepath.Join(data, "temporal.db"), filepath.Join(data, "temporal.log"), port, uiPort, names)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		cfg.TemporalAddress = "127.0.0.1:" + strconv.Itoa(port)
+		uiURL = fmt.Sprintf("http://127.0.0.1:%d/namespaces/%s/workflows", uiPort, cfg.TemporalNamespace)
+	}
+
+	// 3. Mail catcher
+	inboxURL := "(your SMTP server)"
+	var wg sync.WaitGroup
+	if cfg.SMTPURL == "" {
+		addr := "127.0.0.1:1025"
+		if !devstack.PortFree(addr) {
+			addr = "127.0.0.1:0"
+		}
+		mc, err := mailcatcher.Start(addr)
+		if err != nil {
+			return err
+		}
+		defer mc.Stop() //nolint:errcheck
+		cfg.SMTPURL = mc.URL()
+		webAddr := "127.0.0.1:8025"
+		if !devstack.PortFree(webAddr) {
+			webAddr = "127.0.0.1:0"
+		}
+		ln, err := net.Listen("tcp", webAddr)
+		if err != nil {
+			return err
+		}
+		inboxURL = "http://" + ln.Addr().String()
+		srv := &http.Server{Handler: mc.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln) //nolint:errcheck
+		defer srv.Close()
+	}
+
+	// 4. API listener first, so a taken port fails before anything else runs.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %s is taken (set HTTP_ADDR to another address): %w", cfg.HTTPAddr, err)
+	}
+	d, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer d.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errc <- app.RunWorker(runCtx, d) }()
+	go func() { defer wg.Done(); errc <- app.ServeAPI(runCtx, d, ln) }()
+	defer wg.Wait()
+	defer cancel()
+
+	if err := seedDemo(ctx, d.Store, &sec); err != nil {
+		return fmt.Errorf("seed demo: %w", err)
+	}
+	b, _ := json.MarshalIndent(sec, "", "  ")
+	if err := os.WriteFile(secretsPath, b, 0o600); err != nil {
+		return err
+	}
+	envFile := filepath.Join(data, "dev.env")
+	env := fmt.Sprintf("DATABASE_URL=%s\nTEMPORAL_ADDRESS=%s\nHTTP_ADDR=%s\nSMTP_URL=%s\nADMIN_TOKEN=%s\n",
+		cfg.DatabaseURL, cfg.TemporalAddress, cfg.HTTPAddr, cfg.SMTPURL, cfg.AdminToken)
+	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+		return err
+	}
+	_ = os.WriteFile(filepath.Join(data, "dev.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	printBanner(cfg, uiURL, inboxURL, &sec)
+
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping leadrelay dev stack…")
+		return nil
+	case err := <-errc:
+		if err == nil || errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+}
+
+func randomToken(prefix string) string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// seedDemo creates, once, a master agency with staff and a source, and two
+// linked sub-agencies. A second start finds it and changes nothing.
+func seedDemo(ctx context.Context, s *store.Store, sec *devSecrets) error {
+	if sec.MasterOrgID != "" {
+		if _, err := s.GetOrg(ctx, sec.MasterOrgID); err == nil {
+			return nil
+		}
+	}
+	master, _, ownerTok, err := s.CreateOrg(ctx, "Summit Insurance Group", "America/Chicago", "olivia.owner@summit.example", "Olivia Owner")
+	if err != nil {
+		return err
+	}
+	for _, u := range []struct {
+		email, name string
+		role        domain.Role
+	}{
+		{"sam.staff@summit.example", "Sam Staff", domain.RoleStaff},
+		{"pat.pro@summit.example", "Pat Professional", domain.RoleProfessional},
+		{"morgan.manager@summit.example", "Morgan Manager", domain.RoleManager},
+		{"alex.admin@summit.example", "Alex Admin", domain.RoleAdmin},
+	} {
+		if _, _, err := s.CreateUser(ctx, master.ID, u.email, u.name, u.role, true); err != nil {
+			return err
+		}
+	}
+	var subs []string
+	for _, n := range []string{"North", "South"} {
+		sub, _, _, err := s.CreateOrg(ctx, "Summit "+n+" Agency", "America/Chicago",
+			"owner@summit-"+strings.ToLower(n)+".example", "Owner "+n)
+		if err != nil {
+			return err
+		}
+		if err := s.LinkOrgs(ctx, master.ID, sub.ID); err != nil {
+			return err
+		}
+		subs = append(subs, sub.ID)
+	}
+	cfg := domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteStaffEvenly},
+		Priority: "high", PurchaseNotificationEmails: []string{"olivia.owner@summit.example"}}
+	delay, err := cfg.Validate()
+	if err != nil {
+		return err
+	}
+	_, _, key, err := s.PutSource(ctx, master.ID, "everquote", cfg, delay)
+	if err != nil {
+		return err
+	}
+	*sec = devSecrets{AdminToken: sec.AdminToken, MasterOrgID: master.ID, OwnerToken: ownerTok, VendorKey: key, SubOrgIDs: subs}
+	return nil
+}
+
+func printBanner(cfg *config.Config, uiURL, inboxURL string, sec *devSecrets) {
+	api := "http://" + cfg.HTTPAddr
+	ext := fmt.Sprintf("demo-%d", time.Now().Unix())
+	fmt.Printf(`
+================ leadrelay dev stack is up ================
+  API            %s   (GET /readyz)
+  Temporal UI    %s
+  Mail inbox     %s
+  PostgreSQL     %s
+  Admin token    %s
+  Environment    .data/dev.env   (set -a; . .data/dev.env; set +a)
+
+Demo: "Summit Insurance Group" (org %s), source "everquote" rotating
+over three staff, with sub-agencies North and South.
+  owner token    %s
+  vendor key     %s
+
+Post a lead (run it twice: the second answer says duplicate:true):
+  curl -sS -X POST %s/v1/leads \
+    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '{"external_id":"%s","first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","phone":"+1 312 555 0100"}'
+
+Then see it routed, with its timeline (put the lead_id from the answer):
+  curl -sS %s/v1/leads/LEAD_ID -H 'Authorization: Bearer %s'
+
+Ctrl-C stops everything.
+============================================================
+`, api, uiURL, inboxURL, cfg.DatabaseURL, cfg.AdminToken, sec.MasterOrgID, sec.OwnerToken, sec.VendorKey,
+		api, sec.VendorKey, ext, api, sec.OwnerToken)
+}

@@ -1,0 +1,122 @@
+// Package workflows holds leadrelay's Temporal workflows: deterministic code
+// only. Side effects are in package activities.
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/leadrelay/leadrelay/activities"
+	"github.com/leadrelay/leadrelay/internal/store"
+)
+
+// Search attributes operators filter runs by in the Web UI.
+var (
+	OrgIDKey      = temporal.NewSearchAttributeKeyKeyword("OrgID")
+	LeadSourceKey = temporal.NewSearchAttributeKeyKeyword("LeadSource")
+	LeadIDKey     = temporal.NewSearchAttributeKeyKeyword("LeadID")
+	LeadStatusKey = temporal.NewSearchAttributeKeyKeyword("LeadStatus")
+)
+
+// SearchAttributes lists them for registration.
+var SearchAttributes = []temporal.SearchAttributeKey{OrgIDKey, LeadSourceKey, LeadIDKey, LeadStatusKey}
+
+// LeadWorkflowID is derived from the business key, so a repeated post finds
+// the same run instead of starting a second one.
+func LeadWorkflowID(orgID, slug, externalID string) string {
+	return fmt.Sprintf("lead/%s/%s/%s", orgID, slug, externalID)
+}
+
+type LeadInput struct {
+	LeadID     string
+	OrgID      string
+	Slug       string
+	ExternalID string
+	BaseURL    string // PUBLIC_BASE_URL, for links in emails
+}
+
+// QueryDecision answers with the routing decision once it is made.
+const QueryDecision = "decision"
+
+type leadRun struct {
+	in       LeadInput
+	decision *store.Decision
+	log      log.Logger
+}
+
+// LeadWorkflow routes one lead (SPEC §5.2) and sends its purchase notifications.
+func LeadWorkflow(ctx workflow.Context, in LeadInput) (store.Decision, error) {
+	r := &leadRun{in: in}
+	if err := r.setup(ctx); err != nil {
+		return store.Decision{}, err
+	}
+	return r.run(ctx)
+}
+
+func (r *leadRun) setup(ctx workflow.Context) error {
+	r.log = log.With(workflow.GetLogger(ctx), "LeadID", r.in.LeadID, "OrgID", r.in.OrgID)
+	return workflow.SetQueryHandler(ctx, QueryDecision, func() (*store.Decision, error) { return r.decision, nil })
+}
+
+func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
+	var a *activities.Activities
+
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute, // a database outage delays routing; it never drops the lead
+		},
+	})
+	var d store.Decision
+	if err := workflow.ExecuteLocalActivity(lctx, a.RouteLead, r.in.LeadID).Get(ctx, &d); err != nil {
+		r.log.Error("routing failed", "Error", err)
+		return d, err
+	}
+	r.decision = &d
+	r.log.Info("routed", "Location", d.Location, "AssignedTo", d.AssignedTo, "Reason", d.Reason)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, LeadStatusKey.ValueSet(d.Status())); err != nil {
+		return d, err
+	}
+
+	actx := workflow.WithActivityOptions(ctx, EmailActivityOptions)
+	var sends []workflow.Future
+	for _, to := range d.PurchaseEmails {
+		sends = append(sends, workflow.ExecuteActivity(actx, a.SendEmail, activities.Email{
+			Template: "purchase",
+			Key:      "purchase:" + d.LeadID + ":" + to,
+			Kind:     "purchase",
+			To:       to,
+			OrgID:    d.OrgID,
+			LeadID:   d.LeadID,
+			Data: map[string]string{
+				"SourceName": d.SourceName, "Slug": d.Slug, "LeadName": d.LeadName, "ExternalID": r.in.ExternalID,
+				"LeadEmail": d.LeadEmail, "LeadPhone": d.LeadPhone, "Reason": d.Reason,
+				"LeadURL": r.in.BaseURL + "/v1/leads/" + d.LeadID,
+			},
+		}))
+	}
+	for _, f := range sends {
+		if err := f.Get(ctx, nil); err != nil {
+			r.log.Error("purchase email failed for good", "Error", err)
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// EmailActivityOptions retry an SMTP outage with backoff for up to a week.
+var EmailActivityOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    time.Minute,
+	ScheduleToCloseTimeout: 7 * 24 * time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    5 * time.Minute,
+	},
+}
