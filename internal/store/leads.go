@@ -71,7 +71,7 @@ func attachLabels(ctx context.Context, tx pgx.Tx, orgID, leadID string, labels [
 	_, err := tx.Exec(ctx, `WITH ins AS (
 			INSERT INTO labels (org_id, name) SELECT $1, unnest($2::text[]) ON CONFLICT (org_id, name) DO NOTHING RETURNING id)
 		INSERT INTO lead_labels (lead_id, label_id)
-			SELECT $3, id FROM ins UNION SELECT $3, id FROM labels WHERE org_id = $1 AND name = ANY($2)
+			SELECT $3::uuid, id FROM ins UNION SELECT $3::uuid, id FROM labels WHERE org_id = $1 AND name = ANY($2)
 		ON CONFLICT DO NOTHING`, orgID, labels, leadID)
 	return err
 }
