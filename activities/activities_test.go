@@ -1,0 +1,89 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/leadrelay/leadrelay/activities"
+	"github.com/leadrelay/leadrelay/internal/mail"
+	"github.com/leadrelay/leadrelay/internal/mailcatcher"
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *mailcatcher.Catcher, *store.Store) {
+	t.Helper()
+	pool, _ := testenv.DB(t)
+	sink, err := mailcatcher.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sink.Stop() })
+	sender, err := mail.NewSender(sink.URL(), "leadrelay <noreply@leadrelay.test>")
+	require.NoError(t, err)
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	s := store.New(pool)
+	env.RegisterActivity(&activities.Activities{Store: s, Mail: sender})
+	return env, sink, s
+}
+
+func email(key string) activities.Email {
+	return activities.Email{Template: "purchase", Key: key, Kind: "purchase", To: "buyer@agency.example",
+		Data: map[string]string{"SourceName": "EverQuote", "LeadName": "Ada", "LeadURL": "http://x/v1/leads/1"}}
+}
+
+func TestSendEmailTwiceWithOneKeySendsOnce(t *testing.T) {
+	env, sink, _ := setup(t)
+	var a *activities.Activities
+	for i := 0; i < 3; i++ {
+		_, err := env.ExecuteActivity(a.SendEmail, email("k-once-"+t.Name()))
+		require.NoError(t, err)
+	}
+	msgs := sink.Messages()
+	require.Len(t, msgs, 1)
+	require.Equal(t, "New lead from EverQuote: Ada", msgs[0].Subject)
+	require.Equal(t, mail.MessageID("k-once-"+t.Name(), "leadrelay.test"), msgs[0].MessageID)
+	require.Contains(t, msgs[0].HTML, "<b>Ada</b>")
+}
+
+func TestSendEmailDuringAnOutageFailsThenSendsOnce(t *testing.T) {
+	env, sink, _ := setup(t)
+	var a *activities.Activities
+	require.NoError(t, sink.Stop())
+	key := "k-outage-" + t.Name()
+	_, err := env.ExecuteActivity(a.SendEmail, email(key))
+	require.Error(t, err, "an unreachable SMTP server must fail the attempt so Temporal retries it")
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		require.False(t, appErr.NonRetryable(), "an outage must stay retryable")
+	}
+	var lastErr *string
+	pool, _ := testenv.DB(t)
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT last_error FROM email_deliveries WHERE key = $1`, key).Scan(&lastErr))
+	require.NotNil(t, lastErr)
+
+	require.NoError(t, sink.Resume())
+	_, err = env.ExecuteActivity(a.SendEmail, email(key))
+	require.NoError(t, err)
+	_, err = env.ExecuteActivity(a.SendEmail, email(key))
+	require.NoError(t, err)
+	require.Len(t, sink.Messages(), 1)
+}
+
+func TestBadTemplateIsNotRetried(t *testing.T) {
+	env, _, _ := setup(t)
+	var a *activities.Activities
+	e := email("k-bad")
+	e.Template = "no-such-template"
+	_, err := env.ExecuteActivity(a.SendEmail, e)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	require.True(t, appErr.NonRetryable())
+}

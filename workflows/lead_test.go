@@ -1,0 +1,179 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/leadrelay/leadrelay/activities"
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/mail"
+	"github.com/leadrelay/leadrelay/internal/mailcatcher"
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/testenv"
+	"github.com/leadrelay/leadrelay/workflows"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+var ctx = context.Background()
+
+// realEnv is a workflow test environment whose activities are the real ones,
+// on the test database and an SMTP sink on loopback.
+func realEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store, *mailcatcher.Catcher) {
+	t.Helper()
+	pool, _ := testenv.DB(t)
+	sink, err := mailcatcher.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sink.Stop() })
+	sender, err := mail.NewSender(sink.URL(), "leadrelay <noreply@leadrelay.test>")
+	require.NoError(t, err)
+	s := store.New(pool)
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.LeadWorkflow)
+	env.RegisterActivity(&activities.Activities{Store: s, Mail: sender})
+	return env, s, sink
+}
+
+type org struct {
+	id, owner string
+	staff     []string
+}
+
+func seedOrg(t *testing.T, s *store.Store, staff int, cfg domain.SourceConfig) (org, store.Source) {
+	t.Helper()
+	dom := fmt.Sprintf("w%d.example", time.Now().UnixNano())
+	o, owner, _, err := s.CreateOrg(ctx, "Org", "UTC", "owner@"+dom, "Olivia Owner")
+	require.NoError(t, err)
+	out := org{id: o.ID, owner: owner.ID}
+	for i := 0; i < staff; i++ {
+		u, _, err := s.CreateUser(ctx, o.ID, fmt.Sprintf("s%d@%s", i, dom), fmt.Sprintf("Staff %d", i), domain.RoleStaff, false)
+		require.NoError(t, err)
+		out.staff = append(out.staff, u.ID)
+	}
+	delay, err := cfg.Validate()
+	require.NoError(t, err)
+	src, _, _, err := s.PutSource(ctx, o.ID, "everquote", cfg, delay)
+	require.NoError(t, err)
+	return out, src
+}
+
+func postLead(t *testing.T, s *store.Store, o org, src store.Source, ext string) workflows.LeadInput {
+	t.Helper()
+	in, err := s.InsertLead(ctx, store.NewLead{SourceID: src.ID, OrgID: o.id, Slug: src.Slug, WorkflowID: "wf", ReceivedAt: time.Now(),
+		In: domain.LeadInput{ExternalID: ext, FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"}})
+	require.NoError(t, err)
+	return workflows.LeadInput{LeadID: in.LeadID, OrgID: o.id, Slug: src.Slug, ExternalID: ext, BaseURL: "http://api.test"}
+}
+
+func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
+	cases := []struct {
+		mode     domain.RoutingMode
+		staff    int
+		wantLoc  string
+		toOwner  bool
+		inReason string
+	}{
+		{domain.RouteOwner, 2, "", true, "source routing is owner"},
+		{domain.RouteStaffEvenly, 3, "", false, "position 1 of 3"},
+		{domain.RouteStaffEvenly, 0, "", true, "no active staff"},
+		{domain.RoutePending, 2, "pending", false, "pending"},
+		{domain.RouteQueue, 2, "queue", false, "claimable after 10m0s"},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s/%dstaff", tc.mode, tc.staff), func(t *testing.T) {
+			env, s, sink := realEnv(t)
+			cfg := domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: tc.mode},
+				PurchaseNotificationEmails: []string{"buyer@agency.example", "ops@agency.example"}}
+			if tc.mode == domain.RouteQueue {
+				cfg.Routing.QueueDelay = "10m"
+			}
+			o, src := seedOrg(t, s, tc.staff, cfg)
+			in := postLead(t, s, o, src, "m1")
+
+			env.ExecuteWorkflow(workflows.LeadWorkflow, in)
+			require.True(t, env.IsWorkflowCompleted())
+			require.NoError(t, env.GetWorkflowError())
+			var d store.Decision
+			require.NoError(t, env.GetWorkflowResult(&d))
+			require.Contains(t, d.Reason, tc.inReason)
+			require.Equal(t, tc.wantLoc, d.Location)
+
+			l, err := s.GetLead(ctx, o.id, in.LeadID)
+			require.NoError(t, err)
+			switch {
+			case tc.wantLoc != "":
+				require.Nil(t, l.AssignedTo)
+				require.Equal(t, tc.wantLoc, *l.Location)
+			case tc.toOwner:
+				require.Equal(t, o.owner, *l.AssignedTo)
+			default:
+				require.Contains(t, o.staff, *l.AssignedTo)
+			}
+
+			q, err := env.QueryWorkflow(workflows.QueryDecision)
+			require.NoError(t, err)
+			var qd store.Decision
+			require.NoError(t, q.Get(&qd))
+			require.Equal(t, d.Reason, qd.Reason)
+
+			msgs := sink.Messages()
+			require.Len(t, msgs, 2, "one purchase email per address")
+			for _, m := range msgs {
+				require.Equal(t, "New lead from EverQuote: Ada Lovelace", m.Subject)
+				require.Equal(t, mail.MessageID("purchase:"+in.LeadID+":"+m.To[0], "leadrelay.test"), m.MessageID)
+				require.Contains(t, m.Text, "http://api.test/v1/leads/"+in.LeadID)
+			}
+		})
+	}
+}
+
+func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.LeadWorkflow)
+	var a *activities.Activities
+	env.RegisterActivity(a)
+
+	dec := store.Decision{LeadID: "L1", OrgID: "O1", AssignedTo: "U1", Reason: "rotated to U1", SourceName: "S",
+		PurchaseEmails: []string{"buyer@x.example"}}
+	env.OnActivity(a.RouteLead, mock.Anything, "L1").Return(store.Decision{}, errors.New("connection refused")).Twice()
+	env.OnActivity(a.RouteLead, mock.Anything, "L1").Return(dec, nil).Once()
+	smtpDown := errors.New("dial tcp 127.0.0.1:25: connect: connection refused")
+	env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(smtpDown).Times(3)
+	var sent []activities.Email
+	env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(func(_ context.Context, e activities.Email) error {
+		sent = append(sent, e)
+		return nil
+	}).Once()
+
+	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertExpectations(t)
+	require.Len(t, sent, 1)
+	require.Equal(t, "purchase:L1:buyer@x.example", sent[0].Key)
+	require.Equal(t, "buyer@x.example", sent[0].To)
+}
+
+func TestLeadNotFoundFailsTheRunWithoutRetrying(t *testing.T) {
+	env, _, _ := realEnv(t)
+	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "00000000-0000-0000-0000-000000000001", OrgID: "x", Slug: "s", ExternalID: "e"})
+	require.True(t, env.IsWorkflowCompleted())
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	require.True(t, strings.Contains(err.Error(), "lead not found"), err.Error())
+}
+
+func TestLeadWorkflowIDIsTheBusinessKey(t *testing.T) {
+	require.Equal(t, "lead/org-1/everquote/ext-9", workflows.LeadWorkflowID("org-1", "everquote", "ext-9"))
+}
