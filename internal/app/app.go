@@ -102,14 +102,11 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	return err
 }
 
-// Register puts every workflow and activity on a worker (also used by replay tests).
-func Register(w interface {
-	RegisterWorkflow(interface{})
-	RegisterActivity(interface{})
-}, a *activities.Activities) {
+// RegisterWorkflows puts every workflow on a worker or a replayer, so replay
+// tests check exactly what the worker runs.
+func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.LeadWorkflow)
 	w.RegisterWorkflow(workflows.NoopWorkflow)
-	w.RegisterActivity(a)
 }
 
 // RunWorker runs the worker and the unrouted-lead sweep until ctx ends.
@@ -129,7 +126,8 @@ func RunWorker(ctx context.Context, d *Deps) error {
 		MaxConcurrentWorkflowTaskExecutionSize:  200,
 		MaxConcurrentLocalActivityExecutionSize: 200,
 	})
-	Register(w, &activities.Activities{Store: d.Store, Mail: sender, PublicBaseURL: d.Cfg.PublicBaseURL})
+	RegisterWorkflows(w)
+	w.RegisterActivity(&activities.Activities{Store: d.Store, Mail: sender, PublicBaseURL: d.Cfg.PublicBaseURL})
 	if err := w.Start(); err != nil {
 		return err
 	}
