@@ -227,10 +227,16 @@ func ParseSMTPURL(s string) (SMTP, error) {
 	return out, nil
 }
 
-// redact hides a password in a URL before it is printed.
+var credsRE = regexp.MustCompile(`://[^/@]*@`)
+
+// redact hides a password in a URL before it is printed, also in a URL too
+// broken to parse.
 func redact(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return credsRE.ReplaceAllString(s, "://xxxxx@")
+	}
+	if u.User == nil {
 		return s
 	}
 	if _, ok := u.User.Password(); ok {

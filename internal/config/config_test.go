@@ -1,0 +1,56 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(env map[string]string) (*Config, error) { return Load(func(k string) string { return env[k] }) }
+
+func TestDefaults(t *testing.T) {
+	c, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TemporalAddress != "127.0.0.1:7233" || c.TemporalNamespace != "default" || c.TaskQueue != "leadrelay" ||
+		c.HTTPAddr != "127.0.0.1:8080" || c.PublicBaseURL != "http://127.0.0.1:8080" || c.DigestAt != "08:00" ||
+		c.VendorRate != (RateLimit{50, 200}) || c.MailFrom != "leadrelay <noreply@localhost>" || c.DigestDelay != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if err := c.Require("DATABASE_URL"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Fatalf("Require: %v", err)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	for k, v := range map[string]string{
+		"DATABASE_URL": "mysql://x", "TEMPORAL_ADDRESS": "nohostport", "HTTP_ADDR": "127.0.0.1:99999",
+		"PUBLIC_BASE_URL": "ftp://x", "ADMIN_TOKEN": "short", "SMTP_URL": "http://mail", "MAIL_FROM": "nobody",
+		"NEW_LEAD_DIGEST_AT": "25:00", "NEW_LEAD_DIGEST_DELAY": "soon", "VENDOR_RATE_LIMIT": "fast",
+	} {
+		_, err := load(map[string]string{k: v})
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: %v, want an error naming %s", k, v, err, k)
+		}
+	}
+}
+
+func TestParsing(t *testing.T) {
+	c, err := load(map[string]string{"VENDOR_RATE_LIMIT": "120/m,burst=5", "NEW_LEAD_DIGEST_DELAY": "2m",
+		"SMTP_URL": "smtps://u:p@mail.example:2465", "HTTP_ADDR": "0.0.0.0:9000", "PUBLIC_BASE_URL": "https://leads.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.VendorRate != (RateLimit{2, 5}) || c.DigestDelay != 2*time.Minute || c.PublicBaseURL != "https://leads.example" {
+		t.Fatalf("%+v", c)
+	}
+	s, _ := ParseSMTPURL(c.SMTPURL)
+	if s != (SMTP{Host: "mail.example", Port: 2465, User: "u", Pass: "p", ImplicitTLS: true}) {
+		t.Fatalf("%+v", s)
+	}
+	if _, err := load(map[string]string{"DATABASE_URL": "postgres://u:secret@h/db", "SMTP_URL": "smtp://u:hunter2@:x"}); err == nil ||
+		strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("a bad SMTP_URL error must not print the password: %v", err)
+	}
+}
