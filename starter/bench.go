@@ -2,7 +2,68 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/leadrelay/leadrelay/internal/app"
+	"github.com/leadrelay/leadrelay/internal/bench"
+	"github.com/leadrelay/leadrelay/internal/config"
+	"github.com/leadrelay/leadrelay/internal/devstack"
+	"github.com/leadrelay/leadrelay/internal/store"
 )
 
-func runBench(ctx context.Context, args []string) error { return fmt.Errorf("not yet") }
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	noop := fs.Int("noop", 2000, "no-op workflows for the engine limit")
+	leads := fs.Int("leads", 2000, "leads to post as fast as the stack takes them (throughput)")
+	paced := fs.Int("paced-leads", 300, "leads to post at --paced-rate (speed-to-lead without a backlog)")
+	rate := fs.Float64("paced-rate", 10, "leads per second of the paced phase")
+	conc := fs.Int("concurrency", 64, "requests and workflows in flight")
+	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
+	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
+	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Require("DATABASE_URL", "ADMIN_TOKEN"); err != nil {
+		return fmt.Errorf("%w (with `starter dev` running: set -a; . .data/dev.env; set +a)", err)
+	}
+	if *url == "" {
+		*url = "http://" + cfg.HTTPAddr
+	}
+	if *pid == 0 {
+		if root, err := devstack.Root(); err == nil {
+			if b, err := os.ReadFile(filepath.Join(root, ".data", "dev.pid")); err == nil {
+				*pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			}
+		}
+	}
+	pool, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	tc, err := app.DialTemporal(ctx, cfg, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
+		TaskQueue: cfg.TaskQueue, Store: store.New(pool), Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, Concurrency: *conc, Sources: *sources,
+		WorkerPID: *pid, Log: os.Stderr})
+	if err != nil {
+		return err
+	}
+	fmt.Print(res.Table())
+	return nil
+}

@@ -89,6 +89,9 @@ func StartLeadWorkflow(ctx context.Context, tc client.Client, queue, baseURL str
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// When the worker shares this process (starter dev), the first workflow
+		// task comes back in the start response: one round trip fewer.
+		EnableEagerStart: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.OrgIDKey.ValueSet(l.OrgID), workflows.LeadSourceKey.ValueSet(l.Slug),
 			workflows.LeadIDKey.ValueSet(l.LeadID), workflows.LeadStatusKey.ValueSet("new")),

@@ -1,0 +1,315 @@
+// Package bench measures a running leadrelay stack (SPEC §7): the engine's
+// ceiling with a no-op workflow, then ingestion through the real API, on the
+// same server and worker, in one run so the numbers can be compared.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/workflows"
+)
+
+type Options struct {
+	API         string // base URL of the API
+	AdminToken  string
+	Temporal    client.Client
+	TaskQueue   string
+	Store       *store.Store
+	Noop        int // no-op workflows to run
+	Leads       int // leads to post as fast as the API takes them (throughput)
+	PacedLeads  int // leads to post at PacedRate (latency without a backlog)
+	PacedRate   float64
+	Concurrency int
+	Sources     int // vendor keys to spread posts over (each has its own rate limit)
+	WorkerPID   int // 0: RSS not measured
+	Log         io.Writer
+}
+
+type Result struct {
+	NoopRate                 float64
+	IngestRate               float64
+	STLp50, STLp95, STLp99   time.Duration // paced phase
+	HTTPp50, HTTPp99         time.Duration // paced phase
+	LoadSTLp50, LoadSTLp99   time.Duration // throughput phase: includes the backlog
+	LoadHTTPp50, LoadHTTPp99 time.Duration
+	RateLimited              int64
+	WorkerPeakRSS            int64 // bytes, 0 if unknown
+	NoopN, LeadsN, PacedN    int
+	PacedRate                float64
+	Conc                     int
+}
+
+func (o *Options) logf(format string, a ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", a...)
+	}
+}
+
+func Run(ctx context.Context, o Options) (Result, error) {
+	r := Result{NoopN: o.Noop, LeadsN: o.Leads, PacedN: o.PacedLeads, PacedRate: o.PacedRate, Conc: o.Concurrency}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var err error
+	o.logf("no-op workflows: %d at concurrency %d…", o.Noop, o.Concurrency)
+	if r.NoopRate, err = noop(ctx, o, run); err != nil {
+		return r, err
+	}
+	t, err := newTenant(ctx, o, run)
+	if err != nil {
+		return r, err
+	}
+	o.logf("speed-to-lead: %d leads at %.0f/s…", o.PacedLeads, o.PacedRate)
+	paced, err := t.post(ctx, o, "p", o.PacedLeads, o.PacedRate, &r.RateLimited)
+	if err != nil {
+		return r, err
+	}
+	r.STLp50, r.STLp95, r.STLp99 = pct(paced.stl, 50), pct(paced.stl, 95), pct(paced.stl, 99)
+	r.HTTPp50, r.HTTPp99 = pct(paced.answer, 50), pct(paced.answer, 99)
+	o.logf("throughput: %d leads over %d vendor keys at concurrency %d…", o.Leads, o.Sources, o.Concurrency)
+	load, err := t.post(ctx, o, "t", o.Leads, 0, &r.RateLimited)
+	if err != nil {
+		return r, err
+	}
+	r.IngestRate = load.rate
+	r.LoadSTLp50, r.LoadSTLp99 = pct(load.stl, 50), pct(load.stl, 99)
+	r.LoadHTTPp50, r.LoadHTTPp99 = pct(load.answer, 50), pct(load.answer, 99)
+	if o.WorkerPID > 0 {
+		r.WorkerPeakRSS = peakRSS(o.WorkerPID)
+	}
+	return r, nil
+}
+
+// parallel runs fn(i) for i < n with c in flight.
+func parallel(n, c int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	var first atomic.Value
+	next := atomic.Int64{}
+	for w := 0; w < max(1, c); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || first.Load() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					first.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := first.Load().(error); err != nil {
+		return err
+	}
+	return nil
+}
+
+func noop(ctx context.Context, o Options, run string) (float64, error) {
+	start := time.Now()
+	err := parallel(o.Noop, o.Concurrency, func(i int) error {
+		wr, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: fmt.Sprintf("bench-noop/%s/%d", run, i), TaskQueue: o.TaskQueue}, workflows.NoopWorkflow)
+		if err != nil {
+			return err
+		}
+		return wr.Get(ctx, nil)
+	})
+	return float64(o.Noop) / time.Since(start).Seconds(), err
+}
+
+type tenant struct {
+	h         *http.Client
+	keys      []string
+	sourceIDs []string
+}
+
+func (t *tenant) call(ctx context.Context, o Options, method, path, token string, body any, out any) (int, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, method, o.API+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := t.h.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	rb, _ := io.ReadAll(res.Body)
+	if out != nil {
+		_ = json.Unmarshal(rb, out)
+	}
+	if res.StatusCode >= 300 && res.StatusCode != 429 {
+		return res.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, rb)
+	}
+	return res.StatusCode, nil
+}
+
+// newTenant makes, through the API, an org with 7 staff and o.Sources
+// staff_evenly sources: the posts spread over their vendor keys.
+func newTenant(ctx context.Context, o Options, run string) (*tenant, error) {
+	t := &tenant{h: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	var org struct {
+		ID    string                 `json:"id"`
+		Owner struct{ Token string } `json:"owner"`
+	}
+	if _, err := t.call(ctx, o, "POST", "/v1/orgs", o.AdminToken, map[string]any{"name": "bench " + run,
+		"owner": map[string]string{"email": "owner@bench-" + run + ".example", "name": "Bench Owner"}}, &org); err != nil {
+		return nil, err
+	}
+	for i := 0; i < 7; i++ {
+		if _, err := t.call(ctx, o, "POST", "/v1/orgs/"+org.ID+"/users", org.Owner.Token, map[string]any{
+			"email": fmt.Sprintf("s%d@bench-%s.example", i, run), "name": fmt.Sprintf("Staff %d", i), "role": "staff"}, nil); err != nil {
+			return nil, err
+		}
+	}
+	for i := 0; i < max(1, o.Sources); i++ {
+		var src struct {
+			ID     string `json:"id"`
+			APIKey string `json:"api_key"`
+		}
+		if _, err := t.call(ctx, o, "PUT", fmt.Sprintf("/v1/orgs/%s/sources/bench%d", org.ID, i), org.Owner.Token,
+			map[string]any{"name": "Bench", "routing": map[string]string{"mode": "staff_evenly"}}, &src); err != nil {
+			return nil, err
+		}
+		t.keys, t.sourceIDs = append(t.keys, src.APIKey), append(t.sourceIDs, src.ID)
+	}
+	return t, nil
+}
+
+type phase struct {
+	stl, answer []time.Duration
+	rate        float64 // leads/s from the first post to the last assignment
+}
+
+// post sends n leads (external ids prefix0..), at rate per second or, with
+// rate 0, as fast as o.Concurrency posters go; then waits until Postgres shows
+// every one routed and measures post → routed_at.
+func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate float64, limited *int64) (phase, error) {
+	var p phase
+	sent := make([]time.Time, n)
+	answer := make([]time.Duration, n)
+	conc := o.Concurrency
+	var tick <-chan time.Time
+	if rate > 0 {
+		tk := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer tk.Stop()
+		tick, conc = tk.C, 16
+	}
+	start := time.Now()
+	err := parallel(n, conc, func(i int) error {
+		if tick != nil {
+			<-tick
+		}
+		body := map[string]any{"external_id": fmt.Sprintf("%s%d", prefix, i), "first_name": "Bench", "email": fmt.Sprintf("b%d@example.com", i)}
+		for {
+			t0 := time.Now()
+			st, err := t.call(ctx, o, "POST", "/v1/leads", t.keys[i%len(t.keys)], body, nil)
+			if err != nil {
+				return err
+			}
+			if st == 429 {
+				atomic.AddInt64(limited, 1)
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			sent[i], answer[i] = t0, time.Since(t0)
+			return nil
+		}
+	})
+	if err != nil {
+		return p, err
+	}
+	var routed map[string]time.Time
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		all, err := o.Store.RoutedTimes(ctx, t.sourceIDs)
+		if err != nil {
+			return p, err
+		}
+		routed = map[string]time.Time{}
+		for k, v := range all {
+			if strings.HasPrefix(k, prefix) {
+				routed[k] = v
+			}
+		}
+		if len(routed) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return p, fmt.Errorf("only %d of %d leads routed after 10 minutes", len(routed), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var last time.Time
+	for i := range sent {
+		at := routed[fmt.Sprintf("%s%d", prefix, i)]
+		if at.After(last) {
+			last = at
+		}
+		p.stl = append(p.stl, at.Sub(sent[i]))
+	}
+	p.answer = answer
+	p.rate = float64(n) / last.Sub(start).Seconds()
+	return p, nil
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, (len(s)*p+99)/100-1)]
+}
+
+// peakRSS reads VmHWM (the high-water mark of resident memory) of a process.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// Table renders the result as the one table `starter bench` prints.
+func (r Result) Table() string {
+	var b strings.Builder
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+	row := func(k, v string) { fmt.Fprintf(&b, "| %-46s | %28s |\n", k, v) }
+	fmt.Fprintf(&b, "| %-46s | %28s |\n|%s|%s|\n", "measure", "value", strings.Repeat("-", 48), strings.Repeat("-", 30))
+	row(fmt.Sprintf("engine limit: no-op workflow (%d runs)", r.NoopN), fmt.Sprintf("%.1f wf/s", r.NoopRate))
+	row(fmt.Sprintf("ingestion, post → assigned (%d leads)", r.LeadsN), fmt.Sprintf("%.1f leads/s", r.IngestRate))
+	row("ingestion ÷ engine limit", fmt.Sprintf("%.2f", r.IngestRate/r.NoopRate))
+	row(fmt.Sprintf("speed-to-lead p50/p95/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.STLp50)+" / "+ms(r.STLp95)+" / "+ms(r.STLp99))
+	row(fmt.Sprintf("HTTP answer p50/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.HTTPp50)+" / "+ms(r.HTTPp99))
+	row("speed-to-lead p50/p99 at full load (backlog)", ms(r.LoadSTLp50)+" / "+ms(r.LoadSTLp99))
+	row("HTTP answer p50/p99 at full load", ms(r.LoadHTTPp50)+" / "+ms(r.LoadHTTPp99))
+	row("posts answered 429 (retried)", strconv.FormatInt(r.RateLimited, 10))
+	rss := "not measured"
+	if r.WorkerPeakRSS > 0 {
+		rss = fmt.Sprintf("%.1f MiB", float64(r.WorkerPeakRSS)/(1<<20))
+	}
+	row("worker peak RSS", rss)
+	return b.String()
+}
