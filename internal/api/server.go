@@ -303,7 +303,7 @@ func (s *Server) logged(h http.Handler) http.Handler {
 			case rec.status >= 400:
 				s.Log.Info("request refused", fields...)
 			default:
-				s.Log.Debug("request", fields...)
+				s.Log.Info("request", fields...)
 			}
 		}()
 		h.ServeHTTP(rec, r)
