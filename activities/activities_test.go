@@ -22,11 +22,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *mailcatcher.Catcher, *store.Store) {
 	t.Helper()
 	pool, _ := testenv.DB(t)
-	sink, err := mailcatcher.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sink.Stop() })
-	sender, err := mail.NewSender(sink.URL(), "leadrelay <noreply@leadrelay.test>")
-	require.NoError(t, err)
+	sink, sender := testenv.MailSink(t)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	s := store.New(pool)

@@ -31,11 +31,7 @@ var ctx = context.Background()
 func realEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store, *mailcatcher.Catcher) {
 	t.Helper()
 	pool, _ := testenv.DB(t)
-	sink, err := mailcatcher.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sink.Stop() })
-	sender, err := mail.NewSender(sink.URL(), "leadrelay <noreply@leadrelay.test>")
-	require.NoError(t, err)
+	sink, sender := testenv.MailSink(t)
 	s := store.New(pool)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
