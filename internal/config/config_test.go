@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-func load(env map[string]string) (*Config, error) { return Load(func(k string) string { return env[k] }) }
+func load(env map[string]string) (*Config, error) {
+	return Load(func(k string) string { return env[k] })
+}
 
 func TestDefaults(t *testing.T) {
 	c, err := load(nil)
