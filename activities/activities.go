@@ -17,7 +17,7 @@ import (
 
 type Activities struct {
 	Store         *store.Store
-	Mail          *mail.Sender
+	Outbox        *mail.Outbox
 	PublicBaseURL string
 }
 
@@ -37,56 +37,41 @@ func (a *Activities) RouteLead(ctx context.Context, leadID string) (store.Decisi
 	return d, nil
 }
 
-// Email asks for one templated email to one recipient.
+// Email asks for one templated email to one recipient (see mail.Outbox).
 type Email struct {
-	Template string // templates/<name>.txt and .html in internal/mail
-	Key      string // unique business key: the same key is never sent twice
-	Kind     string // purchase, invitation, ...
+	Template string            // templates/<name>.txt and .html in internal/mail
+	Key      string            // unique business key: the same key is never sent twice
+	Kind     string            // purchase, invitation, confirmation, ...
 	To       string
 	OrgID    string
 	LeadID   string
 	Data     map[string]string // template fields
 }
 
-// SendEmail records the email under its key, sends it unless a previous
-// attempt already did, and marks it sent. An SMTP error is returned so the
-// activity is retried with backoff: an outage delays the email, never drops it.
+// SendEmail sends one email through the outbox. An SMTP error is returned so
+// the activity is retried with backoff: an outage delays the email, never
+// drops it, and the outbox never sends one key twice.
 func (a *Activities) SendEmail(ctx context.Context, e Email) error {
-	msg, err := mail.Render(e.Template, e.Key, e.To, a.Mail.Domain, e.Data)
-	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "BadTemplate", err)
-	}
-	d := store.Delivery{Key: e.Key, MessageID: msg.MessageID, Kind: e.Kind, To: e.To, Subject: msg.Subject}
-	if e.OrgID != "" {
-		d.OrgID = &e.OrgID
-	}
-	if e.LeadID != "" {
-		d.LeadID = &e.LeadID
-	}
-	sent, err := a.Store.BeginDelivery(ctx, d)
-	if err != nil {
-		return err
-	}
 	log := activity.GetLogger(ctx)
-	if sent {
+	sent, err := a.Outbox.Deliver(ctx, mail.Email{Template: e.Template, Key: e.Key, Kind: e.Kind, To: e.To,
+		OrgID: e.OrgID, LeadID: e.LeadID, Data: e.Data})
+	switch {
+	case errors.Is(err, mail.ErrSMTP):
+		log.Warn("email not sent, will retry", "Key", e.Key, "LeadID", e.LeadID, "Error", err)
+		return err
+	case errors.Is(err, mail.ErrTemplate):
+		return temporal.NewNonRetryableApplicationError(err.Error(), "BadTemplate", err)
+	case err != nil:
+		return err
+	case !sent:
 		log.Info("email already sent: not sending again", "Key", e.Key, "LeadID", e.LeadID)
 		return nil
-	}
-	if err := a.Mail.Send(ctx, msg); err != nil {
-		_ = a.Store.MarkFailed(context.WithoutCancel(ctx), e.Key, err.Error())
-		log.Warn("email not sent, will retry", "Key", e.Key, "LeadID", e.LeadID, "Error", err)
-		return errors.Join(errors.New("smtp"), err)
-	}
-	// A crash between Send and MarkSent resends once with the same Message-ID;
-	// that window is the only way a second copy can arise (see README).
-	if err := a.Store.MarkSent(context.WithoutCancel(ctx), e.Key); err != nil {
-		return err
 	}
 	if e.LeadID != "" {
 		_ = a.Store.AddLeadEvent(context.WithoutCancel(ctx), e.LeadID, e.OrgID, "email", "leadrelay",
 			e.Kind+" email sent to "+e.To)
 	}
-	log.Info("email sent", "Key", e.Key, "LeadID", e.LeadID, "MessageID", msg.MessageID)
+	log.Info("email sent", "Key", e.Key, "Kind", e.Kind, "LeadID", e.LeadID)
 	return nil
 }
 

@@ -26,7 +26,7 @@ func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *mailcatcher.Catch
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	s := store.New(pool)
-	env.RegisterActivity(&activities.Activities{Store: s, Mail: sender})
+	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}})
 	return env, sink, s
 }
 

@@ -36,7 +36,7 @@ func realEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store, *m
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(workflows.LeadWorkflow)
-	env.RegisterActivity(&activities.Activities{Store: s, Mail: sender})
+	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}})
 	return env, s, sink
 }
 

@@ -107,6 +107,7 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.LeadWorkflow)
 	w.RegisterWorkflow(workflows.NoopWorkflow)
+	w.RegisterWorkflow(workflows.InvitationWorkflow)
 }
 
 // RunWorker runs the worker and the unrouted-lead sweep until ctx ends.
@@ -127,7 +128,8 @@ func RunWorker(ctx context.Context, d *Deps) error {
 		MaxConcurrentLocalActivityExecutionSize: 200,
 	})
 	RegisterWorkflows(w)
-	w.RegisterActivity(&activities.Activities{Store: d.Store, Mail: sender, PublicBaseURL: d.Cfg.PublicBaseURL})
+	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
+		PublicBaseURL: d.Cfg.PublicBaseURL})
 	if err := w.Start(); err != nil {
 		return err
 	}

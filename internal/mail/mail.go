@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"embed"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	htmltemplate "html/template"
@@ -30,6 +31,9 @@ var (
 	htmlT = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html"))
 )
 
+// ErrTemplate marks a rendering failure: retrying cannot fix it.
+var ErrTemplate = errors.New("email template")
+
 // Message is one rendered email to one recipient.
 type Message struct {
 	Key       string // unique business key, e.g. "purchase:<lead>:<to>"
@@ -45,10 +49,10 @@ type Message struct {
 func Render(name, key, to, domain string, data any) (Message, error) {
 	var tb, hb bytes.Buffer
 	if err := textT.ExecuteTemplate(&tb, name+".txt", data); err != nil {
-		return Message{}, fmt.Errorf("render %s.txt: %w", name, err)
+		return Message{}, fmt.Errorf("%w %s.txt: %v", ErrTemplate, name, err)
 	}
 	if err := htmlT.ExecuteTemplate(&hb, name+".html", data); err != nil {
-		return Message{}, fmt.Errorf("render %s.html: %w", name, err)
+		return Message{}, fmt.Errorf("%w %s.html: %v", ErrTemplate, name, err)
 	}
 	subject, body, _ := strings.Cut(tb.String(), "\n")
 	return Message{

@@ -36,3 +36,10 @@ func (s *Store) AddLeadEvent(ctx context.Context, leadID, orgID, kind, actor, ms
 		leadID, orgID, kind, actor, msg)
 	return err
 }
+
+// DeliverySent reports whether the email with this key was sent.
+func (s *Store) DeliverySent(ctx context.Context, key string) (bool, error) {
+	var sent bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_deliveries WHERE key = $1 AND status = 'sent')`, key).Scan(&sent)
+	return sent, err
+}

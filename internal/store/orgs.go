@@ -62,46 +62,68 @@ func (s *Store) GetOrg(ctx context.Context, id string) (Org, error) {
 }
 
 // LinkOrgs makes child a sub-agency of parent. Refuses self-links, a second
-// parent and cycles; the invitation flow calls it on accept.
+// parent and cycles; accepting an invitation links through linkTx too.
 func (s *Store) LinkOrgs(ctx context.Context, parent, child string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if parent == child {
-			return domain.Errorf(domain.EConflict, "an org cannot be its own sub-agency")
-		}
-		// Lock both rows in a fixed order so concurrent links cannot race into a cycle.
-		rows, err := tx.Query(ctx, `SELECT id FROM orgs WHERE id = ANY($1) ORDER BY id FOR UPDATE`, []string{parent, child})
+	return s.inTx(ctx, func(tx pgx.Tx) error { return linkTx(ctx, tx, parent, child) })
+}
+
+// linkTx checks and writes a link inside tx. Both org rows are locked in a
+// fixed order, so two concurrent links cannot race into a cycle.
+func linkTx(ctx context.Context, tx pgx.Tx, parent, child string) error {
+	if parent == child {
+		return domain.Errorf(domain.EConflict, "an organization cannot be its own sub-agency")
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM orgs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, []string{parent, child})
+	if err != nil {
+		return err
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	if n != 2 {
+		return domain.Errorf(domain.ENotFound, "organization not found")
+	}
+	if why, err := linkRefusal(ctx, tx, parent, child); err != nil || why != "" {
 		if err != nil {
 			return err
 		}
-		n := 0
-		for rows.Next() {
-			n++
-		}
-		rows.Close()
-		if n != 2 {
-			return domain.Errorf(domain.ENotFound, "org not found")
-		}
-		var hasParent bool
-		if err := tx.QueryRow(ctx, `SELECT parent_id IS NOT NULL FROM orgs WHERE id = $1`, child).Scan(&hasParent); err != nil {
-			return err
-		}
-		if hasParent {
-			return domain.Errorf(domain.EConflict, "that org already has a master agency")
-		}
-		var cycle bool
-		err = tx.QueryRow(ctx, `WITH RECURSIVE up(id) AS (
+		return domain.Errorf(domain.EConflict, "%s", why)
+	}
+	_, err = tx.Exec(ctx, `UPDATE orgs SET parent_id = $1, linked_at = now() WHERE id = $2`, parent, child)
+	return err
+}
+
+// linkRefusal says why child cannot become parent's sub-agency, or "".
+func linkRefusal(ctx context.Context, db interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, parent, child string) (string, error) {
+	if parent == child {
+		return "an organization cannot be its own sub-agency", nil
+	}
+	var childParent *string
+	if err := db.QueryRow(ctx, `SELECT parent_id FROM orgs WHERE id = $1`, child).Scan(&childParent); err != nil {
+		return "", notFound(err, "organization")
+	}
+	switch {
+	case childParent != nil && *childParent == parent:
+		return "that organization is already a sub-agency of this one", nil
+	case childParent != nil:
+		return "that organization already has a master agency", nil
+	}
+	var cycle bool
+	err := db.QueryRow(ctx, `WITH RECURSIVE up(id) AS (
 			SELECT parent_id FROM orgs WHERE id = $1
 			UNION SELECT o.parent_id FROM orgs o JOIN up ON o.id = up.id WHERE o.parent_id IS NOT NULL)
-			SELECT EXISTS (SELECT 1 FROM up WHERE id = $2)`, parent, child).Scan(&cycle)
-		if err != nil {
-			return err
-		}
-		if cycle {
-			return domain.Errorf(domain.EConflict, "linking would create a cycle")
-		}
-		_, err = tx.Exec(ctx, `UPDATE orgs SET parent_id = $1, linked_at = now() WHERE id = $2`, parent, child)
-		return err
-	})
+		SELECT EXISTS (SELECT 1 FROM up WHERE id = $2)`, parent, child).Scan(&cycle)
+	if err != nil {
+		return "", err
+	}
+	if cycle {
+		return "linking would create a cycle: that organization is above this one", nil
+	}
+	return "", nil
 }
 
 func insertUser(ctx context.Context, tx pgx.Tx, orgID, email, name string, role domain.Role, notify bool) (User, string, error) {

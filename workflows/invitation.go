@@ -1,0 +1,201 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/leadrelay/leadrelay/activities"
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
+)
+
+// InvitationTTL is how long an invitation waits for an answer (SPEC §5.1).
+const InvitationTTL = 7 * 24 * time.Hour
+
+// InvitationWorkflowID is derived from the invitation, so a start is idempotent.
+func InvitationWorkflowID(invitationID string) string { return "invitation/" + invitationID }
+
+// Update and query names.
+const (
+	UpdateAccept  = "accept"
+	UpdateDecline = "decline"
+	UpdateRevoke  = "revoke"
+	QueryStatus   = "status"
+)
+
+type InvitationInput struct {
+	InvitationID string
+	MasterOrgID  string
+	Email        string
+	ExpiresAt    time.Time
+}
+
+type InvitationResult struct {
+	Status string              `json:"status"`
+	Link   *store.AcceptResult `json:"link,omitempty"`
+}
+
+type invitationRun struct {
+	in     InvitationInput
+	status string
+	busy   bool // an accept, decline or revoke is running its activity
+	link   *store.AcceptResult
+	log    log.Logger
+}
+
+// InvitationWorkflow sends the invitation, then waits up to its expiry for one
+// answer — accept, decline or revoke, each a Temporal Update whose validator
+// refuses a request that cannot apply before it reaches the history — and
+// after an accept sends the master's owner the confirmation.
+func InvitationWorkflow(ctx workflow.Context, in InvitationInput) (InvitationResult, error) {
+	r := &invitationRun{in: in, status: store.InvitePending}
+	if err := r.setup(ctx); err != nil {
+		return InvitationResult{}, err
+	}
+	return r.run(ctx)
+}
+
+func (r *invitationRun) setup(ctx workflow.Context) error {
+	r.log = log.With(workflow.GetLogger(ctx), "InvitationID", r.in.InvitationID, "OrgID", r.in.MasterOrgID)
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (string, error) { return r.status, nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAccept, r.accept,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req store.AcceptRequest) error { return r.open(ctx) }}); err != nil {
+		return err
+	}
+	for _, u := range [][2]string{{UpdateDecline, store.InviteDeclined}, {UpdateRevoke, store.InviteRevoked}} {
+		status := u[1]
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u[0],
+			func(ctx workflow.Context) error { return r.answer(ctx, status) },
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context) error { return r.open(ctx) }}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// open is every Update's validator: the invitation still takes an answer.
+func (r *invitationRun) open(ctx workflow.Context) error {
+	switch {
+	case r.status != store.InvitePending:
+		return temporal.NewApplicationError("this invitation was already "+r.status, domain.EConflict)
+	case r.busy:
+		return temporal.NewApplicationError("another answer to this invitation is being processed", domain.EConflict)
+	case !workflow.Now(ctx).Before(r.in.ExpiresAt):
+		return temporal.NewApplicationError("this invitation has expired", domain.EConflict)
+	}
+	return nil
+}
+
+var answerOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2,
+		MaximumInterval: 10 * time.Second, MaximumAttempts: 10},
+}
+
+func (r *invitationRun) accept(ctx workflow.Context, req store.AcceptRequest) (store.AcceptResult, error) {
+	// Updates validated in the same workflow task all pass the validator;
+	// checking again here, before the first yield, lets only one through.
+	if err := r.open(ctx); err != nil {
+		return store.AcceptResult{}, err
+	}
+	r.busy = true
+	defer func() { r.busy = false }()
+	var a *activities.Activities
+	req.InvitationID = r.in.InvitationID
+	var res store.AcceptResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), a.AcceptInvitation, req).Get(ctx, &res)
+	if err != nil {
+		return res, unwrapActivity(err)
+	}
+	r.status, r.link = store.InviteAccepted, &res
+	r.log.Info("invitation accepted", "SubOrgID", res.SubOrgID)
+	return res, nil
+}
+
+// answer is the decline and revoke Updates.
+func (r *invitationRun) answer(ctx workflow.Context, status string) error {
+	if err := r.open(ctx); err != nil {
+		return err
+	}
+	return r.close(ctx, status)
+}
+
+func (r *invitationRun) close(ctx workflow.Context, status string) error {
+	r.busy = true
+	defer func() { r.busy = false }()
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), a.CloseInvitation,
+		activities.CloseInvitation{InvitationID: r.in.InvitationID, Status: status}).Get(ctx, nil)
+	if err != nil {
+		return unwrapActivity(err)
+	}
+	r.status = status
+	r.log.Info("invitation closed", "Status", status)
+	return nil
+}
+
+// unwrapActivity hands the activity's refusal (an ApplicationError carrying a
+// domain code) to the Update's caller as it was, not wrapped in an ActivityError.
+func unwrapActivity(err error) error {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		var fields map[string]string
+		if ae.HasDetails() {
+			_ = ae.Details(&fields)
+		}
+		return temporal.NewApplicationErrorWithOptions(ae.Message(), ae.Type(), temporal.ApplicationErrorOptions{
+			NonRetryable: true, Details: []any{fields}})
+	}
+	return err
+}
+
+func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, EmailActivityOptions)
+	// The email goes out while answers may already arrive: a revoke before it
+	// is sent makes the activity send nothing.
+	sent := workflow.ExecuteActivity(actx, a.SendInvitationEmail, r.in.InvitationID)
+
+	answered, err := workflow.AwaitWithTimeout(ctx, r.in.ExpiresAt.Sub(workflow.Now(ctx)), func() bool {
+		return r.status != store.InvitePending
+	})
+	if err != nil {
+		return InvitationResult{}, err
+	}
+	if !answered {
+		// An answer that is mid-flight at the deadline finishes first.
+		if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+			return InvitationResult{}, err
+		}
+		if r.status == store.InvitePending {
+			if err := r.close(ctx, store.InviteExpired); err != nil {
+				return InvitationResult{}, err
+			}
+		}
+	}
+	if err := sent.Get(ctx, nil); err != nil {
+		r.log.Error("invitation email failed for good", "Error", err)
+	}
+	if r.status == store.InviteAccepted && r.link != nil {
+		l := r.link
+		err := workflow.ExecuteActivity(actx, a.SendEmail, activities.Email{
+			Template: "confirmation", Key: "confirmation:" + r.in.InvitationID, Kind: "confirmation",
+			To: l.MasterOwnerEmail, OrgID: l.MasterOrgID,
+			Data: map[string]string{"MasterName": l.MasterName, "MasterOwnerName": l.MasterOwnerName,
+				"SubName": l.SubName, "SubOwnerEmail": l.SubOwnerEmail},
+		}).Get(ctx, nil)
+		if err != nil {
+			return InvitationResult{Status: r.status, Link: r.link}, err
+		}
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return InvitationResult{}, err
+	}
+	return InvitationResult{Status: r.status, Link: r.link}, nil
+}
