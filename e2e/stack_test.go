@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,9 +50,14 @@ func up(t *testing.T) *stack {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The API's address is fixed first so emailed links point at it.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
 		env := map[string]string{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": ts.FrontendHostPort(),
 			"ADMIN_TOKEN": adminToken, "SMTP_URL": sink.URL(), "MAIL_FROM": "leadrelay <noreply@leadrelay.test>",
-			"VENDOR_RATE_LIMIT": "1000/s,burst=1000", "PUBLIC_BASE_URL": "http://leadrelay.test"}
+			"VENDOR_RATE_LIMIT": "1000/s,burst=1000", "PUBLIC_BASE_URL": "http://" + ln.Addr().String()}
 		cfg, err := config.Load(func(k string) string { return env[k] })
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +75,11 @@ func up(t *testing.T) *stack {
 				panic(err)
 			}
 		}()
-		shared = &stack{deps: d, api: httptest.NewServer(app.APIHandler(d)), sink: sink, admin: adminToken}
+		srv := httptest.NewUnstartedServer(app.APIHandler(d))
+		srv.Listener.Close()
+		srv.Listener = ln
+		srv.Start()
+		shared = &stack{deps: d, api: srv, sink: sink, admin: adminToken}
 	})
 	if shared == nil {
 		t.Fatal("stack did not start (see the first failure)")
@@ -208,3 +218,7 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+func (r resp) raw2() string { return string(r.raw) }
+
+func json_(b []byte, v any) error { return json.Unmarshal(b, v) }

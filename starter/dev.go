@@ -36,6 +36,9 @@ type devSecrets struct {
 	OwnerToken  string   `json:"owner_token,omitempty"`
 	VendorKey   string   `json:"vendor_key,omitempty"`
 	SubOrgIDs   []string `json:"sub_org_ids,omitempty"`
+	// an org left unlinked, to try the invitation flow by hand
+	WestOrgID string `json:"west_org_id,omitempty"`
+	WestEmail string `json:"west_email,omitempty"`
 }
 
 func runDev(ctx context.Context, _ []string) error {
@@ -198,12 +201,13 @@ func randomToken(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// seedDemo creates, once, a master agency with staff and a source, and two
-// linked sub-agencies. A second start finds it and changes nothing.
+// seedDemo creates, once, a master agency with staff and a source, two
+// linked sub-agencies, and one unlinked agency to invite by hand. A second
+// start finds them and changes nothing.
 func seedDemo(ctx context.Context, s *store.Store, sec *devSecrets) error {
 	if sec.MasterOrgID != "" {
 		if _, err := s.GetOrg(ctx, sec.MasterOrgID); err == nil {
-			return nil
+			return seedWest(ctx, s, sec)
 		}
 	}
 	master, _, ownerTok, err := s.CreateOrg(ctx, "Summit Insurance Group", "America/Chicago", "olivia.owner@summit.example", "Olivia Owner")
@@ -246,6 +250,20 @@ func seedDemo(ctx context.Context, s *store.Store, sec *devSecrets) error {
 		return err
 	}
 	*sec = devSecrets{AdminToken: sec.AdminToken, MasterOrgID: master.ID, OwnerToken: ownerTok, VendorKey: key, SubOrgIDs: subs}
+	return seedWest(ctx, s, sec)
+}
+
+func seedWest(ctx context.Context, s *store.Store, sec *devSecrets) error {
+	if sec.WestOrgID != "" {
+		if _, err := s.GetOrg(ctx, sec.WestOrgID); err == nil {
+			return nil
+		}
+	}
+	west, owner, _, err := s.CreateOrg(ctx, "Summit West Agency", "America/Denver", "wes.owner@summit-west.example", "Wes Owner")
+	if err != nil {
+		return err
+	}
+	sec.WestOrgID, sec.WestEmail = west.ID, owner.Email
 	return nil
 }
 
@@ -274,8 +292,15 @@ Post a lead (run it twice: the second answer says duplicate:true):
 Then see it routed, with its timeline (put the lead_id from the answer):
   curl -sS %s/v1/leads/LEAD_ID -H 'Authorization: Bearer %s'
 
+Invite "Summit West Agency" to become a sub-agency, then open the email in
+the inbox, follow its link and Accept:
+  curl -sS -X POST %s/v1/orgs/%s/invitations \
+    -H 'Authorization: Bearer %s' -d '{"email":"%s"}'
+  curl -sS %s/v1/orgs/%s/sub-agencies -H 'Authorization: Bearer %s'
+
 Ctrl-C stops everything.
 ============================================================
 `, api, uiURL, inboxURL, cfg.DatabaseURL, cfg.AdminToken, sec.MasterOrgID, sec.OwnerToken, sec.VendorKey,
-		api, sec.VendorKey, ext, api, sec.OwnerToken)
+		api, sec.VendorKey, ext, api, sec.OwnerToken,
+		api, sec.MasterOrgID, sec.OwnerToken, sec.WestEmail, api, sec.MasterOrgID, sec.OwnerToken)
 }

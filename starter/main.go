@@ -20,6 +20,8 @@ commands:
   serve     the HTTP API
   migrate   apply database migrations
   ingest    post a CSV or JSON-lines file of leads: ingest --key K --file F
+  invite    invite an org's owner to become a sub-agency: invite --org ID --email E
+  invitations  list an org's invitations: invitations --org ID
   bench     the benchmark of SPEC §7 against a running stack
 
 Configuration is read from the environment (see README).`
@@ -33,6 +35,7 @@ func main() {
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
 		"dev": runDev, "serve": runServe, "migrate": runMigrate, "ingest": runIngest, "bench": runBench,
+		"invite": runInvite, "invitations": runInvitations,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

@@ -186,6 +186,9 @@ func StartPostgres(ctx context.Context, dir, logPath string) (string, *Proc, err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}
+	if pid := livePostmaster(dir); pid > 0 {
+		return "", nil, fmt.Errorf("%s is in use by PostgreSQL pid %d: is another `starter dev` running? Stop it (Ctrl-C) first", dir, pid)
+	}
 	chown := func(path string) {
 		if cred != nil {
 			_ = filepath.Walk(path, func(p string, _ os.FileInfo, _ error) error {
@@ -239,6 +242,22 @@ func StartPostgres(ctx context.Context, dir, logPath string) (string, *Proc, err
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/leadrelay?sslmode=disable", port), p, nil
+}
+
+// livePostmaster returns the pid in dir/postmaster.pid if that process lives.
+func livePostmaster(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if syscall.Kill(pid, 0) != nil {
+		return 0
+	}
+	return pid
 }
 
 // FreePort returns preferred if it is free, else any free port.

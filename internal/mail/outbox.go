@@ -30,7 +30,9 @@ type Outbox struct {
 var ErrSMTP = errors.New("smtp")
 
 // Sent reports whether the email with this key already went out.
-func (o *Outbox) Sent(ctx context.Context, key string) (bool, error) { return o.Store.DeliverySent(ctx, key) }
+func (o *Outbox) Sent(ctx context.Context, key string) (bool, error) {
+	return o.Store.DeliverySent(ctx, key)
+}
 
 // Deliver sends e unless its key was sent before; sent reports whether this
 // call sent it. A template error is permanent; an SMTP error is ErrSMTP.

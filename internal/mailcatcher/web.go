@@ -4,10 +4,29 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 )
 
-var page = template.Must(template.New("inbox").Parse(`<!doctype html>
+var urlRE = regexp.MustCompile(`https?://[^\s<>"]+`)
+
+// linkify escapes text and makes its URLs clickable links that open outside
+// the inbox (the invitation page refuses to be framed).
+func linkify(text string) template.HTML {
+	var b strings.Builder
+	last := 0
+	for _, m := range urlRE.FindAllStringIndex(text, -1) {
+		b.WriteString(template.HTMLEscapeString(text[last:m[0]]))
+		u := template.HTMLEscapeString(text[m[0]:m[1]])
+		b.WriteString(`<a href="` + u + `" target="_blank" rel="noopener">` + u + `</a>`)
+		last = m[1]
+	}
+	b.WriteString(template.HTMLEscapeString(text[last:]))
+	return template.HTML(b.String())
+}
+
+var page = template.Must(template.New("inbox").Funcs(template.FuncMap{"linkify": linkify}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>leadrelay inbox</title>
 <style>body{font-family:system-ui,sans-serif;margin:1rem;max-width:960px}table{border-collapse:collapse;width:100%}
@@ -15,7 +34,7 @@ td,th{padding:.4rem;border-bottom:1px solid #ddd;text-align:left}a{color:#0b5cad
 iframe{width:100%;height:60vh;border:1px solid #ccc}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5rem}</style></head><body>
 {{if .One}}{{with .One}}<p><a href="/">← inbox</a></p><h2>{{.Subject}}</h2>
 <p class="m">From {{.From}} to {{range .To}}{{.}} {{end}}· {{.Received.Format "2006-01-02 15:04:05"}} · Message-ID {{.MessageID}}</p>
-{{if .HTML}}<iframe sandbox srcdoc="{{.HTML}}"></iframe>{{end}}<h3>Plain text</h3><pre>{{.Text}}</pre>{{end}}
+<h3>Plain text</h3><pre>{{linkify .Text}}</pre>{{if .HTML}}<h3>HTML</h3><iframe sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="<base target=&quot;_blank&quot;>{{.HTML}}"></iframe>{{end}}{{end}}
 {{else}}<h1>leadrelay inbox</h1><p class="m">{{len .All}} messages · the newest first · <a href="/">refresh</a></p>
 <table><tr><th>When</th><th>To</th><th>Subject</th></tr>
 {{range .All}}<tr><td class="m">{{.Received.Format "15:04:05"}}</td><td>{{range .To}}{{.}} {{end}}</td>
