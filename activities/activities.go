@@ -39,9 +39,9 @@ func (a *Activities) RouteLead(ctx context.Context, leadID string) (store.Decisi
 
 // Email asks for one templated email to one recipient (see mail.Outbox).
 type Email struct {
-	Template string            // templates/<name>.txt and .html in internal/mail
-	Key      string            // unique business key: the same key is never sent twice
-	Kind     string            // purchase, invitation, confirmation, ...
+	Template string // templates/<name>.txt and .html in internal/mail
+	Key      string // unique business key: the same key is never sent twice
+	Kind     string // purchase, invitation, confirmation, ...
 	To       string
 	OrgID    string
 	LeadID   string

@@ -85,4 +85,3 @@ func FromApplicationError(err error) error {
 	}
 	return &domain.Error{Code: ae.Type(), Message: ae.Message(), Fields: fields}
 }
-
