@@ -1,0 +1,150 @@
+package store_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/testenv"
+)
+
+func wfID(id string) string { return "invitation/" + id }
+
+func TestInvitationLifecycle(t *testing.T) {
+	s := testenv.Tx(t)
+	d := domainFor(t)
+	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
+	must(t, err)
+	// the invitee owns two orgs and must choose
+	a, aOwner, _, err := s.CreateOrg(ctx, "A", "UTC", "inv@"+d, "Inv")
+	must(t, err)
+	b, _, _, err := s.CreateOrg(ctx, "B", "UTC", "INV@"+d, "Inv")
+	must(t, err)
+
+	inv, err := s.CreateInvitation(ctx, m.ID, "inv@"+d, 7*24*time.Hour, wfID)
+	must(t, err)
+	if inv.Status != store.InvitePending || inv.WorkflowID != "invitation/"+inv.ID || time.Until(inv.ExpiresAt) < 167*time.Hour {
+		t.Fatalf("created %+v", inv)
+	}
+	if _, err := s.CreateInvitation(ctx, m.ID, "Inv@"+d, time.Hour, wfID); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("second pending invitation to the same email: %v", err)
+	}
+
+	// the email activity mints the token; the page finds it by hash
+	tok, hash := domain.NewToken("lri_")
+	mail, ok, err := s.SetInvitationToken(ctx, inv.ID, hash)
+	must(t, err)
+	if !ok || mail.MasterName != "Master" || mail.Email != "inv@"+d {
+		t.Fatalf("token: %+v %v", mail, ok)
+	}
+	v, err := s.InvitationByToken(ctx, domain.HashToken(tok))
+	must(t, err)
+	if v.ID != inv.ID || len(v.Owned) != 2 || v.MasterName != "Master" {
+		t.Fatalf("view %+v", v)
+	}
+	if _, err := s.InvitationByToken(ctx, domain.HashToken(tok+"x")); domain.ErrorCode(err) != domain.ENotFound {
+		t.Fatalf("wrong token: %v", err)
+	}
+
+	if _, err := s.AcceptInvitation(ctx, store.AcceptRequest{InvitationID: inv.ID}); domain.ErrorCode(err) != domain.EInvalid {
+		t.Fatalf("two owned orgs and no choice: %v", err)
+	}
+	if _, err := s.AcceptInvitation(ctx, store.AcceptRequest{InvitationID: inv.ID, OrgID: m.ID}); domain.ErrorCode(err) != domain.EInvalid {
+		t.Fatalf("an org the invitee does not own: %v", err)
+	}
+	if _, err := s.AcceptInvitation(ctx, store.AcceptRequest{InvitationID: inv.ID, OrgID: b.ID, UserID: aOwner.ID}); domain.ErrorCode(err) != domain.EForbidden {
+		t.Fatalf("a user token of the other org's owner: %v", err)
+	}
+	res, err := s.AcceptInvitation(ctx, store.AcceptRequest{InvitationID: inv.ID, OrgID: b.ID})
+	must(t, err)
+	if res.SubOrgID != b.ID || res.MasterOrgID != m.ID || res.MasterOwnerEmail != "m@"+d || res.SubName != "B" {
+		t.Fatalf("accept %+v", res)
+	}
+	again, err := s.AcceptInvitation(ctx, store.AcceptRequest{InvitationID: inv.ID, OrgID: a.ID})
+	must(t, err)
+	if again.SubOrgID != b.ID {
+		t.Fatal("a retried accept changed the link")
+	}
+	if err := s.CloseInvitation(ctx, inv.ID, store.InviteDeclined); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("decline after accept: %v", err)
+	}
+	if _, ok, _ := s.SetInvitationToken(ctx, inv.ID, []byte("x")); ok {
+		t.Fatal("a token was minted for an accepted invitation")
+	}
+	subs, err := s.SubAgencies(ctx, m.ID)
+	must(t, err)
+	if len(subs) != 1 || subs[0].ID != b.ID || subs[0].OwnerEmail != "INV@"+d {
+		t.Fatalf("subs %+v", subs)
+	}
+}
+
+func TestCloseInvitationIsIdempotentPerOutcome(t *testing.T) {
+	s := testenv.Tx(t)
+	d := domainFor(t)
+	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
+	must(t, err)
+	inv, err := s.CreateInvitation(ctx, m.ID, "someone@"+d, time.Hour, wfID)
+	must(t, err)
+	must(t, s.CloseInvitation(ctx, inv.ID, store.InviteRevoked))
+	must(t, s.CloseInvitation(ctx, inv.ID, store.InviteRevoked)) // a retried activity
+	if err := s.CloseInvitation(ctx, inv.ID, store.InviteExpired); domain.ErrorCode(err) != domain.EConflict {
+		t.Fatalf("expire after revoke: %v", err)
+	}
+	if _, err := s.CreateInvitation(ctx, m.ID, "someone@"+d, time.Hour, wfID); err != nil {
+		t.Fatalf("a new invitation after a revoked one: %v", err)
+	}
+}
+
+func TestInviteRefusesWhatCannotBeLinked(t *testing.T) {
+	s := testenv.Tx(t)
+	d := domainFor(t)
+	mk := func(n string) store.Org {
+		o, _, _, err := s.CreateOrg(ctx, n, "UTC", n+"@"+d, n)
+		must(t, err)
+		return o
+	}
+	a, b, c := mk("a"), mk("b"), mk("c")
+	must(t, s.LinkOrgs(ctx, a.ID, b.ID))
+	for _, tc := range []struct {
+		from  store.Org
+		email string
+		why   string
+	}{{a, "a@" + d, "own organization"}, {a, "b@" + d, "already a sub-agency"}, {c, "b@" + d, "already has a master"}, {b, "a@" + d, "cycle"}} {
+		_, err := s.CreateInvitation(ctx, tc.from.ID, tc.email, time.Hour, wfID)
+		if e, ok := err.(*domain.Error); !ok || e.Code != domain.EConflict || !strings.Contains(e.Message, tc.why) {
+			t.Errorf("%s invites %s: %v, want conflict with %q", tc.from.Name, tc.email, err, tc.why)
+		}
+	}
+	// someone who owns no org yet may be invited
+	if _, err := s.CreateInvitation(ctx, a.ID, "newcomer@"+d, time.Hour, wfID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnlinkDropsTheSubAgencyFromRotations(t *testing.T) {
+	s := testenv.Tx(t)
+	d := domainFor(t)
+	m, _, _, err := s.CreateOrg(ctx, "M", "UTC", "m@"+d, "M")
+	must(t, err)
+	sub, _, _, err := s.CreateOrg(ctx, "S", "UTC", "s@"+d, "S")
+	must(t, err)
+	must(t, s.LinkOrgs(ctx, m.ID, sub.ID))
+	cfg := domain.SourceConfig{Name: "Fan", Routing: domain.Routing{Mode: domain.RouteSubAgencies, SubAgencies: []string{sub.ID}}}
+	delay, err := cfg.Validate()
+	must(t, err)
+	_, _, _, err = s.PutSource(ctx, m.ID, "fan", cfg, delay)
+	must(t, err)
+	must(t, s.Unlink(ctx, m.ID, sub.ID))
+	src, err := s.GetSourceBySlug(ctx, m.ID, "fan")
+	must(t, err)
+	if len(src.Routing.SubAgencies) != 0 {
+		t.Fatalf("unlinked sub-agency still in the rotation: %v", src.Routing.SubAgencies)
+	}
+	if err := s.Unlink(ctx, m.ID, sub.ID); domain.ErrorCode(err) != domain.ENotFound {
+		t.Fatalf("unlink twice: %v", err)
+	}
+}
+
+
