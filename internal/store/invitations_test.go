@@ -146,5 +146,3 @@ func TestUnlinkDropsTheSubAgencyFromRotations(t *testing.T) {
 		t.Fatalf("unlink twice: %v", err)
 	}
 }
-
-
