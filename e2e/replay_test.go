@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"go.temporal.io/api/enums/v1"
@@ -13,10 +14,11 @@ import (
 	"github.com/leadrelay/leadrelay/internal/app"
 )
 
-// TestLiveHistoryReplays replays a history the dev server just recorded
-// against this code. With LEADRELAY_RECORD_HISTORY=path it also writes the
-// history there, which is how workflows/testdata/lead_history.json was made.
-func TestLiveHistoryReplays(t *testing.T) {
+// TestLiveHistoriesReplay replays histories the dev server just recorded —
+// a lead run and an invitation accepted through an Update — against this
+// code. With LEADRELAY_RECORD_HISTORY=dir it also writes them there, which is
+// how workflows/testdata was made.
+func TestLiveHistoriesReplay(t *testing.T) {
 	s := up(t)
 	tn := s.newTenant(t, "replay", 2, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"},
 		"purchase_notification_emails": []string{"replay@agency.example"}})
@@ -24,8 +26,34 @@ func TestLiveHistoryReplays(t *testing.T) {
 	if r.status != 202 {
 		t.Fatalf("post: %d %s", r.status, r.raw)
 	}
+	sub := s.newTenant(t, "replay-sub", 0, nil)
+	invID, _, tok := s.invite(t, tn, ownerEmail(t, s, sub))
+	if a := s.do(t, "POST", "/v1/invitations/"+tok+"/accept", "", nil); a.status != 200 {
+		t.Fatalf("accept: %d %s", a.status, a.raw)
+	}
+	for name, wfID := range map[string]string{"lead_history.json": r.str("workflow_id"), "invitation_history.json": "invitation/" + invID} {
+		h := history(t, s, wfID)
+		replayer := worker.NewWorkflowReplayer()
+		app.RegisterWorkflows(replayer)
+		if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
+			t.Fatalf("replay of a fresh %s: %v", name, err)
+		}
+		if dir := os.Getenv("LEADRELAY_RECORD_HISTORY"); dir != "" {
+			b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// history waits for the run to close and returns its full history.
+func history(t *testing.T, s *stack, wfID string) *historypb.History {
+	t.Helper()
 	ctx := context.Background()
-	wfID := r.str("workflow_id")
 	if err := s.deps.Temporal.GetWorkflow(ctx, wfID, "").Get(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -38,18 +66,5 @@ func TestLiveHistoryReplays(t *testing.T) {
 		}
 		h.Events = append(h.Events, e)
 	}
-	replayer := worker.NewWorkflowReplayer()
-	app.RegisterWorkflows(replayer)
-	if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
-		t.Fatalf("replay of a fresh history: %v", err)
-	}
-	if path := os.Getenv("LEADRELAY_RECORD_HISTORY"); path != "" {
-		b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return h
 }

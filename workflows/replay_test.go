@@ -10,9 +10,9 @@ import (
 
 // TestRecordedHistoriesReplay replays histories recorded on a dev server
 // against today's code: a change that would break running workflows fails here.
-// Record a new one with: LEADRELAY_RECORD_HISTORY=$PWD/workflows/testdata/NAME.json go test -run LiveHistory ./e2e/
+// Record them anew with: LEADRELAY_RECORD_HISTORY=$PWD/workflows/testdata go test -run LiveHistories ./e2e/
 func TestRecordedHistoriesReplay(t *testing.T) {
-	for _, f := range []string{"testdata/lead_history.json"} {
+	for _, f := range []string{"testdata/lead_history.json", "testdata/invitation_history.json"} {
 		t.Run(f, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			app.RegisterWorkflows(r)
