@@ -21,11 +21,12 @@ type Activities struct {
 	PublicBaseURL string
 }
 
-// RouteLead makes (or, on a retry, re-reads) the routing decision of one lead.
-// It runs as a local activity: one Postgres transaction, no round trip to the
-// server between deciding and recording.
-func (a *Activities) RouteLead(ctx context.Context, leadID string) (store.Decision, error) {
-	d, err := a.Store.RouteLead(ctx, leadID)
+// RouteLead makes (or, on a retry, re-reads) one org's routing decision for
+// a lead. It runs as a local activity: one Postgres transaction, no round
+// trip to the server between deciding and recording.
+func (a *Activities) RouteLead(ctx context.Context, req store.RouteRequest) (store.Decision, error) {
+	leadID := req.LeadID
+	d, err := a.Store.RouteLead(ctx, req)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ENotFound {
 			return d, temporal.NewNonRetryableApplicationError(err.Error(), "LeadNotFound", err)
@@ -33,7 +34,7 @@ func (a *Activities) RouteLead(ctx context.Context, leadID string) (store.Decisi
 		return d, err
 	}
 	activity.GetLogger(ctx).Info("lead routed", "LeadID", leadID, "Location", d.Location,
-		"AssignedTo", d.AssignedTo, "Reason", d.Reason, "AlreadyRouted", d.AlreadyRouted)
+		"AssignedTo", d.AssignedTo, "FanOutTo", d.FanOutTo, "Reason", d.Reason, "AlreadyRouted", d.AlreadyRouted)
 	return d, nil
 }
 

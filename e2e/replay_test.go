@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,7 +10,6 @@ import (
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/leadrelay/leadrelay/internal/app"
 )
@@ -26,19 +26,34 @@ func TestLiveHistoriesReplay(t *testing.T) {
 	if r.status != 202 {
 		t.Fatalf("post: %d %s", r.status, r.raw)
 	}
+	// a lead passed down to a sub-agency: a child workflow in the history
+	north := s.newTenant(t, "replay-north", 1, map[string]any{"name": "EQ", "routing": map[string]any{"mode": "staff_evenly"}})
+	if err := s.store().LinkOrgs(context.Background(), tn.id, north.id); err != nil {
+		t.Fatal(err)
+	}
+	fan := s.do(t, "PUT", "/v1/orgs/"+tn.id+"/sources/fan", tn.ownerToken, map[string]any{"name": "Fan",
+		"routing": map[string]any{"mode": "sub_agencies_evenly", "sub_agencies": []string{north.id}}})
+	if fan.status != 201 {
+		t.Fatalf("fan source: %d %s", fan.status, fan.raw)
+	}
+	fr := s.do(t, "POST", "/v1/leads", fan.str("api_key"), lead("replay-fan-1"))
+	if fr.status != 202 {
+		t.Fatalf("post: %d %s", fr.status, fr.raw)
+	}
 	sub := s.newTenant(t, "replay-sub", 0, nil)
 	invID, _, tok := s.invite(t, tn, ownerEmail(t, s, sub))
 	if a := s.do(t, "POST", "/v1/invitations/"+tok+"/accept", "", nil); a.status != 200 {
 		t.Fatalf("accept: %d %s", a.status, a.raw)
 	}
-	for name, wfID := range map[string]string{"lead_history.json": r.str("workflow_id"), "invitation_history.json": "invitation/" + invID} {
+	recorded := map[string]string{"lead_history.json": r.str("workflow_id"), "invitation_history.json": "invitation/" + invID,
+		"fanout_history.json": fr.str("workflow_id")}
+	dir := os.Getenv("LEADRELAY_RECORD_HISTORY")
+	for name, wfID := range recorded {
 		h := history(t, s, wfID)
-		replayer := worker.NewWorkflowReplayer()
-		app.RegisterWorkflows(replayer)
-		if err := replayer.ReplayWorkflowHistory(nil, h); err != nil {
+		if err := app.Replay(h, wfID); err != nil {
 			t.Fatalf("replay of a fresh %s: %v", name, err)
 		}
-		if dir := os.Getenv("LEADRELAY_RECORD_HISTORY"); dir != "" {
+		if dir != "" {
 			b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
 			if err != nil {
 				t.Fatal(err)
@@ -46,6 +61,12 @@ func TestLiveHistoriesReplay(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+	if dir != "" {
+		b, _ := json.MarshalIndent(recorded, "", "  ")
+		if err := os.WriteFile(filepath.Join(dir, "histories.json"), b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

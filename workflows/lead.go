@@ -33,10 +33,11 @@ func LeadWorkflowID(orgID, slug, externalID string) string {
 
 type LeadInput struct {
 	LeadID     string
-	OrgID      string
+	OrgID      string // the org whose rules apply in this run
 	Slug       string
 	ExternalID string
 	BaseURL    string // PUBLIC_BASE_URL, for links in emails
+	Hop        int    // 0 for the org that received the lead, +1 per sub-agency level
 }
 
 // QueryDecision answers with the routing decision once it is made.
@@ -48,7 +49,10 @@ type leadRun struct {
 	log      log.Logger
 }
 
-// LeadWorkflow routes one lead (SPEC §5.2) and sends its purchase notifications.
+// LeadWorkflow routes one lead at one org (SPEC §5.2) and sends that org's
+// purchase notifications. When the org's rule passes the lead to a
+// sub-agency, the sub-agency's own routing runs as a child workflow and its
+// final decision is this run's result.
 func LeadWorkflow(ctx workflow.Context, in LeadInput) (store.Decision, error) {
 	r := &leadRun{in: in}
 	if err := r.setup(ctx); err != nil {
@@ -74,12 +78,16 @@ func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
 		},
 	})
 	var d store.Decision
-	if err := workflow.ExecuteLocalActivity(lctx, a.RouteLead, r.in.LeadID).Get(ctx, &d); err != nil {
+	req := store.RouteRequest{LeadID: r.in.LeadID, Hop: r.in.Hop}
+	if r.in.Hop > 0 {
+		req.OrgID = r.in.OrgID
+	}
+	if err := workflow.ExecuteLocalActivity(lctx, a.RouteLead, req).Get(ctx, &d); err != nil {
 		r.log.Error("routing failed", "Error", err)
 		return d, err
 	}
 	r.decision = &d
-	r.log.Info("routed", "Location", d.Location, "AssignedTo", d.AssignedTo, "Reason", d.Reason)
+	r.log.Info("routed", "Location", d.Location, "AssignedTo", d.AssignedTo, "FanOutTo", d.FanOutTo, "Reason", d.Reason)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, LeadStatusKey.ValueSet(d.Status())); err != nil {
 		return d, err
 	}
@@ -107,7 +115,29 @@ func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
 			return d, err
 		}
 	}
-	return d, nil
+	if d.FanOutTo == "" {
+		return d, nil
+	}
+	return r.fanOut(ctx, d)
+}
+
+// fanOut runs the chosen sub-agency's routing for the same slug as a child
+// workflow whose ID extends this one's, so a replayed or retried parent finds
+// the same child.
+func (r *leadRun) fanOut(ctx workflow.Context, d store.Decision) (store.Decision, error) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID + "/via/" + d.FanOutTo,
+		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(d.FanOutTo), LeadSourceKey.ValueSet(r.in.Slug),
+			LeadIDKey.ValueSet(r.in.LeadID), LeadStatusKey.ValueSet("new")),
+	})
+	var final store.Decision
+	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, LeadInput{LeadID: r.in.LeadID, OrgID: d.FanOutTo, Slug: r.in.Slug,
+		ExternalID: r.in.ExternalID, BaseURL: r.in.BaseURL, Hop: r.in.Hop + 1}).Get(ctx, &final)
+	if err != nil {
+		r.log.Error("sub-agency routing failed", "SubAgency", d.FanOutTo, "Error", err)
+		return d, err
+	}
+	return final, nil
 }
 
 // EmailActivityOptions retry an SMTP outage with backoff for up to a week.

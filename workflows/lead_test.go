@@ -142,8 +142,8 @@ func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
 
 	dec := store.Decision{LeadID: "L1", OrgID: "O1", AssignedTo: "U1", Reason: "rotated to U1", SourceName: "S",
 		PurchaseEmails: []string{"buyer@x.example"}}
-	env.OnActivity(a.RouteLead, mock.Anything, "L1").Return(store.Decision{}, errors.New("connection refused")).Twice()
-	env.OnActivity(a.RouteLead, mock.Anything, "L1").Return(dec, nil).Once()
+	env.OnActivity(a.RouteLead, mock.Anything, store.RouteRequest{LeadID: "L1"}).Return(store.Decision{}, errors.New("connection refused")).Twice()
+	env.OnActivity(a.RouteLead, mock.Anything, store.RouteRequest{LeadID: "L1"}).Return(dec, nil).Once()
 	smtpDown := errors.New("dial tcp 127.0.0.1:25: connect: connection refused")
 	env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(smtpDown).Times(3)
 	var sent []activities.Email
@@ -172,4 +172,39 @@ func TestLeadNotFoundFailsTheRunWithoutRetrying(t *testing.T) {
 
 func TestLeadWorkflowIDIsTheBusinessKey(t *testing.T) {
 	require.Equal(t, "lead/org-1/everquote/ext-9", workflows.LeadWorkflowID("org-1", "everquote", "ext-9"))
+}
+
+func TestFanOutRunsTheSubAgencysRoutingAsAChild(t *testing.T) {
+	env, s, sink := realEnv(t)
+	dom := fmt.Sprintf("f%d.example", time.Now().UnixNano())
+	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+dom, "M")
+	require.NoError(t, err)
+	sub, _, _, err := s.CreateOrg(ctx, "North", "UTC", "n@"+dom, "N")
+	require.NoError(t, err)
+	require.NoError(t, s.LinkOrgs(ctx, m.ID, sub.ID))
+	rep, _, err := s.CreateUser(ctx, sub.ID, "rep@"+dom, "Rep", domain.RoleStaff, false)
+	require.NoError(t, err)
+	_, _, _, err = s.PutSource(ctx, sub.ID, "everquote", domain.SourceConfig{Name: "EQ North", Priority: "normal",
+		Routing: domain.Routing{Mode: domain.RouteStaffEvenly}, PurchaseNotificationEmails: []string{"north@" + dom}}, 0)
+	require.NoError(t, err)
+	src, _, _, err := s.PutSource(ctx, m.ID, "everquote", domain.SourceConfig{Name: "EQ", Priority: "normal",
+		Routing: domain.Routing{Mode: domain.RouteSubAgencies, SubAgencies: []string{sub.ID}}, PurchaseNotificationEmails: []string{"master@" + dom}}, 0)
+	require.NoError(t, err)
+	in := postLead(t, s, org{id: m.ID}, src, "fan-1")
+
+	env.ExecuteWorkflow(workflows.LeadWorkflow, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var d store.Decision
+	require.NoError(t, env.GetWorkflowResult(&d))
+	require.Equal(t, sub.ID, d.OrgID, "the result is the sub-agency's decision")
+	require.Equal(t, rep.ID, d.AssignedTo)
+	l, err := s.GetLead(ctx, sub.ID, in.LeadID)
+	require.NoError(t, err)
+	require.Equal(t, rep.ID, *l.AssignedTo)
+	var tos []string
+	for _, m := range sink.Messages() {
+		tos = append(tos, m.To[0])
+	}
+	require.ElementsMatch(t, []string{"master@" + dom, "north@" + dom}, tos, "each hop's source notifies its own addresses")
 }

@@ -1,23 +1,47 @@
 package workflows_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
-	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/client"
 
 	"github.com/leadrelay/leadrelay/internal/app"
 )
 
 // TestRecordedHistoriesReplay replays histories recorded on a dev server
-// against today's code: a change that would break running workflows fails here.
+// (testdata/histories.json maps each file to its workflow ID) against
+// today's code: a change that would break running workflows fails here.
 // Record them anew with: LEADRELAY_RECORD_HISTORY=$PWD/workflows/testdata go test -run LiveHistories ./e2e/
 func TestRecordedHistoriesReplay(t *testing.T) {
-	for _, f := range []string{"testdata/lead_history.json", "testdata/invitation_history.json"} {
-		t.Run(f, func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
-			app.RegisterWorkflows(r)
-			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
-				t.Fatalf("replaying %s: %v", f, err)
+	b, err := os.ReadFile("testdata/histories.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids map[string]string
+	if err := json.Unmarshal(b, &ids); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lead_history.json", "invitation_history.json", "fanout_history.json"} {
+		if ids[want] == "" {
+			t.Fatalf("testdata/histories.json lacks %s", want)
+		}
+	}
+	for file, id := range ids {
+		t.Run(file, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("testdata", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := app.Replay(h, id); err != nil {
+				t.Fatalf("replaying %s: %v", file, err)
 			}
 		})
 	}

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -188,4 +190,13 @@ func ServeAPI(ctx context.Context, d *Deps, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// Replay replays a recorded history against today's workflow code, under the
+// run's own workflow ID (child workflow IDs derive from it).
+func Replay(h *historypb.History, workflowID string) error {
+	r := worker.NewWorkflowReplayer()
+	RegisterWorkflows(r)
+	return r.ReplayWorkflowHistoryWithOptions(nil, h, worker.ReplayWorkflowHistoryOptions{
+		OriginalExecution: workflow.Execution{ID: workflowID, RunID: "replay"}})
 }

@@ -59,6 +59,11 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// route makes the first hop's decision: the rules of the org that received it.
+func route(s *store.Store, leadID string) (store.Decision, error) {
+	return s.RouteLead(ctx, store.RouteRequest{LeadID: leadID})
+}
+
 func post(t *testing.T, s *store.Store, f fixture, ext string, loc string) store.Intake {
 	t.Helper()
 	in, err := s.InsertLead(ctx, store.NewLead{SourceID: f.source.ID, OrgID: f.org.ID, Slug: "everquote",
@@ -86,7 +91,7 @@ func TestRotationIsFairUnderConcurrency(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if _, err := s.RouteLead(ctx, id); err != nil {
+			if _, err := s.RouteLead(ctx, store.RouteRequest{LeadID: id}); err != nil {
 				errs <- err
 			}
 		}()
@@ -151,7 +156,7 @@ func routeN(t *testing.T, s *store.Store, f fixture, prefix string, n int) map[s
 	t.Helper()
 	counts := map[string]int{}
 	for i := 0; i < n; i++ {
-		d, err := s.RouteLead(ctx, post(t, s, f, fmt.Sprintf("%s%d", prefix, i), "").LeadID)
+		d, err := route(s, post(t, s, f, fmt.Sprintf("%s%d", prefix, i), "").LeadID)
 		must(t, err)
 		counts[d.AssignedTo]++
 	}
@@ -186,7 +191,7 @@ func TestRotationSkipsInactiveAndGivesNoCatchUpSurge(t *testing.T) {
 func TestNoStaffFallsBackToOwner(t *testing.T) {
 	s := testenv.Tx(t)
 	f := seed(t, s, 0, domain.SourceConfig{})
-	d, err := s.RouteLead(ctx, post(t, s, f, "a", "").LeadID)
+	d, err := route(s, post(t, s, f, "a", "").LeadID)
 	must(t, err)
 	if d.AssignedTo != f.owner.ID {
 		t.Fatalf("assigned to %s, want the owner %s", d.AssignedTo, f.owner.ID)
@@ -229,7 +234,7 @@ func TestPendingQueueAndForceLocation(t *testing.T) {
 			s := testenv.Tx(t)
 			f := seed(t, s, 2, tc.cfg)
 			before := time.Now()
-			d, err := s.RouteLead(ctx, post(t, s, f, "l", tc.vendorLoc).LeadID)
+			d, err := route(s, post(t, s, f, "l", tc.vendorLoc).LeadID)
 			must(t, err)
 			l, err := s.GetLead(ctx, f.org.ID, d.LeadID)
 			must(t, err)
@@ -252,15 +257,15 @@ func TestRouteLeadTwiceDecidesOnce(t *testing.T) {
 	s := testenv.Tx(t)
 	f := seed(t, s, 3, domain.SourceConfig{})
 	id := post(t, s, f, "once", "").LeadID
-	d1, err := s.RouteLead(ctx, id)
+	d1, err := s.RouteLead(ctx, store.RouteRequest{LeadID: id})
 	must(t, err)
-	d2, err := s.RouteLead(ctx, id)
+	d2, err := s.RouteLead(ctx, store.RouteRequest{LeadID: id})
 	must(t, err)
 	if !d2.AlreadyRouted || d2.AssignedTo != d1.AssignedTo || d2.Reason != d1.Reason {
 		t.Fatalf("second routing changed the decision: %+v then %+v", d1, d2)
 	}
 	// the rotation advanced once: the next lead goes to the next person
-	d3, err := s.RouteLead(ctx, post(t, s, f, "next", "").LeadID)
+	d3, err := route(s, post(t, s, f, "next", "").LeadID)
 	must(t, err)
 	if d3.AssignedTo == d1.AssignedTo {
 		t.Fatal("a repeated routing call advanced the rotation")
