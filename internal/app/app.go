@@ -152,21 +152,28 @@ func sweepUnrouted(ctx context.Context, d *Deps) {
 			return
 		case <-t.C:
 		}
-		leads, err := d.Store.Unrouted(ctx, time.Now().Add(-time.Minute), 500)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.Log.Warn("sweep of unrouted leads failed", zap.Error(err))
-			}
-			continue
-		}
-		for _, l := range leads {
-			if err := api.StartLeadWorkflow(ctx, d.Temporal, d.Cfg.TaskQueue, d.Cfg.PublicBaseURL, l); err != nil {
-				d.Log.Warn("could not start unrouted lead", zap.String("lead_id", l.LeadID), zap.Error(err))
-			} else {
-				d.Log.Info("started workflow of unrouted lead", zap.String("lead_id", l.LeadID), zap.String("workflow_id", l.WorkflowID))
-			}
+		if _, err := SweepOnce(ctx, d, time.Minute); err != nil && ctx.Err() == nil {
+			d.Log.Warn("sweep of unrouted leads failed", zap.Error(err))
 		}
 	}
+}
+
+// SweepOnce starts (or finds, by its ID) the workflow of every lead recorded
+// more than olderThan ago and not routed yet, and returns how many it saw.
+// Leads whose workflows are running are found and left alone.
+func SweepOnce(ctx context.Context, d *Deps, olderThan time.Duration) (int, error) {
+	leads, err := d.Store.Unrouted(ctx, time.Now().Add(-olderThan), 500)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range leads {
+		if err := api.StartLeadWorkflow(ctx, d.Temporal, d.Cfg.TaskQueue, d.Cfg.PublicBaseURL, l); err != nil {
+			d.Log.Warn("could not start unrouted lead", zap.String("lead_id", l.LeadID), zap.Error(err))
+			continue
+		}
+		d.Log.Info("sweep: workflow of unrouted lead started or found", zap.String("lead_id", l.LeadID), zap.String("workflow_id", l.WorkflowID))
+	}
+	return len(leads), nil
 }
 
 // APIHandler builds the HTTP handler.
