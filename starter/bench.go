@@ -25,6 +25,8 @@ func runBench(ctx context.Context, args []string) error {
 	paced := fs.Int("paced-leads", 300, "leads to post at --paced-rate (speed-to-lead without a backlog)")
 	rate := fs.Float64("paced-rate", 10, "leads per second of the paced phase")
 	conc := fs.Int("concurrency", 64, "requests and workflows in flight")
+	fanLeads := fs.Int("fanout-leads", 600, "leads for the fan-out row (0 skips it)")
+	fanSubs := fs.Int("fanout-subs", 20, "sub-agencies under the fan-out master")
 	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
 	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
 	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
@@ -59,7 +61,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	defer tc.Close()
 	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
-		TaskQueue: cfg.TaskQueue, Store: store.New(pool), Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, Concurrency: *conc, Sources: *sources,
+		TaskQueue: cfg.TaskQueue, Store: store.New(pool), Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs,
 		WorkerPID: *pid, Log: os.Stderr})
 	if err != nil {
 		return err

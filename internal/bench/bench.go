@@ -36,6 +36,8 @@ type Options struct {
 	PacedRate   float64
 	Concurrency int
 	Sources     int // vendor keys to spread posts over (each has its own rate limit)
+	FanOutLeads int // leads for the fan-out row (0: skip it)
+	FanOutSubs  int // sub-agencies under the master
 	WorkerPID   int // 0: RSS not measured
 	Log         io.Writer
 }
@@ -47,6 +49,10 @@ type Result struct {
 	HTTPp50, HTTPp99         time.Duration // paced phase
 	LoadSTLp50, LoadSTLp99   time.Duration // throughput phase: includes the backlog
 	LoadHTTPp50, LoadHTTPp99 time.Duration
+	FanOutRate               float64
+	FanOutSpread             int   // max − min leads per sub-agency
+	MaxHistory               int64 // events in the largest run of the fan-out
+	FanOutN, FanOutSubs      int
 	RateLimited              int64
 	WorkerPeakRSS            int64 // bytes, 0 if unknown
 	NoopN, LeadsN, PacedN    int
@@ -87,10 +93,101 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	r.IngestRate = load.rate
 	r.LoadSTLp50, r.LoadSTLp99 = pct(load.stl, 50), pct(load.stl, 99)
 	r.LoadHTTPp50, r.LoadHTTPp99 = pct(load.answer, 50), pct(load.answer, 99)
+	if o.FanOutLeads > 0 {
+		o.logf("fan-out: %d leads over %d sub-agencies…", o.FanOutLeads, o.FanOutSubs)
+		if err := fanOut(ctx, o, run, &r); err != nil {
+			return r, err
+		}
+	}
 	if o.WorkerPID > 0 {
 		r.WorkerPeakRSS = peakRSS(o.WorkerPID)
 	}
 	return r, nil
+}
+
+// fanOut measures a master passing leads down to o.FanOutSubs sub-agencies,
+// each rotating them over two staff of its own: one parent and one child run
+// per lead. The links are made directly in Postgres; the invitation flow is
+// not what is measured.
+func fanOut(ctx context.Context, o Options, run string, r *Result) error {
+	r.FanOutN, r.FanOutSubs = o.FanOutLeads, o.FanOutSubs
+	t := &tenant{h: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	type org struct {
+		ID    string                 `json:"id"`
+		Owner struct{ Token string } `json:"owner"`
+	}
+	mkOrg := func(name string) (org, error) {
+		var g org
+		_, err := t.call(ctx, o, "POST", "/v1/orgs", o.AdminToken, map[string]any{"name": name,
+			"owner": map[string]string{"email": "owner@" + strings.ReplaceAll(name, " ", "-") + ".example", "name": name + " Owner"}}, &g)
+		return g, err
+	}
+	master, err := mkOrg("fan master " + run)
+	if err != nil {
+		return err
+	}
+	subs := make([]string, o.FanOutSubs)
+	for i := range subs {
+		sub, err := mkOrg(fmt.Sprintf("fan sub %d %s", i, run))
+		if err != nil {
+			return err
+		}
+		for j := 0; j < 2; j++ {
+			if _, err := t.call(ctx, o, "POST", "/v1/orgs/"+sub.ID+"/users", sub.Owner.Token, map[string]any{
+				"email": fmt.Sprintf("s%d@fan-%d-%s.example", j, i, run), "name": fmt.Sprintf("Staff %d", j), "role": "staff"}, nil); err != nil {
+				return err
+			}
+		}
+		if _, err := t.call(ctx, o, "PUT", "/v1/orgs/"+sub.ID+"/sources/fan", sub.Owner.Token,
+			map[string]any{"name": "Fan", "routing": map[string]string{"mode": "staff_evenly"}}, nil); err != nil {
+			return err
+		}
+		if err := o.Store.LinkOrgs(ctx, master.ID, sub.ID); err != nil {
+			return err
+		}
+		subs[i] = sub.ID
+	}
+	var src struct {
+		ID     string `json:"id"`
+		APIKey string `json:"api_key"`
+	}
+	if _, err := t.call(ctx, o, "PUT", "/v1/orgs/"+master.ID+"/sources/fan", master.Owner.Token, map[string]any{"name": "Fan",
+		"routing": map[string]any{"mode": "sub_agencies_evenly", "sub_agencies": subs}}, &src); err != nil {
+		return err
+	}
+	t.keys, t.sourceIDs = []string{src.APIKey}, []string{src.ID}
+	p, err := t.post(ctx, o, "f", o.FanOutLeads, 0, &r.RateLimited)
+	if err != nil {
+		return err
+	}
+	r.FanOutRate = p.rate
+	holders, err := o.Store.Holders(ctx, src.ID)
+	if err != nil {
+		return err
+	}
+	per := map[string]int{}
+	var ids []string
+	for ext, h := range holders {
+		per[h]++
+		parent := workflows.LeadWorkflowID(master.ID, "fan", ext)
+		ids = append(ids, parent, parent+"/via/"+h)
+	}
+	lo, hi := o.FanOutLeads, 0
+	for _, s := range subs {
+		lo, hi = min(lo, per[s]), max(hi, per[s])
+	}
+	r.FanOutSpread = hi - lo
+	var mu sync.Mutex
+	return parallel(len(ids), 16, func(i int) error {
+		d, err := o.Temporal.DescribeWorkflowExecution(ctx, ids[i], "")
+		if err != nil {
+			return fmt.Errorf("describe %s: %w", ids[i], err)
+		}
+		mu.Lock()
+		r.MaxHistory = max(r.MaxHistory, d.WorkflowExecutionInfo.GetHistoryLength())
+		mu.Unlock()
+		return nil
+	})
 }
 
 // parallel runs fn(i) for i < n with c in flight.
@@ -305,6 +402,11 @@ func (r Result) Table() string {
 	row(fmt.Sprintf("HTTP answer p50/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.HTTPp50)+" / "+ms(r.HTTPp99))
 	row("speed-to-lead p50/p99 at full load (backlog)", ms(r.LoadSTLp50)+" / "+ms(r.LoadSTLp99))
 	row("HTTP answer p50/p99 at full load", ms(r.LoadHTTPp50)+" / "+ms(r.LoadHTTPp99))
+	if r.FanOutN > 0 {
+		row(fmt.Sprintf("fan-out over %d sub-agencies (%d leads)", r.FanOutSubs, r.FanOutN), fmt.Sprintf("%.1f leads/s", r.FanOutRate))
+		row("fan-out: max − min leads per sub-agency", strconv.Itoa(r.FanOutSpread))
+		row("fan-out: largest history (events)", strconv.FormatInt(r.MaxHistory, 10))
+	}
 	row("posts answered 429 (retried)", strconv.FormatInt(r.RateLimited, 10))
 	rss := "not measured"
 	if r.WorkerPeakRSS > 0 {

@@ -507,3 +507,22 @@ func (s *Store) RoutedTimes(ctx context.Context, sourceIDs []string) (map[string
 	}
 	return out, rows.Err()
 }
+
+// Holders maps each lead of a source (by external id) to the org holding it
+// now, for the benchmark's fan-out row.
+func (s *Store) Holders(ctx context.Context, sourceID string) (map[string]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT external_id, org_id FROM leads WHERE source_id = $1`, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var ext, org string
+		if err := rows.Scan(&ext, &org); err != nil {
+			return nil, err
+		}
+		out[ext] = org
+	}
+	return out, rows.Err()
+}
