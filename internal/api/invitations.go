@@ -27,15 +27,22 @@ var pageFS embed.FS
 
 var pages = template.Must(template.ParseFS(pageFS, "templates/*.html"))
 
-func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
-	org := r.PathValue("org")
+// owner checks that the caller is org's owner (or the admin token).
+func (s *Server) owner(r *http.Request, org, action string) error {
 	c, err := s.member(r, org, true)
 	if err != nil {
-		writeErr(w, err)
-		return
+		return err
 	}
 	if !c.admin && c.User.Role != domain.RoleOwner {
-		writeErr(w, domain.Errorf(domain.EForbidden, "only the org's owner may invite sub-agencies"))
+		return domain.Errorf(domain.EForbidden, "only the org's owner may %s", action)
+	}
+	return nil
+}
+
+func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
+	org := r.PathValue("org")
+	if err := s.owner(r, org, "invite sub-agencies"); err != nil {
+		writeErr(w, err)
 		return
 	}
 	var in struct {
@@ -94,13 +101,8 @@ func (s *Server) listInvitations(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 	org := r.PathValue("org")
-	c, err := s.member(r, org, true)
-	if err != nil {
+	if err := s.owner(r, org, "revoke invitations"); err != nil {
 		writeErr(w, err)
-		return
-	}
-	if !c.admin && c.User.Role != domain.RoleOwner {
-		writeErr(w, domain.Errorf(domain.EForbidden, "only the org's owner may revoke invitations"))
 		return
 	}
 	inv, err := s.Store.GetInvitation(r.Context(), org, r.PathValue("id"))

@@ -35,17 +35,16 @@ type Message struct {
 
 // Catcher holds the inbox and the SMTP listener.
 type Catcher struct {
-	mu     sync.Mutex
-	msgs   []Message
-	srv    *smtp.Server
-	ln     net.Listener
-	addr   string
-	notify chan struct{}
+	mu   sync.Mutex
+	msgs []Message
+	srv  *smtp.Server
+	ln   net.Listener
+	addr string
 }
 
 // Start listens for SMTP on addr ("127.0.0.1:0" picks a free port).
 func Start(addr string) (*Catcher, error) {
-	c := &Catcher{notify: make(chan struct{})}
+	c := &Catcher{}
 	if err := c.listen(addr); err != nil {
 		return nil, err
 	}
@@ -99,15 +98,10 @@ func (c *Catcher) Messages() []Message {
 	return append([]Message(nil), c.msgs...)
 }
 
-// Changed returns a channel closed at the next arrival.
-func (c *Catcher) Changed() <-chan struct{} { c.mu.Lock(); defer c.mu.Unlock(); return c.notify }
-
 func (c *Catcher) add(m Message) {
 	c.mu.Lock()
 	m.ID = len(c.msgs) + 1
 	c.msgs = append(c.msgs, m)
-	close(c.notify)
-	c.notify = make(chan struct{})
 	c.mu.Unlock()
 }
 

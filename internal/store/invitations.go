@@ -300,11 +300,3 @@ func (s *Store) Unlink(ctx context.Context, master, sub string) error {
 		return err
 	})
 }
-
-// OrgOwnerOf reports whether userID is the owner of orgID.
-func (s *Store) IsOwner(ctx context.Context, orgID, userID string) (bool, error) {
-	var ok bool
-	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND org_id = $2 AND role = 'owner' AND active)`,
-		userID, orgID).Scan(&ok)
-	return ok, err
-}
