@@ -14,6 +14,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/internal/apiclient"
 	"github.com/leadrelay/leadrelay/internal/mailcatcher"
+	"github.com/leadrelay/leadrelay/internal/testenv"
 )
 
 var inviteLinkRE = regexp.MustCompile(`(http://\S+/invitations/(lri_[A-Za-z0-9_-]+))`)
@@ -141,10 +142,7 @@ func TestInvitationAcceptedInTheBrowser(t *testing.T) {
 
 func browser(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Helper()
-	path := "/usr/bin/chromium"
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("headless Chromium is needed at %s: apt-get install chromium", path)
-	}
+	path := testenv.Chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.WindowSize(390, 760), chromedp.UserDataDir(t.TempDir()))
