@@ -15,18 +15,19 @@ import (
 // InvitationEmailKey is the outbox key of an invitation's email.
 func InvitationEmailKey(invitationID string) string { return "invitation:" + invitationID }
 
-// SendInvitationEmail mints the invitation's token, stores only its hash, and
-// emails the link. The token is made here, not in the workflow, so it never
-// enters Temporal's history. If the email already went out, nothing is
-// minted (the link in the mailbox stays valid); if the invitation is no
-// longer pending (revoked first), nothing is sent.
+// SendInvitationEmail mints a token for the invitation, stores only its hash,
+// and emails the link. The token is made here, not in the workflow, so it
+// never enters Temporal's history. If the email already went out, nothing is
+// minted; if a crash makes this send again, the new token joins the first
+// (both links work until the invitation is answered); if the invitation is
+// no longer pending (revoked first), nothing is sent.
 func (a *Activities) SendInvitationEmail(ctx context.Context, invitationID string) error {
 	key := InvitationEmailKey(invitationID)
 	if sent, err := a.Outbox.Sent(ctx, key); err != nil || sent {
 		return err
 	}
 	token, hash := domain.NewToken("lri_")
-	m, pending, err := a.Store.SetInvitationToken(ctx, invitationID, hash)
+	m, pending, err := a.Store.AddInvitationToken(ctx, invitationID, hash)
 	if err != nil || !pending {
 		return err
 	}

@@ -204,7 +204,8 @@ func TestInvitationRefusals(t *testing.T) {
 	check("revoke twice", s.do(t, "DELETE", "/v1/orgs/"+a.id+"/invitations/"+pendingID, a.ownerToken, nil), 409, "already revoked")
 
 	_, _, tokE := s.invite(t, a, ownerEmail(t, s, c))
-	if _, err := s.deps.Pool.Exec(context.Background(), `UPDATE invitations SET expires_at = now() - interval '1 minute' WHERE token_hash = sha256($1::bytea)`, tokE); err != nil {
+	if _, err := s.deps.Pool.Exec(context.Background(), `UPDATE invitations SET expires_at = now() - interval '1 minute'
+		WHERE id = (SELECT invitation_id FROM invitation_tokens WHERE hash = sha256($1::bytea))`, tokE); err != nil {
 		t.Fatal(err)
 	}
 	check("expired", s.do(t, "POST", "/v1/invitations/"+tokE+"/accept", "", nil), 409, "expired")

@@ -143,8 +143,9 @@ type InvitationView struct {
 func (s *Store) InvitationByToken(ctx context.Context, hash []byte) (InvitationView, error) {
 	var v InvitationView
 	err := s.db.QueryRow(ctx, `SELECT i.id, i.org_id, i.email, i.status, i.workflow_id, i.expires_at, i.created_at, i.decided_at,
-			i.sub_org_id, i.token_hash, o.name, u.name
-		FROM invitations i JOIN orgs o ON o.id = i.org_id JOIN users u ON u.id = i.invited_by WHERE i.token_hash = $1`, hash).
+			i.sub_org_id, t.hash, o.name, u.name
+		FROM invitation_tokens t JOIN invitations i ON i.id = t.invitation_id
+			JOIN orgs o ON o.id = i.org_id JOIN users u ON u.id = i.invited_by WHERE t.hash = $1`, hash).
 		Scan(&v.ID, &v.OrgID, &v.Email, &v.Status, &v.WorkflowID, &v.ExpiresAt, &v.CreatedAt, &v.DecidedAt, &v.SubOrgID,
 			&v.TokenHash, &v.MasterName, &v.InviterName)
 	if err != nil {
@@ -160,13 +161,16 @@ type InviteMail struct {
 	ExpiresAt                                    time.Time
 }
 
-// SetInvitationToken stores the hash of a freshly minted token on a pending
-// invitation; ok is false when the invitation is no longer pending.
-func (s *Store) SetInvitationToken(ctx context.Context, id string, hash []byte) (InviteMail, bool, error) {
+// AddInvitationToken stores the hash of a freshly minted token for a pending
+// invitation (earlier tokens stay valid); ok is false when the invitation is
+// no longer pending.
+func (s *Store) AddInvitationToken(ctx context.Context, id string, hash []byte) (InviteMail, bool, error) {
 	var m InviteMail
-	err := s.db.QueryRow(ctx, `UPDATE invitations i SET token_hash = $2 FROM orgs o, users u
-		WHERE i.id = $1 AND i.status = 'pending' AND o.id = i.org_id AND u.id = i.invited_by
-		RETURNING i.email, o.name, u.name, u.email, i.expires_at`, id, hash).
+	err := s.db.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO invitation_tokens (hash, invitation_id) SELECT $2, id FROM invitations WHERE id = $1 AND status = 'pending'
+			RETURNING invitation_id)
+		SELECT i.email, o.name, u.name, u.email, i.expires_at FROM ins JOIN invitations i ON i.id = ins.invitation_id
+			JOIN orgs o ON o.id = i.org_id JOIN users u ON u.id = i.invited_by`, id, hash).
 		Scan(&m.Email, &m.MasterName, &m.InviterName, &m.InviterEmail, &m.ExpiresAt)
 	if err == pgx.ErrNoRows {
 		return m, false, nil

@@ -34,7 +34,7 @@ func TestInvitationLifecycle(t *testing.T) {
 
 	// the email activity mints the token; the page finds it by hash
 	tok, hash := domain.NewToken("lri_")
-	mail, ok, err := s.SetInvitationToken(ctx, inv.ID, hash)
+	mail, ok, err := s.AddInvitationToken(ctx, inv.ID, hash)
 	must(t, err)
 	if !ok || mail.MasterName != "Master" || mail.Email != "inv@"+d {
 		t.Fatalf("token: %+v %v", mail, ok)
@@ -46,6 +46,15 @@ func TestInvitationLifecycle(t *testing.T) {
 	}
 	if _, err := s.InvitationByToken(ctx, domain.HashToken(tok+"x")); domain.ErrorCode(err) != domain.ENotFound {
 		t.Fatalf("wrong token: %v", err)
+	}
+	// a resend after a crash mints another token: the first link keeps working
+	tok2, hash2 := domain.NewToken("lri_")
+	_, ok, err = s.AddInvitationToken(ctx, inv.ID, hash2)
+	must(t, err)
+	for _, tk := range []string{tok, tok2} {
+		if v, err := s.InvitationByToken(ctx, domain.HashToken(tk)); err != nil || v.ID != inv.ID || !ok {
+			t.Fatalf("token %s after a second mint: %v", tk[:8], err)
+		}
 	}
 
 	if _, err := s.AcceptInvitation(ctx, store.AcceptRequest{InvitationID: inv.ID}); domain.ErrorCode(err) != domain.EInvalid {
@@ -70,7 +79,7 @@ func TestInvitationLifecycle(t *testing.T) {
 	if err := s.CloseInvitation(ctx, inv.ID, store.InviteDeclined); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("decline after accept: %v", err)
 	}
-	if _, ok, _ := s.SetInvitationToken(ctx, inv.ID, []byte("x")); ok {
+	if _, ok, _ := s.AddInvitationToken(ctx, inv.ID, []byte("x")); ok {
 		t.Fatal("a token was minted for an accepted invitation")
 	}
 	subs, err := s.SubAgencies(ctx, m.ID)
