@@ -183,11 +183,16 @@ func TestAnotherOrgsLeadIsNotFound(t *testing.T) {
 		{"bad token", "GET", "/v1/leads/" + id, "lru_nope", 401, "unauthorized"},
 		{"staff creating users", "POST", "/v1/orgs/" + a.id + "/users", "", 401, "unauthorized"},
 		{"non-admin creating orgs", "POST", "/v1/orgs", a.ownerToken, 403, "forbidden"},
+		{"a malformed org id", "GET", "/v1/orgs/not-a-uuid/leads", s.admin, 404, "not_found"},
+		{"a malformed user id", "PATCH", "/v1/orgs/" + a.id + "/users/not-a-uuid", a.ownerToken, 404, "not_found"},
 	}
 	for _, c := range checks {
 		r := s.do(t, c.method, c.path, c.token, map[string]any{"email": "x@y.example", "name": "X", "role": "staff"})
-		if c.method == "GET" {
+		switch c.method {
+		case "GET":
 			r = s.do(t, c.method, c.path, c.token, nil)
+		case "PATCH":
+			r = s.do(t, c.method, c.path, c.token, map[string]any{"active": false})
 		}
 		if r.status != c.status || r.errCode() != c.code {
 			t.Errorf("%s: %d %s, want %d %s", c.name, r.status, r.raw, c.status, c.code)

@@ -12,6 +12,8 @@ import (
 
 const smallBody = 16 << 10
 
+const roleChoices = "one of admin, manager, professional, staff"
+
 type personIn struct {
 	Email string `json:"email"`
 	Name  string `json:"name"`
@@ -111,7 +113,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	case in.Role == domain.RoleOwner:
 		f.Add("role", "an org has exactly one owner, created with the org")
 	case !in.Role.Valid():
-		f.Add("role", "one of admin, manager, professional, staff")
+		f.Add("role", roleChoices)
 	}
 	if err := f.Err("invalid user"); err != nil {
 		writeErr(w, err)
@@ -137,11 +139,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.Role != nil && !p.Role.Valid() {
-		writeErr(w, &domain.Error{Code: domain.EInvalid, Message: "invalid user", Fields: map[string]string{"role": "one of admin, manager, professional, staff"}})
-		return
-	}
-	if !domain.ValidUUID(r.PathValue("user")) {
-		writeErr(w, domain.Errorf(domain.ENotFound, "user not found"))
+		writeErr(w, &domain.Error{Code: domain.EInvalid, Message: "invalid user", Fields: map[string]string{"role": roleChoices}})
 		return
 	}
 	u, err := s.Store.UpdateUser(r.Context(), org, r.PathValue("user"), p)

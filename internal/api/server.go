@@ -206,7 +206,7 @@ func (s *Server) member(r *http.Request, org string, manage bool) (*caller, erro
 		return nil, err
 	}
 	if c.admin {
-		if _, err := s.Store.GetOrg(r.Context(), orgOrZero(org)); err != nil {
+		if _, err := s.Store.GetOrg(r.Context(), org); err != nil {
 			return nil, err
 		}
 		return c, nil
@@ -221,13 +221,6 @@ func (s *Server) member(r *http.Request, org string, manage bool) (*caller, erro
 		return nil, domain.Errorf(domain.EForbidden, "only the org's owner or an admin may do this")
 	}
 	return c, nil
-}
-
-func orgOrZero(id string) string {
-	if domain.ValidUUID(id) {
-		return id
-	}
-	return "00000000-0000-0000-0000-000000000000"
 }
 
 // ---- rate limiting ----

@@ -489,40 +489,33 @@ type UnroutedLead struct {
 	LeadID, OrgID, SourceID, Slug, ExternalID, WorkflowID string
 }
 
-// RoutedAt reports when leads were routed, for the benchmark.
+// RoutedTimes maps each routed lead of the sources (by external id) to when
+// it was routed, for the benchmark and the tests that wait on routing.
 func (s *Store) RoutedTimes(ctx context.Context, sourceIDs []string) (map[string]time.Time, error) {
-	rows, err := s.db.Query(ctx, `SELECT external_id, routed_at FROM leads WHERE source_id = ANY($1::uuid[]) AND routed_at IS NOT NULL`, sourceIDs)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]time.Time{}
-	for rows.Next() {
-		var id string
-		var t time.Time
-		if err := rows.Scan(&id, &t); err != nil {
-			return nil, err
-		}
-		out[id] = t
-	}
-	return out, rows.Err()
+	return byExternalID[time.Time](ctx, s.db, `SELECT external_id, routed_at FROM leads
+		WHERE source_id = ANY($1::uuid[]) AND routed_at IS NOT NULL`, sourceIDs)
 }
 
 // Holders maps each lead of a source (by external id) to the org holding it
 // now, for the benchmark's fan-out row.
 func (s *Store) Holders(ctx context.Context, sourceID string) (map[string]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT external_id, org_id FROM leads WHERE source_id = $1`, sourceID)
+	return byExternalID[string](ctx, s.db, `SELECT external_id, org_id::text FROM leads WHERE source_id = $1`, sourceID)
+}
+
+func byExternalID[T any](ctx context.Context, db DB, query string, args ...any) (map[string]T, error) {
+	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]string{}
+	out := map[string]T{}
 	for rows.Next() {
-		var ext, org string
-		if err := rows.Scan(&ext, &org); err != nil {
+		var k string
+		var v T
+		if err := rows.Scan(&k, &v); err != nil {
 			return nil, err
 		}
-		out[ext] = org
+		out[k] = v
 	}
 	return out, rows.Err()
 }

@@ -56,6 +56,9 @@ func (s *Store) CreateOrg(ctx context.Context, name, tz, ownerEmail, ownerName s
 
 func (s *Store) GetOrg(ctx context.Context, id string) (Org, error) {
 	var o Org
+	if !domain.ValidUUID(id) {
+		return o, domain.Errorf(domain.ENotFound, "org not found")
+	}
 	err := s.db.QueryRow(ctx, `SELECT id, name, timezone, parent_id, created_at FROM orgs WHERE id = $1`, id).
 		Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.Created)
 	return o, notFound(err, "org")
@@ -70,25 +73,22 @@ func (s *Store) LinkOrgs(ctx context.Context, parent, child string) error {
 // linkTx checks and writes a link inside tx. Both org rows are locked in a
 // fixed order, so two concurrent links cannot race into a cycle.
 func linkTx(ctx context.Context, tx pgx.Tx, parent, child string) error {
-	if parent == child {
-		return domain.Errorf(domain.EConflict, "an organization cannot be its own sub-agency")
+	if !domain.ValidUUID(parent) || !domain.ValidUUID(child) {
+		return domain.Errorf(domain.ENotFound, "organization not found")
 	}
-	rows, err := tx.Query(ctx, `SELECT id FROM orgs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, []string{parent, child})
+	var locked int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT id FROM orgs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) l`,
+		[]string{parent, child}).Scan(&locked); err != nil {
+		return err
+	}
+	if want := map[bool]int{true: 1, false: 2}[parent == child]; locked != want {
+		return domain.Errorf(domain.ENotFound, "organization not found")
+	}
+	why, err := linkRefusal(ctx, tx, parent, child)
 	if err != nil {
 		return err
 	}
-	n := 0
-	for rows.Next() {
-		n++
-	}
-	rows.Close()
-	if n != 2 {
-		return domain.Errorf(domain.ENotFound, "organization not found")
-	}
-	if why, err := linkRefusal(ctx, tx, parent, child); err != nil || why != "" {
-		if err != nil {
-			return err
-		}
+	if why != "" {
 		return domain.Errorf(domain.EConflict, "%s", why)
 	}
 	_, err = tx.Exec(ctx, `UPDATE orgs SET parent_id = $1, linked_at = now() WHERE id = $2`, parent, child)
@@ -163,6 +163,9 @@ func scanUser(r pgx.Row) (User, error) {
 
 // GetUser finds a user within one org: another org's user is "not found".
 func (s *Store) GetUser(ctx context.Context, orgID, userID string) (User, error) {
+	if !domain.ValidUUID(userID) {
+		return User{}, domain.Errorf(domain.ENotFound, "user not found")
+	}
 	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 AND org_id = $2`, userID, orgID))
 	return u, notFound(err, "user")
 }
@@ -175,6 +178,9 @@ type UserPatch struct {
 
 func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatch) (User, error) {
 	var u User
+	if !domain.ValidUUID(userID) {
+		return u, domain.Errorf(domain.ENotFound, "user not found")
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		cur, err := scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 AND org_id = $2 FOR UPDATE`, userID, orgID))
 		if err != nil {
@@ -194,28 +200,27 @@ func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatc
 	return u, err
 }
 
-// Authenticate resolves a token hash. Inactive users' tokens stop working.
+// Authenticate resolves a token hash in one query (it runs on every request).
+// Inactive users' tokens stop working.
 func (s *Store) Authenticate(ctx context.Context, hash []byte) (Principal, error) {
 	var p Principal
-	var userID, sourceID *string
-	err := s.db.QueryRow(ctx, `SELECT kind, user_id, source_id FROM tokens WHERE hash = $1 AND revoked_at IS NULL`, hash).
-		Scan(&p.Kind, &userID, &sourceID)
-	if err != nil {
+	var u User
+	var userID, sourceID, userOrg, sourceOrg, slug *string
+	err := s.db.QueryRow(ctx, `SELECT t.kind, u.id, u.org_id, coalesce(u.email, ''), coalesce(u.name, ''), coalesce(u.role, ''),
+			coalesce(u.notify_new_leads, false), t.source_id, s.org_id, s.slug
+		FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.active LEFT JOIN lead_sources s ON s.id = t.source_id
+		WHERE t.hash = $1 AND t.revoked_at IS NULL`, hash).
+		Scan(&p.Kind, &userID, &userOrg, &u.Email, &u.Name, &u.Role, &u.NotifyNewLeads, &sourceID, &sourceOrg, &slug)
+	switch {
+	case err != nil:
 		return p, notFound(err, "token")
-	}
-	switch p.Kind {
-	case domain.TokenUser:
-		u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 AND active`, *userID))
-		if err != nil {
-			return p, notFound(err, "token")
-		}
+	case p.Kind == domain.TokenUser && userID != nil:
+		u.ID, u.OrgID, u.Active = *userID, *userOrg, true
 		p.User, p.OrgID = &u, u.OrgID
-	case domain.TokenVendor:
-		p.SourceID = *sourceID
-		err := s.db.QueryRow(ctx, `SELECT org_id, slug FROM lead_sources WHERE id = $1`, *sourceID).Scan(&p.OrgID, &p.Slug)
-		if err != nil {
-			return p, notFound(err, "token")
-		}
+	case p.Kind == domain.TokenVendor && sourceID != nil:
+		p.SourceID, p.OrgID, p.Slug = *sourceID, *sourceOrg, *slug
+	default: // the user was deactivated
+		return Principal{}, domain.Errorf(domain.ENotFound, "token not found")
 	}
 	return p, nil
 }

@@ -370,3 +370,34 @@ func TestDeliveryIsRecordedOnce(t *testing.T) {
 		t.Fatalf("after MarkSent: sent=%v err=%v", sent, err)
 	}
 }
+
+func TestTokensResolveAndDeactivatedUsersLoseThem(t *testing.T) {
+	s := testenv.Tx(t)
+	d := domainFor(t)
+	org, _, _, err := s.CreateOrg(ctx, "Org", "UTC", "o@"+d, "O")
+	must(t, err)
+	u, tok, err := s.CreateUser(ctx, org.ID, "rep@"+d, "Rep", domain.RoleStaff, true)
+	must(t, err)
+	p, err := s.Authenticate(ctx, domain.HashToken(tok))
+	must(t, err)
+	if p.Kind != domain.TokenUser || p.User.ID != u.ID || p.OrgID != org.ID || p.User.Role != domain.RoleStaff || !p.User.NotifyNewLeads {
+		t.Fatalf("user token: %+v %+v", p, p.User)
+	}
+	cfg := domain.SourceConfig{Name: "EQ", Routing: domain.Routing{Mode: domain.RouteOwner}}
+	delay, err := cfg.Validate()
+	must(t, err)
+	_, _, key, err := s.PutSource(ctx, org.ID, "everquote", cfg, delay)
+	must(t, err)
+	if p, err = s.Authenticate(ctx, domain.HashToken(key)); err != nil || p.Kind != domain.TokenVendor || p.OrgID != org.ID || p.Slug != "everquote" {
+		t.Fatalf("vendor key: %+v %v", p, err)
+	}
+	off := false
+	_, err = s.UpdateUser(ctx, org.ID, u.ID, store.UserPatch{Active: &off})
+	must(t, err)
+	if _, err := s.Authenticate(ctx, domain.HashToken(tok)); domain.ErrorCode(err) != domain.ENotFound {
+		t.Fatalf("a deactivated user's token: %v", err)
+	}
+	if _, err := s.GetOrg(ctx, "not-a-uuid"); domain.ErrorCode(err) != domain.ENotFound {
+		t.Fatalf("a malformed org id: %v", err)
+	}
+}
