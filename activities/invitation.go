@@ -33,7 +33,7 @@ func (a *Activities) SendInvitationEmail(ctx context.Context, invitationID strin
 	}
 	_, err = a.Outbox.Deliver(ctx, mail.Email{Template: "invitation", Key: key, Kind: "invitation", To: m.Email,
 		Data: map[string]string{"InviterName": m.InviterName, "InviterEmail": m.InviterEmail, "MasterName": m.MasterName,
-			"Link": a.PublicBaseURL + "/invitations/" + token, "Expires": m.ExpiresAt.UTC().Format("Mon 2 Jan 2006 15:04 MST")}})
+			"Link": a.PublicBaseURL + "/invitations/" + token, "Expires": m.ExpiresAt.UTC().Format(domain.DateLayout)}})
 	if errors.Is(err, mail.ErrSMTP) {
 		activity.GetLogger(ctx).Warn("invitation email not sent, will retry", "InvitationID", invitationID, "Error", err)
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"embed"
 	"errors"
 	"html/template"
@@ -110,7 +109,7 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	if err := s.update(r.Context(), inv, workflows.UpdateRevoke, nil); err != nil {
+	if err := s.update(r.Context(), inv, workflows.UpdateRevoke, nil, nil); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -119,7 +118,7 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 
 // update sends an answer to an invitation's workflow and waits for its
 // outcome. A closed invitation is refused from the record, before Temporal.
-func (s *Server) update(ctx context.Context, inv store.Invitation, name string, arg any, out ...any) error {
+func (s *Server) update(ctx context.Context, inv store.Invitation, name string, arg, out any) error {
 	if st := inv.Effective(time.Now()); st != store.InvitePending {
 		return closedErr(st)
 	}
@@ -129,11 +128,7 @@ func (s *Server) update(ctx context.Context, inv store.Invitation, name string, 
 	}
 	h, err := s.Temporal.UpdateWorkflow(ctx, opts)
 	if err == nil {
-		if len(out) > 0 {
-			err = h.Get(ctx, out[0])
-		} else {
-			err = h.Get(ctx, nil)
-		}
+		err = h.Get(ctx, out)
 	}
 	if err == nil {
 		return nil
@@ -155,25 +150,31 @@ func closedErr(status string) error {
 	return domain.Errorf(domain.EConflict, "this invitation was already %s", status)
 }
 
-// byToken finds an invitation from its link. The token is looked up by its
-// SHA-256 and the stored hash compared in constant time; a wrong token says
-// nothing about any organization.
+var errBadLink = domain.Errorf(domain.ENotFound, "invitation not found: the link is not valid")
+
+// byToken finds an invitation from its link, by the token's SHA-256. The
+// lookup compares hashes, not the token: its timing could only tell an
+// attacker about the hash of a guess, which says nothing about a stored token,
+// so there is nothing left for a separate constant-time compare to protect.
+// A wrong token says nothing about any organization.
 func (s *Server) byToken(ctx context.Context, token string) (store.InvitationView, error) {
 	if !strings.HasPrefix(token, "lri_") || len(token) > 100 {
-		return store.InvitationView{}, domain.Errorf(domain.ENotFound, "invitation not found: the link is not valid")
+		return store.InvitationView{}, errBadLink
 	}
-	hash := domain.HashToken(token)
-	v, err := s.Store.InvitationByToken(ctx, hash)
-	if err != nil {
-		if domain.ErrorCode(err) == domain.ENotFound {
-			return v, domain.Errorf(domain.ENotFound, "invitation not found: the link is not valid")
-		}
-		return v, err
+	v, err := s.Store.InvitationByToken(ctx, domain.HashToken(token))
+	if domain.ErrorCode(err) == domain.ENotFound {
+		return v, errBadLink
 	}
-	if subtle.ConstantTimeCompare(v.TokenHash, hash) != 1 {
-		return v, domain.Errorf(domain.ENotFound, "invitation not found: the link is not valid")
+	return v, err
+}
+
+// decline answers the invitation behind a link with no.
+func (s *Server) decline(ctx context.Context, token string) (store.InvitationView, error) {
+	v, err := s.byToken(ctx, token)
+	if err == nil {
+		err = s.update(ctx, v.Invitation, workflows.UpdateDecline, nil, nil)
 	}
-	return v, nil
+	return v, err
 }
 
 // accept runs an accept from the link; a user token sent along must be the
@@ -224,11 +225,7 @@ func (s *Server) acceptJSON(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) declineJSON(w http.ResponseWriter, r *http.Request) {
-	v, err := s.byToken(r.Context(), r.PathValue("token"))
-	if err == nil {
-		err = s.update(r.Context(), v.Invitation, workflows.UpdateDecline, nil)
-	}
-	if err != nil {
+	if _, err := s.decline(r.Context(), r.PathValue("token")); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -287,7 +284,7 @@ func (s *Server) invitationPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.page(w, 200, pageData{Title: "Join " + v.MasterName + " as a sub-agency", Pending: true, Token: token, Email: v.Email,
 		MasterName: v.MasterName, InviterName: v.InviterName, Owned: v.Owned,
-		Expires: v.ExpiresAt.UTC().Format("Mon 2 Jan 2006 15:04 MST")})
+		Expires: v.ExpiresAt.UTC().Format(domain.DateLayout)})
 }
 
 func (s *Server) acceptPage(w http.ResponseWriter, r *http.Request) {
@@ -297,17 +294,12 @@ func (s *Server) acceptPage(w http.ResponseWriter, r *http.Request) {
 		s.problemPage(w, err)
 		return
 	}
-	sub, _ := s.Store.GetOrg(r.Context(), res.SubOrgID)
-	master, _ := s.Store.GetOrg(r.Context(), res.MasterOrgID)
-	s.page(w, 200, pageData{Title: "You joined " + master.Name, OK: true,
-		Message: sub.Name + " is now a sub-agency of " + master.Name + ". Its owner has been told."})
+	s.page(w, 200, pageData{Title: "You joined " + res.MasterName, OK: true,
+		Message: res.SubName + " is now a sub-agency of " + res.MasterName + ". Its owner has been told."})
 }
 
 func (s *Server) declinePage(w http.ResponseWriter, r *http.Request) {
-	v, err := s.byToken(r.Context(), r.PathValue("token"))
-	if err == nil {
-		err = s.update(r.Context(), v.Invitation, workflows.UpdateDecline, nil)
-	}
+	v, err := s.decline(r.Context(), r.PathValue("token"))
 	if err != nil {
 		s.problemPage(w, err)
 		return

@@ -61,7 +61,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	logField(w, zap.String("lead_id", intake.LeadID))
 	logField(w, zap.String("workflow_id", intake.WorkflowID))
 	if !intake.Routed {
-		if err := s.StartLead(r.Context(), store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
+		if err := StartLeadWorkflow(r.Context(), s.Temporal, s.Cfg.TaskQueue, s.Cfg.PublicBaseURL, store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
 			Slug: c.Slug, ExternalID: in.ExternalID, WorkflowID: intake.WorkflowID}); err != nil {
 			// The lead is recorded; the vendor's retry (or the worker's sweep)
 			// starts its workflow. Say so rather than pretend it is accepted.
@@ -77,12 +77,8 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, intakeOut{intake.LeadID, intake.WorkflowID, intake.Duplicate})
 }
 
-// StartLead starts a lead's workflow, or finds the one already started under
-// its ID. Used by the API and by the worker's sweep of unrouted leads.
-func (s *Server) StartLead(ctx context.Context, l store.UnroutedLead) error {
-	return StartLeadWorkflow(ctx, s.Temporal, s.Cfg.TaskQueue, s.Cfg.PublicBaseURL, l)
-}
-
+// StartLeadWorkflow starts a lead's workflow, or finds the one already started
+// under its ID. Used by the API and by the worker's sweep of unrouted leads.
 func StartLeadWorkflow(ctx context.Context, tc client.Client, queue, baseURL string, l store.UnroutedLead) error {
 	_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       l.WorkflowID,

@@ -55,6 +55,9 @@ const (
 	LocationQueue   = "queue"
 )
 
+// DateLayout is how dates read in emails and pages.
+const DateLayout = "Mon 2 Jan 2006 15:04 MST"
+
 var priorities = map[string]bool{"normal": true, "medium": true, "high": true}
 
 // Token kinds and their printed prefixes, so a leaked token is recognisable.

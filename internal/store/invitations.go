@@ -134,7 +134,6 @@ func (s *Store) ListInvitations(ctx context.Context, orgID string) ([]Invitation
 // invitee's own orgs to choose from. It is found by the token hash alone.
 type InvitationView struct {
 	Invitation
-	TokenHash   []byte
 	MasterName  string
 	InviterName string
 	Owned       []OwnedOrg
@@ -143,11 +142,11 @@ type InvitationView struct {
 func (s *Store) InvitationByToken(ctx context.Context, hash []byte) (InvitationView, error) {
 	var v InvitationView
 	err := s.db.QueryRow(ctx, `SELECT i.id, i.org_id, i.email, i.status, i.workflow_id, i.expires_at, i.created_at, i.decided_at,
-			i.sub_org_id, t.hash, o.name, u.name
+			i.sub_org_id, o.name, u.name
 		FROM invitation_tokens t JOIN invitations i ON i.id = t.invitation_id
 			JOIN orgs o ON o.id = i.org_id JOIN users u ON u.id = i.invited_by WHERE t.hash = $1`, hash).
 		Scan(&v.ID, &v.OrgID, &v.Email, &v.Status, &v.WorkflowID, &v.ExpiresAt, &v.CreatedAt, &v.DecidedAt, &v.SubOrgID,
-			&v.TokenHash, &v.MasterName, &v.InviterName)
+			&v.MasterName, &v.InviterName)
 	if err != nil {
 		return v, notFound(err, "invitation")
 	}
