@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -111,7 +110,7 @@ func (r *invitationRun) accept(ctx workflow.Context, req store.AcceptRequest) (s
 	var res store.AcceptResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), a.AcceptInvitation, req).Get(ctx, &res)
 	if err != nil {
-		return res, unwrapActivity(err)
+		return res, err // a refusal stays findable by its domain code (activities.FromApplicationError)
 	}
 	r.status, r.link = store.InviteAccepted, &res
 	r.log.Info("invitation accepted", "SubOrgID", res.SubOrgID)
@@ -133,26 +132,11 @@ func (r *invitationRun) close(ctx workflow.Context, status string) error {
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), a.CloseInvitation,
 		activities.CloseInvitation{InvitationID: r.in.InvitationID, Status: status}).Get(ctx, nil)
 	if err != nil {
-		return unwrapActivity(err)
+		return err
 	}
 	r.status = status
 	r.log.Info("invitation closed", "Status", status)
 	return nil
-}
-
-// unwrapActivity hands the activity's refusal (an ApplicationError carrying a
-// domain code) to the Update's caller as it was, not wrapped in an ActivityError.
-func unwrapActivity(err error) error {
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		var fields map[string]string
-		if ae.HasDetails() {
-			_ = ae.Details(&fields)
-		}
-		return temporal.NewApplicationErrorWithOptions(ae.Message(), ae.Type(), temporal.ApplicationErrorOptions{
-			NonRetryable: true, Details: []any{fields}})
-	}
-	return err
 }
 
 func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {

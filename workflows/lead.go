@@ -78,10 +78,7 @@ func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
 		},
 	})
 	var d store.Decision
-	req := store.RouteRequest{LeadID: r.in.LeadID, Hop: r.in.Hop}
-	if r.in.Hop > 0 {
-		req.OrgID = r.in.OrgID
-	}
+	req := store.RouteRequest{LeadID: r.in.LeadID, OrgID: r.in.OrgID, Hop: r.in.Hop}
 	if err := workflow.ExecuteLocalActivity(lctx, a.RouteLead, req).Get(ctx, &d); err != nil {
 		r.log.Error("routing failed", "Error", err)
 		return d, err

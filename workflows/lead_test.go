@@ -142,8 +142,8 @@ func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
 
 	dec := store.Decision{LeadID: "L1", OrgID: "O1", AssignedTo: "U1", Reason: "rotated to U1", SourceName: "S",
 		PurchaseEmails: []string{"buyer@x.example"}}
-	env.OnActivity(a.RouteLead, mock.Anything, store.RouteRequest{LeadID: "L1"}).Return(store.Decision{}, errors.New("connection refused")).Twice()
-	env.OnActivity(a.RouteLead, mock.Anything, store.RouteRequest{LeadID: "L1"}).Return(dec, nil).Once()
+	env.OnActivity(a.RouteLead, mock.Anything, store.RouteRequest{LeadID: "L1", OrgID: "O1"}).Return(store.Decision{}, errors.New("connection refused")).Twice()
+	env.OnActivity(a.RouteLead, mock.Anything, store.RouteRequest{LeadID: "L1", OrgID: "O1"}).Return(dec, nil).Once()
 	smtpDown := errors.New("dial tcp 127.0.0.1:25: connect: connection refused")
 	env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(smtpDown).Times(3)
 	var sent []activities.Email

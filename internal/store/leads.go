@@ -477,7 +477,9 @@ func decodeCursor(c string) (time.Time, string, error) {
 // the API recorded them but crashed before their workflow started. The worker
 // starts (or finds) their workflows so no lead is orphaned.
 func (s *Store) Unrouted(ctx context.Context, cutoff time.Time, limit int) ([]UnroutedLead, error) {
-	rows, err := s.db.Query(ctx, `SELECT l.id, l.org_id, l.source_id, l.source_slug, l.external_id, l.workflow_id
+	// intake_org_id: the workflow to start is the first hop's, even when a
+	// fan-out has already moved the lead down.
+	rows, err := s.db.Query(ctx, `SELECT l.id, l.intake_org_id, l.source_id, l.source_slug, l.external_id, l.workflow_id
 		FROM leads l WHERE l.routed_at IS NULL AND l.received_at < $1 ORDER BY l.received_at LIMIT $2`, cutoff, limit)
 	if err != nil {
 		return nil, err
