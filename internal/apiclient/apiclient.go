@@ -97,3 +97,51 @@ func (c *Client) Invitations(ctx context.Context, org string) ([]store.Invitatio
 	err := c.do(ctx, "GET", "/v1/orgs/"+org+"/invitations", nil, &out)
 	return out.Invitations, err
 }
+
+// As is the same client speaking with another token (an owner's, a vendor key).
+func (c *Client) As(token string) *Client {
+	cc := *c
+	cc.Token = token
+	return &cc
+}
+
+type NewOrg struct {
+	ID    string `json:"id"`
+	Owner struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	} `json:"owner"`
+}
+
+// CreateOrg needs the admin token.
+func (c *Client) CreateOrg(ctx context.Context, name, ownerEmail, ownerName string) (NewOrg, error) {
+	var out NewOrg
+	err := c.do(ctx, "POST", "/v1/orgs", map[string]any{"name": name, "owner": map[string]string{"email": ownerEmail, "name": ownerName}}, &out)
+	return out, err
+}
+
+// CreateUser returns the new user's id.
+func (c *Client) CreateUser(ctx context.Context, org, email, name, role string) (string, error) {
+	var out struct {
+		ID string `json:"id"`
+	}
+	err := c.do(ctx, "POST", "/v1/orgs/"+org+"/users", map[string]string{"email": email, "name": name, "role": role}, &out)
+	return out.ID, err
+}
+
+type Source struct {
+	ID     string `json:"id"`
+	APIKey string `json:"api_key"` // only when created
+}
+
+// PutSource creates or updates org's routing for slug.
+func (c *Client) PutSource(ctx context.Context, org, slug string, body map[string]any) (Source, error) {
+	var out Source
+	err := c.do(ctx, "PUT", "/v1/orgs/"+org+"/sources/"+slug, body, &out)
+	return out, err
+}
+
+// PostLead posts a lead with a vendor key; a refusal (429 included) is an *Error.
+func (c *Client) PostLead(ctx context.Context, lead any) error {
+	return c.do(ctx, "POST", "/v1/leads", lead, nil)
+}

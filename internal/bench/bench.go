@@ -4,9 +4,8 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/leadrelay/leadrelay/internal/apiclient"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -111,35 +111,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 // not what is measured.
 func fanOut(ctx context.Context, o Options, run string, r *Result) error {
 	r.FanOutN, r.FanOutSubs = o.FanOutLeads, o.FanOutSubs
-	t := &tenant{h: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
-	type org struct {
-		ID    string                 `json:"id"`
-		Owner struct{ Token string } `json:"owner"`
-	}
-	mkOrg := func(name string) (org, error) {
-		var g org
-		_, err := t.call(ctx, o, "POST", "/v1/orgs", o.AdminToken, map[string]any{"name": name,
-			"owner": map[string]string{"email": "owner@" + strings.ReplaceAll(name, " ", "-") + ".example", "name": name + " Owner"}}, &g)
-		return g, err
-	}
-	master, err := mkOrg("fan master " + run)
+	admin := o.client()
+	master, _, err := orgWithStaff(ctx, admin, "fan master "+run, 0)
 	if err != nil {
 		return err
 	}
 	subs := make([]string, o.FanOutSubs)
 	for i := range subs {
-		sub, err := mkOrg(fmt.Sprintf("fan sub %d %s", i, run))
+		sub, owner, err := orgWithStaff(ctx, admin, fmt.Sprintf("fan sub %d %s", i, run), 2)
 		if err != nil {
 			return err
 		}
-		for j := 0; j < 2; j++ {
-			if _, err := t.call(ctx, o, "POST", "/v1/orgs/"+sub.ID+"/users", sub.Owner.Token, map[string]any{
-				"email": fmt.Sprintf("s%d@fan-%d-%s.example", j, i, run), "name": fmt.Sprintf("Staff %d", j), "role": "staff"}, nil); err != nil {
-				return err
-			}
-		}
-		if _, err := t.call(ctx, o, "PUT", "/v1/orgs/"+sub.ID+"/sources/fan", sub.Owner.Token,
-			map[string]any{"name": "Fan", "routing": map[string]string{"mode": "staff_evenly"}}, nil); err != nil {
+		if _, err := owner.PutSource(ctx, sub.ID, "fan", map[string]any{"name": "Fan", "routing": map[string]string{"mode": "staff_evenly"}}); err != nil {
 			return err
 		}
 		if err := o.Store.LinkOrgs(ctx, master.ID, sub.ID); err != nil {
@@ -147,14 +130,12 @@ func fanOut(ctx context.Context, o Options, run string, r *Result) error {
 		}
 		subs[i] = sub.ID
 	}
-	var src struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	if _, err := t.call(ctx, o, "PUT", "/v1/orgs/"+master.ID+"/sources/fan", master.Owner.Token, map[string]any{"name": "Fan",
-		"routing": map[string]any{"mode": "sub_agencies_evenly", "sub_agencies": subs}}, &src); err != nil {
+	src, err := admin.As(master.Owner.Token).PutSource(ctx, master.ID, "fan", map[string]any{"name": "Fan",
+		"routing": map[string]any{"mode": "sub_agencies_evenly", "sub_agencies": subs}})
+	if err != nil {
 		return err
 	}
+	t := &tenant{api: admin}
 	t.keys, t.sourceIDs = []string{src.APIKey}, []string{src.ID}
 	p, err := t.post(ctx, o, "f", o.FanOutLeads, 0, &r.RateLimited)
 	if err != nil {
@@ -230,57 +211,49 @@ func noop(ctx context.Context, o Options, run string) (float64, error) {
 	return float64(o.Noop) / time.Since(start).Seconds(), err
 }
 
+// client is the API client the bench sets up with; one HTTP transport keeps
+// connections to the API open across the many posts.
+func (o Options) client() *apiclient.Client {
+	return &apiclient.Client{Base: o.API, Token: o.AdminToken,
+		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+}
+
+// orgWithStaff makes an org through the API with n staff users, and returns
+// it with a client speaking as its owner.
+func orgWithStaff(ctx context.Context, admin *apiclient.Client, name string, n int) (apiclient.NewOrg, *apiclient.Client, error) {
+	dom := strings.ReplaceAll(name, " ", "-") + ".example"
+	org, err := admin.CreateOrg(ctx, name, "owner@"+dom, name+" Owner")
+	if err != nil {
+		return org, nil, err
+	}
+	owner := admin.As(org.Owner.Token)
+	for i := 0; i < n; i++ {
+		if _, err := owner.CreateUser(ctx, org.ID, fmt.Sprintf("s%d@%s", i, dom), fmt.Sprintf("Staff %d", i), "staff"); err != nil {
+			return org, nil, err
+		}
+	}
+	return org, owner, nil
+}
+
+// tenant is where a phase posts: vendor keys to spread over, their sources.
 type tenant struct {
-	h         *http.Client
+	api       *apiclient.Client
 	keys      []string
 	sourceIDs []string
 }
 
-func (t *tenant) call(ctx context.Context, o Options, method, path, token string, body any, out any) (int, error) {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(ctx, method, o.API+path, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := t.h.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	rb, _ := io.ReadAll(res.Body)
-	if out != nil {
-		_ = json.Unmarshal(rb, out)
-	}
-	if res.StatusCode >= 300 && res.StatusCode != 429 {
-		return res.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, rb)
-	}
-	return res.StatusCode, nil
-}
-
-// newTenant makes, through the API, an org with 7 staff and o.Sources
-// staff_evenly sources: the posts spread over their vendor keys.
+// newTenant makes an org with 7 staff and o.Sources staff_evenly sources:
+// the posts spread over their vendor keys.
 func newTenant(ctx context.Context, o Options, run string) (*tenant, error) {
-	t := &tenant{h: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
-	var org struct {
-		ID    string                 `json:"id"`
-		Owner struct{ Token string } `json:"owner"`
-	}
-	if _, err := t.call(ctx, o, "POST", "/v1/orgs", o.AdminToken, map[string]any{"name": "bench " + run,
-		"owner": map[string]string{"email": "owner@bench-" + run + ".example", "name": "Bench Owner"}}, &org); err != nil {
+	admin := o.client()
+	org, owner, err := orgWithStaff(ctx, admin, "bench "+run, 7)
+	if err != nil {
 		return nil, err
 	}
-	for i := 0; i < 7; i++ {
-		if _, err := t.call(ctx, o, "POST", "/v1/orgs/"+org.ID+"/users", org.Owner.Token, map[string]any{
-			"email": fmt.Sprintf("s%d@bench-%s.example", i, run), "name": fmt.Sprintf("Staff %d", i), "role": "staff"}, nil); err != nil {
-			return nil, err
-		}
-	}
+	t := &tenant{api: admin}
 	for i := 0; i < max(1, o.Sources); i++ {
-		var src struct {
-			ID     string `json:"id"`
-			APIKey string `json:"api_key"`
-		}
-		if _, err := t.call(ctx, o, "PUT", fmt.Sprintf("/v1/orgs/%s/sources/bench%d", org.ID, i), org.Owner.Token,
-			map[string]any{"name": "Bench", "routing": map[string]string{"mode": "staff_evenly"}}, &src); err != nil {
+		src, err := owner.PutSource(ctx, org.ID, fmt.Sprintf("bench%d", i), map[string]any{"name": "Bench", "routing": map[string]string{"mode": "staff_evenly"}})
+		if err != nil {
 			return nil, err
 		}
 		t.keys, t.sourceIDs = append(t.keys, src.APIKey), append(t.sourceIDs, src.ID)
@@ -313,16 +286,18 @@ func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate
 			<-tick
 		}
 		body := map[string]any{"external_id": fmt.Sprintf("%s%d", prefix, i), "first_name": "Bench", "email": fmt.Sprintf("b%d@example.com", i)}
+		vendor := t.api.As(t.keys[i%len(t.keys)])
 		for {
 			t0 := time.Now()
-			st, err := t.call(ctx, o, "POST", "/v1/leads", t.keys[i%len(t.keys)], body, nil)
-			if err != nil {
-				return err
-			}
-			if st == 429 {
+			err := vendor.PostLead(ctx, body)
+			var ae *apiclient.Error
+			if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
 				atomic.AddInt64(limited, 1)
 				time.Sleep(200 * time.Millisecond)
 				continue
+			}
+			if err != nil {
+				return err
 			}
 			sent[i], answer[i] = t0, time.Since(t0)
 			return nil
