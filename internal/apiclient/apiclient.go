@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -23,25 +26,41 @@ type Client struct {
 
 // Error is an API error answer.
 type Error struct {
-	Status  int
-	Code    string
-	Message string
-	Fields  map[string]string
+	Status     int
+	Code       string
+	Message    string
+	Fields     map[string]string
+	RetryAfter time.Duration // from a 429
 }
 
+// Error reads "422 invalid lead; email: not a valid email address", fields sorted.
 func (e *Error) Error() string {
-	s := fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message)
-	for k, v := range e.Fields {
-		s += fmt.Sprintf("; %s: %s", k, v)
+	parts := []string{fmt.Sprintf("%d %s", e.Status, e.Message)}
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
 	}
-	return s
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+": "+e.Fields[k])
+	}
+	return strings.Join(parts, "; ")
 }
 
+// do sends body (a value to encode, or []byte sent as it is) and decodes the
+// answer into out.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
+	switch b := body.(type) {
+	case nil:
+	case []byte:
 		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
 	if err != nil {
@@ -66,8 +85,12 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 				Fields        map[string]string
 			} `json:"error"`
 		}
-		_ = json.Unmarshal(b, &e)
-		return &Error{Status: res.StatusCode, Code: e.Error.Code, Message: e.Error.Message, Fields: e.Error.Fields}
+		if json.Unmarshal(b, &e) != nil || e.Error.Message == "" {
+			e.Error.Message = strings.TrimSpace(string(b)) // not our error shape (a proxy, say)
+		}
+		wait, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+		return &Error{Status: res.StatusCode, Code: e.Error.Code, Message: e.Error.Message, Fields: e.Error.Fields,
+			RetryAfter: time.Duration(wait) * time.Second}
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
@@ -141,7 +164,12 @@ func (c *Client) PutSource(ctx context.Context, org, slug string, body map[strin
 	return out, err
 }
 
-// PostLead posts a lead with a vendor key; a refusal (429 included) is an *Error.
-func (c *Client) PostLead(ctx context.Context, lead any) error {
-	return c.do(ctx, "POST", "/v1/leads", lead, nil)
+// PostLead posts a lead with a vendor key (a value, or raw JSON as []byte)
+// and reports whether it was a repeat; a refusal (429 included) is an *Error.
+func (c *Client) PostLead(ctx context.Context, lead any) (duplicate bool, err error) {
+	var out struct {
+		Duplicate bool `json:"duplicate"`
+	}
+	err = c.do(ctx, "POST", "/v1/leads", lead, &out)
+	return out.Duplicate, err
 }

@@ -289,7 +289,7 @@ func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate
 		vendor := t.api.As(t.keys[i%len(t.keys)])
 		for {
 			t0 := time.Now()
-			err := vendor.PostLead(ctx, body)
+			_, err := vendor.PostLead(ctx, body)
 			var ae *apiclient.Error
 			if errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests {
 				atomic.AddInt64(limited, 1)

@@ -9,17 +9,19 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/leadrelay/leadrelay/internal/apiclient"
 )
 
 type Options struct {
@@ -60,17 +62,17 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	start := time.Now()
 	work := make(chan row)
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 30 * time.Second}
+	vendor := &apiclient.Client{Base: o.URL, Token: o.Key}
 	for i := 0; i < max(1, o.Concurrency); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for r := range work {
-				status, reason := postOne(ctx, client, o.URL, o.Key, r.body)
+				dup, reason := postOne(ctx, vendor, r.body)
 				switch {
-				case status == 202:
+				case reason == "" && !dup:
 					accepted.Add(1)
-				case status == 200:
+				case reason == "":
 					duplicate.Add(1)
 				default:
 					mu.Lock()
@@ -118,62 +120,29 @@ type row struct {
 	body []byte
 }
 
-// postOne posts a lead, waiting out 429s and retrying 5xx and network errors.
-func postOne(ctx context.Context, c *http.Client, base, key string, body []byte) (int, string) {
+// postOne posts a lead, waiting out 429s and retrying 5xx and network
+// errors; reason is "" when the API took the lead (new or a repeat).
+func postOne(ctx context.Context, vendor *apiclient.Client, body []byte) (duplicate bool, reason string) {
 	var last string
 	for attempt := 0; attempt < 8; attempt++ {
-		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/leads", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := c.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return 0, "interrupted"
-			}
-			last = err.Error()
-			time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
-			continue
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		dup, err := vendor.PostLead(ctx, body)
+		var ae *apiclient.Error
 		switch {
-		case res.StatusCode == 429:
-			wait, _ := strconv.Atoi(res.Header.Get("Retry-After"))
-			time.Sleep(time.Duration(max(wait, 1)) * time.Second)
+		case err == nil:
+			return dup, ""
+		case ctx.Err() != nil:
+			return false, "interrupted"
+		case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests:
+			time.Sleep(max(ae.RetryAfter, time.Second))
 			attempt--
 			continue
-		case res.StatusCode >= 500:
-			last = fmt.Sprintf("%d %s", res.StatusCode, errorText(b))
-			time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
-			continue
-		case res.StatusCode == 200 || res.StatusCode == 202:
-			return res.StatusCode, ""
+		case errors.As(err, &ae) && ae.Status < 500:
+			return false, ae.Error()
 		}
-		return res.StatusCode, fmt.Sprintf("%d %s", res.StatusCode, errorText(b))
+		last = err.Error()
+		time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
 	}
-	return 0, "gave up: " + last
-}
-
-func errorText(b []byte) string {
-	var e struct {
-		Error struct {
-			Message string            `json:"message"`
-			Fields  map[string]string `json:"fields"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(b, &e) != nil || e.Error.Message == "" {
-		return strings.TrimSpace(string(b))
-	}
-	keys := make([]string, 0, len(e.Error.Fields))
-	for k := range e.Error.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := []string{e.Error.Message}
-	for _, k := range keys {
-		parts = append(parts, k+": "+e.Error.Fields[k])
-	}
-	return strings.Join(parts, "; ")
+	return false, "gave up: " + last
 }
 
 func readLeads(path string) ([]row, error) {
