@@ -46,7 +46,7 @@ type Email struct {
 	To       string
 	OrgID    string
 	LeadID   string
-	Data     map[string]string // template fields
+	Data     map[string]string // template fields; LeadURL is added for an email about a lead
 }
 
 // SendEmail sends one email through the outbox. An SMTP error is returned so
@@ -54,6 +54,14 @@ type Email struct {
 // drops it, and the outbox never sends one key twice.
 func (a *Activities) SendEmail(ctx context.Context, e Email) error {
 	log := activity.GetLogger(ctx)
+	if e.LeadID != "" {
+		// Links come from this worker's PUBLIC_BASE_URL, as in every email.
+		data := map[string]string{"LeadURL": a.PublicBaseURL + "/v1/leads/" + e.LeadID}
+		for k, v := range e.Data {
+			data[k] = v
+		}
+		e.Data = data
+	}
 	sent, err := a.Outbox.Deliver(ctx, mail.Email{Template: e.Template, Key: e.Key, Kind: e.Kind, To: e.To,
 		OrgID: e.OrgID, LeadID: e.LeadID, Data: e.Data})
 	switch {

@@ -106,11 +106,8 @@ func runDev(ctx context.Context, _ []string) error {
 			}
 			log.Warn("ports 7233/8233 are taken (another Temporal?): using free ones", zap.Int("port", port), zap.Int("ui_port", uiPort))
 		}
-		names := make([]string, len(workflows.SearchAttributes))
-		for i, k := range workflows.SearchAttributes {
-			names[i] = k.GetName()
-		}
-		p, err := devstack.StartTemporal(bin, filepath.Join(data, "temporal.db"), filepath.Join(data, "temporal.log"), port, uiPort, names)
+		p, err := devstack.StartTemporal(bin, filepath.Join(data, "temporal.db"), filepath.Join(data, "temporal.log"), port, uiPort,
+			workflows.SearchAttributeNames())
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,15 @@ var (
 // SearchAttributes lists them for registration.
 var SearchAttributes = []temporal.SearchAttributeKey{OrgIDKey, LeadSourceKey, LeadIDKey, LeadStatusKey}
 
+// SearchAttributeNames are their names, for `temporal server start-dev --search-attribute`.
+func SearchAttributeNames() []string {
+	n := make([]string, len(SearchAttributes))
+	for i, k := range SearchAttributes {
+		n[i] = k.GetName()
+	}
+	return n
+}
+
 // LeadWorkflowID is derived from the business key, so a repeated post finds
 // the same run instead of starting a second one.
 func LeadWorkflowID(orgID, slug, externalID string) string {
@@ -36,8 +45,7 @@ type LeadInput struct {
 	OrgID      string // the org whose rules apply in this run
 	Slug       string
 	ExternalID string
-	BaseURL    string // PUBLIC_BASE_URL, for links in emails
-	Hop        int    // 0 for the org that received the lead, +1 per sub-agency level
+	Hop        int // 0 for the org that received the lead, +1 per sub-agency level
 }
 
 // QueryDecision answers with the routing decision once it is made.
@@ -102,7 +110,6 @@ func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
 			Data: map[string]string{
 				"SourceName": d.SourceName, "Slug": d.Slug, "LeadName": d.LeadName, "ExternalID": r.in.ExternalID,
 				"LeadEmail": d.LeadEmail, "LeadPhone": d.LeadPhone, "Reason": d.Reason,
-				"LeadURL": r.in.BaseURL + "/v1/leads/" + d.LeadID,
 			},
 		}))
 	}
@@ -129,7 +136,7 @@ func (r *leadRun) fanOut(ctx workflow.Context, d store.Decision) (store.Decision
 	})
 	var final store.Decision
 	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, LeadInput{LeadID: r.in.LeadID, OrgID: d.FanOutTo, Slug: r.in.Slug,
-		ExternalID: r.in.ExternalID, BaseURL: r.in.BaseURL, Hop: r.in.Hop + 1}).Get(ctx, &final)
+		ExternalID: r.in.ExternalID, Hop: r.in.Hop + 1}).Get(ctx, &final)
 	if err != nil {
 		r.log.Error("sub-agency routing failed", "SubAgency", d.FanOutTo, "Error", err)
 		return d, err

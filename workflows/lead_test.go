@@ -36,7 +36,7 @@ func realEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store, *m
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(workflows.LeadWorkflow)
-	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}})
+	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}, PublicBaseURL: "http://api.test"})
 	return env, s, sink
 }
 
@@ -68,7 +68,7 @@ func postLead(t *testing.T, s *store.Store, o org, src store.Source, ext string)
 	in, err := s.InsertLead(ctx, store.NewLead{SourceID: src.ID, OrgID: o.id, Slug: src.Slug, WorkflowID: "wf", ReceivedAt: time.Now(),
 		In: domain.LeadInput{ExternalID: ext, FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"}})
 	require.NoError(t, err)
-	return workflows.LeadInput{LeadID: in.LeadID, OrgID: o.id, Slug: src.Slug, ExternalID: ext, BaseURL: "http://api.test"}
+	return workflows.LeadInput{LeadID: in.LeadID, OrgID: o.id, Slug: src.Slug, ExternalID: ext}
 }
 
 func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {

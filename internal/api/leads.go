@@ -61,7 +61,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	logField(w, zap.String("lead_id", intake.LeadID))
 	logField(w, zap.String("workflow_id", intake.WorkflowID))
 	if !intake.Routed {
-		if err := StartLeadWorkflow(r.Context(), s.Temporal, s.Cfg.TaskQueue, s.Cfg.PublicBaseURL, store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
+		if err := StartLeadWorkflow(r.Context(), s.Temporal, s.Cfg.TaskQueue, store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
 			Slug: c.Slug, ExternalID: in.ExternalID, WorkflowID: intake.WorkflowID}); err != nil {
 			// The lead is recorded; the vendor's retry (or the worker's sweep)
 			// starts its workflow. Say so rather than pretend it is accepted.
@@ -79,7 +79,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 
 // StartLeadWorkflow starts a lead's workflow, or finds the one already started
 // under its ID. Used by the API and by the worker's sweep of unrouted leads.
-func StartLeadWorkflow(ctx context.Context, tc client.Client, queue, baseURL string, l store.UnroutedLead) error {
+func StartLeadWorkflow(ctx context.Context, tc client.Client, queue string, l store.UnroutedLead) error {
 	_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       l.WorkflowID,
 		TaskQueue:                queue,
@@ -92,7 +92,7 @@ func StartLeadWorkflow(ctx context.Context, tc client.Client, queue, baseURL str
 			workflows.OrgIDKey.ValueSet(l.OrgID), workflows.LeadSourceKey.ValueSet(l.Slug),
 			workflows.LeadIDKey.ValueSet(l.LeadID), workflows.LeadStatusKey.ValueSet("new")),
 	}, workflows.LeadWorkflow, workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug,
-		ExternalID: l.ExternalID, BaseURL: baseURL})
+		ExternalID: l.ExternalID})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		return nil // closed but still retained: it ran

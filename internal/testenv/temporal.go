@@ -47,7 +47,7 @@ func Temporal(t testing.TB) *testsuite.DevServer {
 			ClientOptions: &client.Options{Namespace: "default",
 				Logger: logging.Temporal(zap.NewNop())},
 			LogLevel:  "error",
-			ExtraArgs: devstack.SearchAttributeArgs(names()),
+			ExtraArgs: devstack.SearchAttributeArgs(workflows.SearchAttributeNames()),
 			Stdout:    out,
 			Stderr:    out,
 		})
@@ -56,14 +56,6 @@ func Temporal(t testing.TB) *testsuite.DevServer {
 		t.Fatalf("Temporal dev server: %v", tsErr)
 	}
 	return ts
-}
-
-func names() []string {
-	var n []string
-	for _, k := range workflows.SearchAttributes {
-		n = append(n, k.GetName())
-	}
-	return n
 }
 
 // StopTemporal ends the package's dev server; call it from TestMain.
