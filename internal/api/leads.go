@@ -1,16 +1,10 @@
 package api
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
@@ -61,7 +55,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	logField(w, zap.String("lead_id", intake.LeadID))
 	logField(w, zap.String("workflow_id", intake.WorkflowID))
 	if !intake.Routed {
-		if err := StartLeadWorkflow(r.Context(), s.Temporal, s.Cfg.TaskQueue, store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
+		if err := workflows.StartLead(r.Context(), s.Temporal, s.Cfg.TaskQueue, store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
 			Slug: c.Slug, ExternalID: in.ExternalID, WorkflowID: intake.WorkflowID}); err != nil {
 			// The lead is recorded; the vendor's retry (or the worker's sweep)
 			// starts its workflow. Say so rather than pretend it is accepted.
@@ -75,29 +69,6 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, intakeOut{intake.LeadID, intake.WorkflowID, intake.Duplicate})
-}
-
-// StartLeadWorkflow starts a lead's workflow, or finds the one already started
-// under its ID. Used by the API and by the worker's sweep of unrouted leads.
-func StartLeadWorkflow(ctx context.Context, tc client.Client, queue string, l store.UnroutedLead) error {
-	_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       l.WorkflowID,
-		TaskQueue:                queue,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		// When the worker shares this process (starter dev), the first workflow
-		// task comes back in the start response: one round trip fewer.
-		EnableEagerStart: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.OrgIDKey.ValueSet(l.OrgID), workflows.LeadSourceKey.ValueSet(l.Slug),
-			workflows.LeadIDKey.ValueSet(l.LeadID), workflows.LeadStatusKey.ValueSet("new")),
-	}, workflows.LeadWorkflow, workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug,
-		ExternalID: l.ExternalID})
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return nil // closed but still retained: it ran
-	}
-	return err
 }
 
 func (s *Server) getLead(w http.ResponseWriter, r *http.Request) {

@@ -167,7 +167,7 @@ func SweepOnce(ctx context.Context, d *Deps, olderThan time.Duration) (int, erro
 		return 0, err
 	}
 	for _, l := range leads {
-		if err := api.StartLeadWorkflow(ctx, d.Temporal, d.Cfg.TaskQueue, l); err != nil {
+		if err := workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l); err != nil {
 			d.Log.Warn("could not start unrouted lead", zap.String("lead_id", l.LeadID), zap.Error(err))
 			continue
 		}
