@@ -128,7 +128,7 @@ func runDev(ctx context.Context, _ []string) error {
 		if err != nil {
 			return err
 		}
-		defer mc.Stop() //nolint:errcheck
+		defer mc.Close() //nolint:errcheck
 		cfg.SMTPURL = mc.URL()
 		webAddr := "127.0.0.1:8025"
 		if !devstack.PortFree(webAddr) {

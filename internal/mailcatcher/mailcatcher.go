@@ -40,6 +40,10 @@ type Catcher struct {
 	srv  *smtp.Server
 	ln   net.Listener
 	addr string
+	// down and refuse simulate outages without giving up the port, so no
+	// other process can take it while a test counts on it being dead.
+	down   bool
+	refuse int
 }
 
 // Start listens for SMTP on addr ("127.0.0.1:0" picks a free port).
@@ -56,7 +60,15 @@ func (c *Catcher) listen(addr string) error {
 	if err != nil {
 		return fmt.Errorf("mail catcher: %w", err)
 	}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{c: c}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		c.mu.Lock()
+		down := c.down
+		c.mu.Unlock()
+		if down {
+			return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "service not available (outage)"}
+		}
+		return &session{c: c}, nil
+	}))
 	srv.Domain = "localhost"
 	srv.ReadTimeout = 30 * time.Second
 	srv.WriteTimeout = 30 * time.Second
@@ -76,8 +88,34 @@ func (c *Catcher) Addr() string { c.mu.Lock(); defer c.mu.Unlock(); return c.add
 // URL is the SMTP_URL that reaches this catcher.
 func (c *Catcher) URL() string { return "smtp://" + c.Addr() }
 
-// Stop closes the SMTP listener (the inbox stays): an outage.
+// Stop starts an outage: every conversation is refused with a temporary 421
+// (the inbox stays). The port stays bound, so a test's "unreachable" server
+// cannot be replaced by another process picking the same port.
 func (c *Catcher) Stop() error {
+	c.mu.Lock()
+	c.down = true
+	c.mu.Unlock()
+	return nil
+}
+
+// Resume ends the outage that Stop began.
+func (c *Catcher) Resume() error {
+	c.mu.Lock()
+	c.down = false
+	c.mu.Unlock()
+	return nil
+}
+
+// Refuse makes every recipient answer code (e.g. 550, a permanent refusal);
+// 0 accepts again.
+func (c *Catcher) Refuse(code int) {
+	c.mu.Lock()
+	c.refuse = code
+	c.mu.Unlock()
+}
+
+// Close shuts the listener down for good.
+func (c *Catcher) Close() error {
 	c.mu.Lock()
 	srv := c.srv
 	c.srv = nil
@@ -87,9 +125,6 @@ func (c *Catcher) Stop() error {
 	}
 	return srv.Close()
 }
-
-// Resume listens again on the same address after Stop.
-func (c *Catcher) Resume() error { return c.listen(c.Addr()) }
 
 // Messages returns a copy of the inbox, oldest first.
 func (c *Catcher) Messages() []Message {
@@ -112,9 +147,18 @@ type session struct {
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
-func (s *session) Reset()                                      { s.from, s.to = "", nil }
-func (s *session) Logout() error                               { return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.c.mu.Lock()
+	code := s.c.refuse
+	s.c.mu.Unlock()
+	if code != 0 {
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1}, Message: "mailbox unavailable (refused by the test sink)"}
+	}
+	s.to = append(s.to, to)
+	return nil
+}
+func (s *session) Reset()        { s.from, s.to = "", nil }
+func (s *session) Logout() error { return nil }
 
 func (s *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)

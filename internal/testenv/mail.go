@@ -18,7 +18,7 @@ func MailSink(t testing.TB) (*mailcatcher.Catcher, *mail.Sender) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sink.Stop() })
+	t.Cleanup(func() { _ = sink.Close() })
 	sender, err := mail.NewSender(sink.URL(), "leadrelay <noreply@"+MailDomain+">")
 	if err != nil {
 		t.Fatal(err)
