@@ -70,11 +70,19 @@ func (s *Store) LinkOrgs(ctx context.Context, parent, child string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error { return linkTx(ctx, tx, parent, child) })
 }
 
-// linkTx checks and writes a link inside tx. Both org rows are locked in a
-// fixed order, so two concurrent links cannot race into a cycle.
+// linkLock serialises every link change: a cycle check reads ancestors that
+// no row lock covers, so two links over disjoint org pairs (A under B, B's
+// ancestor under A) could each pass alone and close a cycle together. Links
+// are rare; one lock for all of them costs nothing.
+const linkLock = 0x6c696e6b // "link"
+
+// linkTx checks and writes a link inside tx, under linkLock.
 func linkTx(ctx context.Context, tx pgx.Tx, parent, child string) error {
 	if !domain.ValidUUID(parent) || !domain.ValidUUID(child) {
 		return domain.Errorf(domain.ENotFound, "organization not found")
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(linkLock)); err != nil {
+		return err
 	}
 	var locked int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT id FROM orgs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) l`,
