@@ -28,6 +28,9 @@ type Config struct {
 	DigestAt          string        // "HH:MM", org-local
 	DigestDelay       time.Duration // 0 = unset
 	VendorRate        RateLimit
+	// AuthFailureRate limits failed authentications per client address
+	// (AUTH_FAILURE_RATE_LIMIT); the zero value (off) limits nothing.
+	AuthFailureRate RateLimit
 }
 
 // RateLimit is VENDOR_RATE_LIMIT: PerSecond sustained with a Burst.
@@ -73,8 +76,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.PublicBaseURL = get("PUBLIC_BASE_URL", "http://"+c.HTTPAddr)
 
 	if c.DatabaseURL != "" {
-		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return nil, &Error{"DATABASE_URL", redact(c.DatabaseURL), "want postgres://user@host:port/db"}
+		if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+			return nil, &Error{"DATABASE_URL", redact(c.DatabaseURL), err.Error()}
 		}
 	}
 	if err := hostPort(c.TemporalAddress); err != nil {
@@ -115,7 +118,106 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, &Error{"VENDOR_RATE_LIMIT", rl, err.Error()}
 	}
 	c.VendorRate = r
+	if al := get("AUTH_FAILURE_RATE_LIMIT", "10/s,burst=100"); al != "off" {
+		r, err := ParseRateLimit(al)
+		if err != nil {
+			return nil, &Error{"AUTH_FAILURE_RATE_LIMIT", al, err.Error() + ", or off"}
+		}
+		c.AuthFailureRate = r
+	}
 	return c, nil
+}
+
+// checkDatabaseURL accepts the two forms libpq and pgx read: a URL
+// (postgres://user:pass@host:port/db?opt=v) and keyword=value pairs
+// (host=h port=5432 user=u password='p w' dbname=d).
+func checkDatabaseURL(s string) error {
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		if _, err := url.Parse(s); err != nil {
+			return fmt.Errorf("not a valid URL: want postgres://user@host:port/db")
+		}
+		return nil
+	}
+	if !strings.Contains(s, "=") {
+		return fmt.Errorf("want postgres://user@host:port/db or host=… dbname=… keyword pairs")
+	}
+	if _, err := parseKeywords(s); err != nil {
+		return fmt.Errorf("keyword form: %v", err)
+	}
+	return nil
+}
+
+var keywordRE = regexp.MustCompile(`^[a-z_]+$`)
+
+// parseKeywords reads libpq's keyword=value form: values are bare words or
+// single-quoted with \' and \\ escapes. Its errors never quote a value.
+func parseKeywords(s string) (map[string]string, error) {
+	out := map[string]string{}
+	i := 0
+	for {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			return out, nil
+		}
+		start := i
+		for i < len(s) && s[i] != '=' && !isSpace(s[i]) {
+			i++
+		}
+		key := s[start:i]
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		if i == len(s) || s[i] != '=' || !keywordRE.MatchString(key) {
+			return nil, fmt.Errorf("want keyword=value pairs (keywords are lowercase letters and _)")
+		}
+		i++
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		var v strings.Builder
+		if i < len(s) && s[i] == '\'' {
+			i++
+			closed := false
+			for i < len(s) {
+				c := s[i]
+				if c == '\\' && i+1 < len(s) {
+					v.WriteByte(s[i+1])
+					i += 2
+					continue
+				}
+				i++
+				if c == '\'' {
+					closed = true
+					break
+				}
+				v.WriteByte(c)
+			}
+			if !closed {
+				return nil, fmt.Errorf("the value of %s has no closing quote", key)
+			}
+			if i < len(s) && !isSpace(s[i]) {
+				return nil, fmt.Errorf("the quoted value of %s must be followed by a space", key)
+			}
+		} else {
+			for i < len(s) && !isSpace(s[i]) {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				v.WriteByte(s[i])
+				i++
+			}
+		}
+		if _, dup := out[key]; dup {
+			return nil, fmt.Errorf("%s is given twice", key)
+		}
+		out[key] = v.String()
+	}
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
 // Require reports the first of the named settings that is empty.
@@ -229,9 +331,20 @@ func ParseSMTPURL(s string) (SMTP, error) {
 
 var credsRE = regexp.MustCompile(`://[^/@]*@`)
 
-// redact hides a password in a URL before it is printed, also in a URL too
-// broken to parse.
+// passwordKWRE finds the password of a keyword-form connection string, quoted
+// (up to an unescaped closing quote, or the end when there is none) or bare.
+var passwordKWRE = regexp.MustCompile(`(?i)(password\s*=\s*)(?:'(?:[^'\\]|\\.)*(?:'|\\?$)|[^\s']\S*|'?$)`)
+
+// looseCredsRE finds user:password@ in something that is not a URL at all.
+var looseCredsRE = regexp.MustCompile(`((?:^|[\s/])[^\s/:@]*):[^\s/@]*@`)
+
+// redact hides a password in a URL or a keyword-form connection string
+// (password=…) before it is printed, also in one too broken to parse.
 func redact(s string) string {
+	if !strings.Contains(s, "://") {
+		s = passwordKWRE.ReplaceAllString(s, "${1}xxxxx")
+		return looseCredsRE.ReplaceAllString(s, "${1}:xxxxx@")
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return credsRE.ReplaceAllString(s, "://xxxxx@")
