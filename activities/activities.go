@@ -6,6 +6,9 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	gomail "github.com/wneessen/go-mail"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -65,6 +68,9 @@ func (a *Activities) SendEmail(ctx context.Context, e Email) error {
 	sent, err := a.Outbox.Deliver(ctx, mail.Email{Template: e.Template, Key: e.Key, Kind: e.Kind, To: e.To,
 		OrgID: e.OrgID, LeadID: e.LeadID, Data: e.Data})
 	switch {
+	case errors.Is(err, mail.ErrRefused):
+		log.Warn("email refused for good", "Key", e.Key, "LeadID", e.LeadID, "Error", err)
+		return temporal.NewNonRetryableApplicationError(e.Kind+" email to "+e.To+" refused: "+smtpReply(err), "EmailRefused", err)
 	case errors.Is(err, mail.ErrSMTP):
 		log.Warn("email not sent, will retry", "Key", e.Key, "LeadID", e.LeadID, "Error", err)
 		return err
@@ -82,6 +88,33 @@ func (a *Activities) SendEmail(ctx context.Context, e Email) error {
 	}
 	log.Info("email sent", "Key", e.Key, "Kind", e.Kind, "LeadID", e.LeadID)
 	return nil
+}
+
+// EmailFailure names an email that will not be sent, and why.
+type EmailFailure struct {
+	Key, Kind, To, OrgID, LeadID string
+	Reason                       string
+}
+
+// RecordEmailFailure marks an email failed for good and writes it on the
+// lead's timeline: the lead was routed regardless, and whoever reads the
+// timeline learns that the notification did not go out.
+func (a *Activities) RecordEmailFailure(ctx context.Context, f EmailFailure) error {
+	msg := f.Kind + " email to " + f.To + " failed: " + f.Reason
+	if err := a.Store.RecordEmailFailure(ctx, f.Key, f.LeadID, f.OrgID, msg); err != nil {
+		return err
+	}
+	activity.GetLogger(ctx).Warn("email recorded as failed", "Key", f.Key, "LeadID", f.LeadID, "Reason", f.Reason)
+	return nil
+}
+
+// smtpReply keeps the server's words out of go-mail's longer wrapping.
+func smtpReply(err error) string {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("SMTP %d %s", se.ErrorCode(), se.EnhancedStatusCode())
+	}
+	return err.Error()
 }
 
 // Noop is the benchmark's unit of engine work: one local activity that does nothing.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/leadrelay/leadrelay/workflows"
 )
 
 func TestFanOutOverLinkedSubAgencies(t *testing.T) {
@@ -72,7 +74,7 @@ func TestFanOutOverLinkedSubAgencies(t *testing.T) {
 		}
 		perSub[holder.id]++
 		// the sub-agency's routing ran as a child run, filterable by its org
-		child := wfIDs[i] + "/via/" + holder.id
+		child := workflows.HopWorkflowID(id, holder.id)
 		d, err := s.deps.Temporal.DescribeWorkflowExecution(context.Background(), child, "")
 		if err != nil {
 			t.Fatalf("child run %s: %v", child, err)

@@ -126,10 +126,14 @@ func (r *invitationRun) answer(ctx workflow.Context, status string) error {
 }
 
 func (r *invitationRun) close(ctx workflow.Context, status string) error {
+	return r.closeWith(ctx, status, answerOptions)
+}
+
+func (r *invitationRun) closeWith(ctx workflow.Context, status string, opts workflow.ActivityOptions) error {
 	r.busy = true
 	defer func() { r.busy = false }()
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), a.CloseInvitation,
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.CloseInvitation,
 		activities.CloseInvitation{InvitationID: r.in.InvitationID, Status: status}).Get(ctx, nil)
 	if err != nil {
 		return err
@@ -158,7 +162,9 @@ func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {
 			return InvitationResult{}, err
 		}
 		if r.status == store.InvitePending {
-			if err := r.close(ctx, store.InviteExpired); err != nil {
+			// Retried until PostgreSQL answers: an expiry that never lands
+			// would leave the invitation pending for ever.
+			if err := r.closeWith(ctx, store.InviteExpired, bookkeepingOptions); err != nil {
 				return InvitationResult{}, err
 			}
 		}

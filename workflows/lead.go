@@ -3,7 +3,7 @@
 package workflows
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -20,10 +20,12 @@ var (
 	LeadSourceKey = temporal.NewSearchAttributeKeyKeyword("LeadSource")
 	LeadIDKey     = temporal.NewSearchAttributeKeyKeyword("LeadID")
 	LeadStatusKey = temporal.NewSearchAttributeKeyKeyword("LeadStatus")
+	// ExternalIDKey holds the vendor's id, which never enters a workflow ID.
+	ExternalIDKey = temporal.NewSearchAttributeKeyKeyword("ExternalID")
 )
 
 // SearchAttributes lists them for registration.
-var SearchAttributes = []temporal.SearchAttributeKey{OrgIDKey, LeadSourceKey, LeadIDKey, LeadStatusKey}
+var SearchAttributes = []temporal.SearchAttributeKey{OrgIDKey, LeadSourceKey, LeadIDKey, LeadStatusKey, ExternalIDKey}
 
 // SearchAttributeNames are their names, for `temporal server start-dev --search-attribute`.
 func SearchAttributeNames() []string {
@@ -34,11 +36,36 @@ func SearchAttributeNames() []string {
 	return n
 }
 
-// LeadWorkflowID is derived from the business key, so a repeated post finds
-// the same run instead of starting a second one.
-func LeadWorkflowID(orgID, slug, externalID string) string {
-	return fmt.Sprintf("lead/%s/%s/%s", orgID, slug, externalID)
+// LeadWorkflowID names a lead's first run. The lead's id is minted by
+// leadrelay and stands for the business key (source, external_id) through
+// the unique key in PostgreSQL, so a repeated post finds the same run while
+// the ID stays short printable ASCII whatever the vendor sends (the readable
+// keys are search attributes). Temporal's SQL stores cap IDs at 255 bytes.
+func LeadWorkflowID(leadID string) string { return "lead/" + leadID }
+
+// HopWorkflowID names the run of one sub-agency hop. It is flat rather than
+// nested on the parent's ID, so any depth stays at 82 bytes; a lead visits an
+// org at most once per chain because links never form a cycle.
+func HopWorkflowID(leadID, orgID string) string { return "lead/" + leadID + "/via/" + orgID }
+
+// ValidWorkflowID is what every Temporal persistence accepts as an ID.
+func ValidWorkflowID(id string) bool {
+	if id == "" || len(id) > 255 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
+
+// versionAsyncEmails marks the lead workflow shape in which routing never
+// waits for an email, child IDs are flat (HopWorkflowID), purchase keys name
+// the hop's org and an email that fails for good is recorded, not fatal.
+// Histories recorded before it replay on the old path (README: versioning).
+const versionAsyncEmails = "async-emails-flat-ids"
 
 type LeadInput struct {
 	LeadID     string
@@ -75,20 +102,9 @@ func (r *leadRun) setup(ctx workflow.Context) error {
 }
 
 func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
-	var a *activities.Activities
-
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    500 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute, // a database outage delays routing; it never drops the lead
-		},
-	})
-	var d store.Decision
-	req := store.RouteRequest{LeadID: r.in.LeadID, OrgID: r.in.OrgID, Hop: r.in.Hop}
-	if err := workflow.ExecuteLocalActivity(lctx, a.RouteLead, req).Get(ctx, &d); err != nil {
-		r.log.Error("routing failed", "Error", err)
+	v := workflow.GetVersion(ctx, versionAsyncEmails, workflow.DefaultVersion, 1)
+	d, err := r.route(ctx)
+	if err != nil {
 		return d, err
 	}
 	r.decision = &d
@@ -96,13 +112,103 @@ func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, LeadStatusKey.ValueSet(d.Status())); err != nil {
 		return d, err
 	}
+	if v == workflow.DefaultVersion {
+		return r.runV0(ctx, d)
+	}
+	// Emails go out beside the next hop, never before it: the lead is placed
+	// or passed on at once, whatever SMTP does.
+	sends := r.purchaseEmails(ctx, d, "purchase:"+d.LeadID+":"+d.OrgID+":")
+	final := d
+	var hopErr error
+	if d.FanOutTo != "" {
+		final, hopErr = r.fanOut(ctx, d, HopWorkflowID(r.in.LeadID, d.FanOutTo))
+	}
+	var a *activities.Activities
+	fctx := workflow.WithActivityOptions(ctx, bookkeepingOptions)
+	for _, s := range sends {
+		err := s.f.Get(ctx, nil)
+		if err == nil {
+			continue
+		}
+		r.log.Error("purchase email failed for good", "To", s.email.To, "Error", err)
+		if ferr := workflow.ExecuteActivity(fctx, a.RecordEmailFailure, activities.EmailFailure{Key: s.email.Key, Kind: s.email.Kind,
+			To: s.email.To, OrgID: s.email.OrgID, LeadID: s.email.LeadID, Reason: failureReason(err)}).Get(ctx, nil); ferr != nil {
+			return final, ferr
+		}
+	}
+	return final, hopErr
+}
 
+// route runs the routing transaction as a local activity (no server round
+// trip between deciding and recording). A database outage longer than its
+// minute falls back to a regular activity: its retries add no events, so
+// the run's history stays small however long the outage lasts.
+func (r *leadRun) route(ctx workflow.Context) (store.Decision, error) {
+	var a *activities.Activities
+	var d store.Decision
+	req := store.RouteRequest{LeadID: r.in.LeadID, OrgID: r.in.OrgID, Hop: r.in.Hop}
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    15 * time.Second,
+		ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        500 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Second,
+			NonRetryableErrorTypes: []string{"LeadNotFound"},
+		},
+	})
+	err := workflow.ExecuteLocalActivity(lctx, a.RouteLead, req).Get(ctx, &d)
+	if err == nil || isLeadNotFound(err) {
+		return d, err
+	}
+	r.log.Warn("routing did not commit within a minute: retrying as a regular activity", "Error", err)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute, // an outage delays routing; it never drops the lead
+			NonRetryableErrorTypes: []string{"LeadNotFound"},
+		},
+	})
+	if err := workflow.ExecuteActivity(actx, a.RouteLead, req).Get(ctx, &d); err != nil {
+		r.log.Error("routing failed", "Error", err)
+		return d, err
+	}
+	return d, nil
+}
+
+func isLeadNotFound(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == "LeadNotFound"
+}
+
+// failureReason is the activity's own message, without Temporal's wrapping.
+func failureReason(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Error()
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return "gave up after retrying for " + EmailActivityOptions.ScheduleToCloseTimeout.String()
+	}
+	return err.Error()
+}
+
+type pendingEmail struct {
+	email activities.Email
+	f     workflow.Future
+}
+
+func (r *leadRun) purchaseEmails(ctx workflow.Context, d store.Decision, keyPrefix string) []pendingEmail {
+	var a *activities.Activities
 	actx := workflow.WithActivityOptions(ctx, EmailActivityOptions)
-	var sends []workflow.Future
+	var sends []pendingEmail
 	for _, to := range d.PurchaseEmails {
-		sends = append(sends, workflow.ExecuteActivity(actx, a.SendEmail, activities.Email{
+		e := activities.Email{
 			Template: "purchase",
-			Key:      "purchase:" + d.LeadID + ":" + to,
+			Key:      keyPrefix + to,
 			Kind:     "purchase",
 			To:       to,
 			OrgID:    d.OrgID,
@@ -111,10 +217,18 @@ func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
 				"SourceName": d.SourceName, "Slug": d.Slug, "LeadName": d.LeadName, "ExternalID": r.in.ExternalID,
 				"LeadEmail": d.LeadEmail, "LeadPhone": d.LeadPhone, "Reason": d.Reason,
 			},
-		}))
+		}
+		sends = append(sends, pendingEmail{e, workflow.ExecuteActivity(actx, a.SendEmail, e)})
 	}
-	for _, f := range sends {
-		if err := f.Get(ctx, nil); err != nil {
+	return sends
+}
+
+// runV0 is the shape recorded before versionAsyncEmails: emails first, then
+// the next hop under a nested ID. Kept only so open runs and kept fixtures
+// replay.
+func (r *leadRun) runV0(ctx workflow.Context, d store.Decision) (store.Decision, error) {
+	for _, s := range r.purchaseEmails(ctx, d, "purchase:"+d.LeadID+":") {
+		if err := s.f.Get(ctx, nil); err != nil {
 			r.log.Error("purchase email failed for good", "Error", err)
 			return d, err
 		}
@@ -122,17 +236,17 @@ func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
 	if d.FanOutTo == "" {
 		return d, nil
 	}
-	return r.fanOut(ctx, d)
+	return r.fanOut(ctx, d, workflow.GetInfo(ctx).WorkflowExecution.ID+"/via/"+d.FanOutTo)
 }
 
 // fanOut runs the chosen sub-agency's routing for the same slug as a child
-// workflow whose ID extends this one's, so a replayed or retried parent finds
-// the same child.
-func (r *leadRun) fanOut(ctx workflow.Context, d store.Decision) (store.Decision, error) {
+// workflow with a deterministic ID, so a replayed or restarted parent finds
+// the same child (or, after that child closed badly, starts it again).
+func (r *leadRun) fanOut(ctx workflow.Context, d store.Decision, childID string) (store.Decision, error) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID + "/via/" + d.FanOutTo,
+		WorkflowID: childID,
 		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(d.FanOutTo), LeadSourceKey.ValueSet(r.in.Slug),
-			LeadIDKey.ValueSet(r.in.LeadID), LeadStatusKey.ValueSet("new")),
+			LeadIDKey.ValueSet(r.in.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(r.in.ExternalID)),
 	})
 	var final store.Decision
 	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, LeadInput{LeadID: r.in.LeadID, OrgID: d.FanOutTo, Slug: r.in.Slug,
@@ -144,7 +258,19 @@ func (r *leadRun) fanOut(ctx workflow.Context, d store.Decision) (store.Decision
 	return final, nil
 }
 
+// bookkeepingOptions are for writes to PostgreSQL that must happen: retried
+// until the database answers.
+var bookkeepingOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
 // EmailActivityOptions retry an SMTP outage with backoff for up to a week.
+// A permanent refusal (5xx) comes back non-retryable and is recorded at once.
 var EmailActivityOptions = workflow.ActivityOptions{
 	StartToCloseTimeout:    time.Minute,
 	ScheduleToCloseTimeout: 7 * 24 * time.Hour,

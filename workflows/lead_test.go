@@ -126,7 +126,7 @@ func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
 			require.Len(t, msgs, 2, "one purchase email per address")
 			for _, m := range msgs {
 				require.Equal(t, "New lead from EverQuote: Ada Lovelace", m.Subject)
-				require.Equal(t, mail.MessageID("purchase:"+in.LeadID+":"+m.To[0], "leadrelay.test"), m.MessageID)
+				require.Equal(t, mail.MessageID("purchase:"+in.LeadID+":"+o.id+":"+m.To[0], "leadrelay.test"), m.MessageID)
 				require.Contains(t, m.Text, "http://api.test/v1/leads/"+in.LeadID)
 			}
 		})
@@ -157,7 +157,7 @@ func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	env.AssertExpectations(t)
 	require.Len(t, sent, 1)
-	require.Equal(t, "purchase:L1:buyer@x.example", sent[0].Key)
+	require.Equal(t, "purchase:L1:O1:buyer@x.example", sent[0].Key, "the key names the hop's org: each hop notifies once")
 	require.Equal(t, "buyer@x.example", sent[0].To)
 }
 
@@ -170,38 +170,37 @@ func TestLeadNotFoundFailsTheRunWithoutRetrying(t *testing.T) {
 	require.True(t, strings.Contains(err.Error(), "lead not found"), err.Error())
 }
 
-func TestLeadWorkflowIDIsTheBusinessKey(t *testing.T) {
-	require.Equal(t, "lead/org-1/everquote/ext-9", workflows.LeadWorkflowID("org-1", "everquote", "ext-9"))
+// Workflow IDs never carry vendor data: they must fit every persistence
+// (255 bytes, printable ASCII) at any depth, and a crafted external id cannot
+// make two leads' IDs collide.
+func TestWorkflowIDsFitEveryPersistence(t *testing.T) {
+	lead, org := "0b7e6c1e-8f5a-4c8e-9d7a-3f1e2d4c5b6a", "5d2c4b1a-7e6f-4a3b-8c9d-0e1f2a3b4c5d"
+	require.Equal(t, "lead/"+lead, workflows.LeadWorkflowID(lead))
+	hop := workflows.HopWorkflowID(lead, org)
+	require.Equal(t, "lead/"+lead+"/via/"+org, hop)
+	require.Len(t, hop, 82)
+	require.True(t, workflows.ValidWorkflowID(hop))
+	for _, bad := range []string{"", "lead/ext-é-1", "lead/x\ny", "lead/a b", strings.Repeat("x", 256)} {
+		require.False(t, workflows.ValidWorkflowID(bad), "%q", bad)
+	}
+	require.True(t, workflows.ValidWorkflowID(strings.Repeat("x", 255)))
 }
 
 func TestFanOutRunsTheSubAgencysRoutingAsAChild(t *testing.T) {
 	env, s, sink := realEnv(t)
-	dom := fmt.Sprintf("f%d.example", time.Now().UnixNano())
-	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+dom, "M")
-	require.NoError(t, err)
-	sub, _, _, err := s.CreateOrg(ctx, "North", "UTC", "n@"+dom, "N")
-	require.NoError(t, err)
-	require.NoError(t, s.LinkOrgs(ctx, m.ID, sub.ID))
-	rep, _, err := s.CreateUser(ctx, sub.ID, "rep@"+dom, "Rep", domain.RoleStaff, false)
-	require.NoError(t, err)
-	_, _, _, err = s.PutSource(ctx, sub.ID, "everquote", domain.SourceConfig{Name: "EQ North", Priority: "normal",
-		Routing: domain.Routing{Mode: domain.RouteStaffEvenly}, PurchaseNotificationEmails: []string{"north@" + dom}}, 0)
-	require.NoError(t, err)
-	src, _, _, err := s.PutSource(ctx, m.ID, "everquote", domain.SourceConfig{Name: "EQ", Priority: "normal",
-		Routing: domain.Routing{Mode: domain.RouteSubAgencies, SubAgencies: []string{sub.ID}}, PurchaseNotificationEmails: []string{"master@" + dom}}, 0)
-	require.NoError(t, err)
-	in := postLead(t, s, org{id: m.ID}, src, "fan-1")
+	f := fanOutSetup(t, s, "fan-1")
+	sub, in, dom := org{id: f.sub}, f.in, f.dom
 
 	env.ExecuteWorkflow(workflows.LeadWorkflow, in)
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var d store.Decision
 	require.NoError(t, env.GetWorkflowResult(&d))
-	require.Equal(t, sub.ID, d.OrgID, "the result is the sub-agency's decision")
-	require.Equal(t, rep.ID, d.AssignedTo)
-	l, err := s.GetLead(ctx, sub.ID, in.LeadID)
+	require.Equal(t, sub.id, d.OrgID, "the result is the sub-agency's decision")
+	require.Equal(t, f.rep, d.AssignedTo)
+	l, err := s.GetLead(ctx, sub.id, in.LeadID)
 	require.NoError(t, err)
-	require.Equal(t, rep.ID, *l.AssignedTo)
+	require.Equal(t, f.rep, *l.AssignedTo)
 	var tos []string
 	for _, m := range sink.Messages() {
 		tos = append(tos, m.To[0])

@@ -12,25 +12,63 @@ import (
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
-// StartLead starts a lead's workflow (client side, not workflow code), or
-// finds the one already started under its ID. The API calls it for each post,
-// the worker's sweep for leads recorded without a workflow.
-func StartLead(ctx context.Context, tc client.Client, queue string, l store.UnroutedLead) error {
+// Restart says how StartLead treats a closed run under the lead's ID.
+type Restart int
+
+const (
+	// RestartFailed starts a new run only when the last one failed, was
+	// terminated, cancelled or timed out: a completed run routed the lead.
+	// The API uses it, so a vendor's retry revives a lead whose run died.
+	RestartFailed Restart = iota
+	// RestartClosed starts a new run after any closed one. The reconciler
+	// uses it for leads it found unrouted: routing is idempotent in
+	// PostgreSQL, so a second run only finishes what the first did not.
+	RestartClosed
+)
+
+// StartLead starts a lead's first run (client side, not workflow code), or
+// finds the one running under its ID. The API calls it for each new post,
+// the reconciler for leads recorded but not routed in time.
+func StartLead(ctx context.Context, tc client.Client, queue string, l store.UnroutedLead, restart Restart) error {
+	reuse := enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+	if restart == RestartClosed {
+		reuse = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	}
 	_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       l.WorkflowID,
 		TaskQueue:                queue,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy:    reuse,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		// When the worker shares this process (starter dev), the first workflow
 		// task comes back in the start response: one round trip fewer.
 		EnableEagerStart: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			OrgIDKey.ValueSet(l.OrgID), LeadSourceKey.ValueSet(l.Slug),
-			LeadIDKey.ValueSet(l.LeadID), LeadStatusKey.ValueSet("new")),
+			LeadIDKey.ValueSet(l.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(l.ExternalID)),
 	}, LeadWorkflow, LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
-		return nil // closed but still retained: it ran
+		// Only a completed run is refused under RestartFailed: it routed the lead.
+		return nil
+	}
+	return err
+}
+
+// StartInvitation starts an invitation's run, or finds the one running. The
+// API calls it when the owner invites; the reconciler for a pending
+// invitation whose run was never started (a crash between row and run) or
+// died.
+func StartInvitation(ctx context.Context, tc client.Client, queue string, in InvitationInput) error {
+	_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       InvitationWorkflowID(in.InvitationID),
+		TaskQueue:                queue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(OrgIDKey.ValueSet(in.MasterOrgID)),
+	}, InvitationWorkflow, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return nil
 	}
 	return err
 }

@@ -9,10 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/activities"
@@ -60,11 +58,8 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	_, err = s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
-		ID: inv.WorkflowID, TaskQueue: s.Cfg.TaskQueue,
-		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.OrgIDKey.ValueSet(org)),
-	}, workflows.InvitationWorkflow, workflows.InvitationInput{InvitationID: inv.ID, MasterOrgID: org, Email: inv.Email, ExpiresAt: inv.ExpiresAt})
+	err = workflows.StartInvitation(r.Context(), s.Temporal, s.Cfg.TaskQueue,
+		workflows.InvitationInput{InvitationID: inv.ID, MasterOrgID: org, Email: inv.Email, ExpiresAt: inv.ExpiresAt})
 	if err != nil {
 		// Without its workflow the invitation can never be answered: close it so
 		// the owner can simply invite again.

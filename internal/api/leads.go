@@ -1,13 +1,17 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -45,9 +49,9 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	wfID := workflows.LeadWorkflowID(c.OrgID, c.Slug, in.ExternalID)
-	intake, err := s.Store.InsertLead(r.Context(), store.NewLead{SourceID: c.SourceID, OrgID: c.OrgID, Slug: c.Slug,
-		WorkflowID: wfID, ReceivedAt: received, In: in})
+	id := domain.NewID()
+	intake, err := s.Store.InsertLead(r.Context(), store.NewLead{ID: id, SourceID: c.SourceID, OrgID: c.OrgID, Slug: c.Slug,
+		WorkflowID: workflows.LeadWorkflowID(id), ReceivedAt: received, In: in})
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -55,7 +59,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	logField(w, zap.String("lead_id", intake.LeadID))
 	logField(w, zap.String("workflow_id", intake.WorkflowID))
 	if !intake.Routed {
-		if err := workflows.StartLead(r.Context(), s.Temporal, s.Cfg.TaskQueue, store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
+		if err := s.startLead(r.Context(), store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
 			Slug: c.Slug, ExternalID: in.ExternalID, WorkflowID: intake.WorkflowID}); err != nil {
 			// The lead is recorded; the vendor's retry (or the worker's sweep)
 			// starts its workflow. Say so rather than pretend it is accepted.
@@ -69,6 +73,26 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, intakeOut{intake.LeadID, intake.WorkflowID, intake.Duplicate})
+}
+
+// startLead starts the lead's run. On a server that has just registered the
+// search attributes, SQL visibility refuses them for a few seconds: wait that
+// out here (bounded) rather than answer 503 to every post of a fresh deploy.
+func (s *Server) startLead(ctx context.Context, l store.UnroutedLead) error {
+	wait := 100 * time.Millisecond
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := workflows.StartLead(ctx, s.Temporal, s.Cfg.TaskQueue, l, workflows.RestartFailed)
+		if err == nil || !searchattr.NotYetUsable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 func (s *Server) getLead(w http.ResponseWriter, r *http.Request) {
@@ -99,20 +123,8 @@ func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	q := r.URL.Query()
-	f := store.LeadFilter{Status: q.Get("status"), AssignedTo: q.Get("assigned_to"), Source: q.Get("source"), Cursor: q.Get("cursor")}
-	fe := domain.FieldErrors{}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			fe.Add("limit", "a number from 1 to 500")
-		}
-		f.Limit = n
-	}
-	if f.AssignedTo != "" && !domain.ValidUUID(f.AssignedTo) {
-		fe.Add("assigned_to", "a user id")
-	}
-	if err := fe.Err("invalid query"); err != nil {
+	f, err := leadFilter(r.URL.RawQuery)
+	if err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -125,4 +137,112 @@ func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
 		leads = []store.Lead{}
 	}
 	writeJSON(w, 200, map[string]any{"leads": leads, "next_cursor": next})
+}
+
+// leadFilter reads the query of GET /v1/orgs/{org}/leads. Every problem is a
+// 4xx naming the parameter; the cursor's inside is the store's to judge (a
+// cursor it cannot read is a 422 there too).
+func leadFilter(rawQuery string) (store.LeadFilter, error) {
+	q, err := queryValues(rawQuery)
+	if err != nil {
+		return store.LeadFilter{}, err
+	}
+	f := store.LeadFilter{Status: q.Get("status"), AssignedTo: q.Get("assigned_to"), Source: q.Get("source"), Cursor: q.Get("cursor")}
+	fe := domain.FieldErrors{}
+	if f.Status != "" && !domain.ValidLeadStatus(f.Status) {
+		fe.Add("status", "one of "+strings.Join(domain.LeadStatuses, ", "))
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			fe.Add("limit", "a number from 1 to 500")
+		}
+		f.Limit = n
+	}
+	if f.AssignedTo != "" && !domain.ValidUUID(f.AssignedTo) {
+		fe.Add("assigned_to", "a user id")
+	}
+	if f.Source != "" && !domain.ValidSlug(f.Source) {
+		fe.Add("source", "a source slug: lowercase letters, digits, - and _, at most 64")
+	}
+	if f.Cursor != "" && (len(f.Cursor) > 512 || strings.IndexFunc(f.Cursor, notCursorChar) >= 0) {
+		fe.Add("cursor", "not a cursor from a previous page")
+	}
+	if err := fe.Err("invalid query"); err != nil {
+		return store.LeadFilter{}, err
+	}
+	return f, nil
+}
+
+// notCursorChar: cursors are unpadded base64url.
+func notCursorChar(r rune) bool {
+	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+}
+
+// queryValues parses a raw query like url.ParseQuery, but says what is wrong
+// instead of dropping it: a name or value that is not UTF-8 text without NUL
+// (after percent-decoding) is a 422 naming the parameter, a broken
+// percent-escape in a value too; a broken name or a ';' separator is a 400.
+func queryValues(raw string) (url.Values, error) {
+	q := url.Values{}
+	fe := domain.FieldErrors{}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		if strings.Contains(pair, ";") {
+			return nil, domain.Errorf(domain.EMalformed, "malformed query: separate parameters with &, not ;")
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, domain.Errorf(domain.EMalformed, "malformed query: bad percent-escape in a parameter name")
+		}
+		if p := domain.TextProblem(key); p != "" {
+			fe.Add(printable(key), "the name "+p)
+			continue
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			fe.Add(key, "bad percent-escape")
+			continue
+		}
+		if p := domain.TextProblem(val); p != "" {
+			fe.Add(key, p)
+			continue
+		}
+		q.Add(key, val)
+	}
+	if err := fe.Err("invalid query"); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// printable shows a name that is not text: invalid bytes and NUL as U+FFFD.
+func printable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// unrouted tells operators how many leads are stranded: recorded longer
+// than domain.UnroutedAfter ago and not yet routed. The reconciler restarts
+// each of them; a number that stays above zero means it cannot (see its log).
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
+	c, err := s.authenticate(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if !c.admin {
+		writeErr(w, domain.Errorf(domain.EForbidden, "only the admin token may read operations data"))
+		return
+	}
+	n, err := s.Store.CountUnrouted(r.Context(), time.Now().Add(-domain.UnroutedAfter))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"unrouted": n, "older_than": domain.UnroutedAfter.String()})
 }

@@ -186,6 +186,35 @@ func (s *Server) putSource(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, src)
 }
 
+// rotateKey issues a new vendor key; the old one stops working at once.
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
+	org, slug := r.PathValue("org"), r.PathValue("slug")
+	if _, err := s.member(r, org, true); err != nil {
+		writeErr(w, err)
+		return
+	}
+	key, err := s.Store.RotateVendorKey(r.Context(), org, slug)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 201, map[string]string{"api_key": key})
+}
+
+// revokeKey revokes the vendor key and issues none.
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
+	org, slug := r.PathValue("org"), r.PathValue("slug")
+	if _, err := s.member(r, org, true); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if err := s.Store.RevokeVendorKey(r.Context(), org, slug); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]bool{"revoked": true})
+}
+
 func (s *Server) listSources(w http.ResponseWriter, r *http.Request) {
 	org := r.PathValue("org")
 	if _, err := s.member(r, org, false); err != nil {

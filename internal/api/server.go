@@ -11,10 +11,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
@@ -23,6 +27,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/internal/config"
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
@@ -34,9 +39,11 @@ type Server struct {
 	Cfg      *config.Config
 	Log      *zap.Logger
 
-	adminHash []byte
-	limMu     sync.Mutex
-	limiters  map[string]*rate.Limiter
+	adminHash   []byte
+	searchAttrs searchattr.Readiness
+	limMu       sync.Mutex
+	limiters    map[string]*rate.Limiter
+	authFails   *ipLimiter // nil: failed authentications are not limited
 }
 
 func New(s *Server) http.Handler {
@@ -44,6 +51,9 @@ func New(s *Server) http.Handler {
 		s.adminHash = domain.HashToken(s.Cfg.AdminToken)
 	}
 	s.limiters = map[string]*rate.Limiter{}
+	if rl := s.Cfg.AuthFailureRate; rl.PerSecond > 0 {
+		s.authFails = newIPLimiter(rl.PerSecond, rl.Burst)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -52,6 +62,9 @@ func New(s *Server) http.Handler {
 	mux.HandleFunc("PATCH /v1/orgs/{org}/users/{user}", s.updateUser)
 	mux.HandleFunc("PUT /v1/orgs/{org}/sources/{slug}", s.putSource)
 	mux.HandleFunc("GET /v1/orgs/{org}/sources", s.listSources)
+	mux.HandleFunc("POST /v1/orgs/{org}/sources/{slug}/key", s.rotateKey)
+	mux.HandleFunc("DELETE /v1/orgs/{org}/sources/{slug}/key", s.revokeKey)
+	mux.HandleFunc("GET /v1/ops/unrouted", s.unrouted)
 	mux.HandleFunc("POST /v1/leads", s.postLead)
 	mux.HandleFunc("GET /v1/leads/{id}", s.getLead)
 	mux.HandleFunc("GET /v1/orgs/{org}/leads", s.listLeads)
@@ -68,7 +81,7 @@ func New(s *Server) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
-	return s.logged(mux)
+	return s.logged(s.preAuth(mux))
 }
 
 // ---- errors ----
@@ -125,6 +138,11 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) error 
 	if trimmed[0] != '{' {
 		return domain.Errorf(domain.EMalformed, "body must be a JSON object")
 	}
+	// encoding/json turns invalid UTF-8 and lone surrogates into U+FFFD
+	// without a word and lets \u0000 through: check the text it was given.
+	if bad := textProblems(trimmed); len(bad) > 0 {
+		return bad.Err("the body must be UTF-8 text without NUL")
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -153,6 +171,241 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) error 
 		return domain.Errorf(domain.EMalformed, "body must be one JSON object")
 	}
 	return nil
+}
+
+// maxWalkDepth bounds textProblems' recursion; deeper bodies are left to the
+// decoder, which refuses them as malformed.
+const maxWalkDepth = 1000
+
+// textProblems walks a JSON text and names, by field path (address.street,
+// labels[2], attributes.<key>), every string, key or value, that holds NUL
+// (escaped or raw) or is not UTF-8: a raw invalid byte, or an escaped
+// surrogate that is not half of a pair. A bad key is named by its path with
+// the bad parts shown as U+FFFD. The walk stops quietly at a syntax error and
+// then reports nothing: the decoder names the syntax error.
+func textProblems(b []byte) domain.FieldErrors {
+	w := jsonWalker{b: b, bad: domain.FieldErrors{}}
+	if !w.value("", 0) {
+		return nil
+	}
+	return w.bad
+}
+
+type jsonWalker struct {
+	b   []byte
+	i   int
+	bad domain.FieldErrors
+}
+
+func (w *jsonWalker) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips space and returns the next byte (0 at the end).
+func (w *jsonWalker) next() byte {
+	w.space()
+	if w.i >= len(w.b) {
+		return 0
+	}
+	return w.b[w.i]
+}
+
+// value walks one value at path; it reports false on a syntax error.
+func (w *jsonWalker) value(path string, depth int) bool {
+	if depth > maxWalkDepth {
+		return false
+	}
+	switch w.next() {
+	case '{':
+		w.i++
+		if w.next() == '}' {
+			w.i++
+			return true
+		}
+		for {
+			if w.next() != '"' {
+				return false
+			}
+			key, why, ok := w.str(true)
+			if !ok {
+				return false
+			}
+			kp := key
+			if path != "" {
+				kp = path + "." + key
+			}
+			if why != "" {
+				w.bad.Add(kp, "the name "+why)
+			}
+			if w.next() != ':' {
+				return false
+			}
+			w.i++
+			if !w.value(kp, depth+1) {
+				return false
+			}
+			switch w.next() {
+			case ',':
+				w.i++
+			case '}':
+				w.i++
+				return true
+			default:
+				return false
+			}
+		}
+	case '[':
+		w.i++
+		if w.next() == ']' {
+			w.i++
+			return true
+		}
+		for n := 0; ; n++ {
+			if !w.value(fmt.Sprintf("%s[%d]", path, n), depth+1) {
+				return false
+			}
+			switch w.next() {
+			case ',':
+				w.i++
+			case ']':
+				w.i++
+				return true
+			default:
+				return false
+			}
+		}
+	case '"':
+		_, why, ok := w.str(false)
+		if why != "" {
+			w.bad.Add(path, why)
+		}
+		return ok
+	case 0:
+		return false
+	}
+	// A number, true, false or null: the decoder judges its spelling.
+	start := w.i
+	for w.i < len(w.b) && (isAlnum(w.b[w.i]) || w.b[w.i] == '-' || w.b[w.i] == '+' || w.b[w.i] == '.') {
+		w.i++
+	}
+	return w.i > start
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// str reads the string at w.i (its opening quote). It returns the text when
+// want is set (bad parts as U+FFFD), what is wrong with it ("" if nothing),
+// and false when the string is not terminated or has a malformed escape.
+func (w *jsonWalker) str(want bool) (string, string, bool) {
+	var sb strings.Builder
+	why := ""
+	bad := func(p string) {
+		if why == "" {
+			why = p
+		}
+		if want {
+			sb.WriteRune(utf8.RuneError)
+		}
+	}
+	w.i++ // the opening quote
+	for w.i < len(w.b) {
+		c := w.b[w.i]
+		switch {
+		case c == '"':
+			w.i++
+			return sb.String(), why, true
+		case c == 0:
+			bad("must not contain NUL")
+			w.i++
+		case c < utf8.RuneSelf && c != '\\':
+			if want {
+				sb.WriteByte(c)
+			}
+			w.i++
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(w.b[w.i:])
+			if r == utf8.RuneError && n == 1 {
+				bad("must be valid UTF-8")
+			} else if want {
+				sb.WriteRune(r)
+			}
+			w.i += n
+		default: // a backslash
+			if w.i+1 >= len(w.b) {
+				return "", "", false
+			}
+			e := w.b[w.i+1]
+			if e != 'u' {
+				r, ok := jsonEscapes[e]
+				if !ok {
+					return "", "", false
+				}
+				if want {
+					sb.WriteByte(r)
+				}
+				w.i += 2
+				continue
+			}
+			r, ok := w.hex4(w.i + 2)
+			if !ok {
+				return "", "", false
+			}
+			w.i += 6
+			switch {
+			case r == 0:
+				bad("must not contain NUL")
+			case utf16.IsSurrogate(r):
+				lo, ok := rune(-1), false
+				if r < 0xdc00 && w.i+1 < len(w.b) && w.b[w.i] == '\\' && w.b[w.i+1] == 'u' {
+					lo, ok = w.hex4(w.i + 2)
+				}
+				if pair := utf16.DecodeRune(r, lo); ok && pair != utf8.RuneError {
+					w.i += 6
+					if want {
+						sb.WriteRune(pair)
+					}
+				} else {
+					bad("must be valid UTF-8 (a lone UTF-16 surrogate escape)")
+				}
+			case want:
+				sb.WriteRune(r)
+			}
+		}
+	}
+	return "", "", false
+}
+
+var jsonEscapes = map[byte]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// hex4 reads the four hex digits of a \u escape at b[at:].
+func (w *jsonWalker) hex4(at int) (rune, bool) {
+	if at+4 > len(w.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range w.b[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 func jsonType(goType string) string {
@@ -253,22 +506,174 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]string{"status": "ok"})
 }
 
+// readyCheck is one dependency /readyz looks at. check returns the detail,
+// which goes to the log only: callers learn the name of what is down, never
+// a connection string or a driver's error.
+type readyCheck struct {
+	name  string
+	check func(context.Context) error
+}
+
+// readyChecks lists what readiness needs; add a check here.
+func (s *Server) readyChecks() []readyCheck {
+	return []readyCheck{
+		{"postgres", func(ctx context.Context) error { return s.Pool.Ping(ctx) }},
+		{"temporal", func(ctx context.Context) error {
+			_, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}},
+		// Registered is not usable: SQL visibility refuses new attributes
+		// until its cache refreshes, and every post would then fail.
+		{"search_attributes", func(ctx context.Context) error { return s.searchAttrs.Check(ctx, s.Temporal) }},
+	}
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
-	ok := true
-	if err := s.Pool.Ping(ctx); err != nil {
-		checks["postgres"], ok = err.Error(), false
+	checks := s.readyChecks()
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("panic: %v", p)
+				}
+			}()
+			errs[i] = c.check(ctx)
+		})
 	}
-	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ok = err.Error(), false
+	wg.Wait()
+	status := map[string]string{}
+	down := []string{}
+	for i, c := range checks {
+		status[c.name] = "ok"
+		if errs[i] != nil {
+			status[c.name] = "down"
+			down = append(down, c.name)
+			s.Log.Warn("readiness check failed", zap.String("check", c.name), zap.Error(errs[i]))
+		}
 	}
-	status := 200
-	if !ok {
-		status = 503
+	code := 200
+	if len(down) > 0 {
+		code = 503
 	}
-	writeJSON(w, status, map[string]any{"ready": ok, "checks": checks})
+	writeJSON(w, code, map[string]any{"ready": len(down) == 0, "down": down, "checks": status})
+}
+
+// ---- pre-authentication limit ----
+
+// preAuth limits failed authentications per client address, before anything
+// is looked up: once an address has spent its allowance of failures (401s,
+// and 404s for unknown invitation links), its requests get 429 with
+// Retry-After until the bucket refills, without reaching a handler. Requests
+// that authenticate spend nothing. Health checks are never limited.
+func (s *Server) preAuth(h http.Handler) http.Handler {
+	if s.authFails == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		key := clientKey(r.RemoteAddr)
+		if wait := s.authFails.wait(key); wait > 0 {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			writeErr(w, domain.Errorf(domain.ERateLimited, "too many failed authentications from this address: retry after %s", wait.Round(time.Millisecond)))
+			return
+		}
+		// The handlers must see the access log's recorder (writeErr and
+		// logField look for it), so the status is read from it.
+		rec, ok := w.(*recorder)
+		if !ok {
+			rec = &recorder{ResponseWriter: w, status: http.StatusOK}
+		}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusUnauthorized || (rec.status == http.StatusNotFound && tokenRoute(r.URL.Path)) {
+			s.authFails.spend(key)
+		}
+	})
+}
+
+// tokenRoute: the path carries an invitation token (/invitations/{token}…,
+// /v1/invitations/{token}/…), so a 404 there is a wrong guess.
+func tokenRoute(p string) bool {
+	return strings.HasPrefix(p, "/invitations/") || strings.HasPrefix(p, "/v1/invitations/")
+}
+
+// clientKey is the address a request is limited by: the peer's IP (IPv4), or
+// its /64 for IPv6, where one client commonly holds a whole /64. X-Forwarded-For
+// is not trusted.
+func clientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
+// ipLimiter is a token bucket per client address. Buckets that have refilled
+// are forgotten when the map grows, so a spread of addresses cannot grow it
+// without bound for longer than a refill.
+type ipLimiter struct {
+	mu        sync.Mutex
+	perSecond float64
+	burst     int
+	buckets   map[string]*rate.Limiter
+	sweepAt   int
+}
+
+const ipSweepFloor = 4096
+
+func newIPLimiter(perSecond float64, burst int) *ipLimiter {
+	return &ipLimiter{perSecond: perSecond, burst: burst, buckets: map[string]*rate.Limiter{}, sweepAt: ipSweepFloor}
+}
+
+// wait is how long key must wait before its next attempt (0: go ahead). It
+// spends nothing.
+func (l *ipLimiter) wait(key string) time.Duration {
+	l.mu.Lock()
+	b := l.buckets[key]
+	l.mu.Unlock()
+	if b == nil {
+		return 0
+	}
+	tokens := b.Tokens()
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / l.perSecond * float64(time.Second))
+}
+
+// spend records one failure of key.
+func (l *ipLimiter) spend(key string) {
+	l.mu.Lock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= l.sweepAt {
+			for k, v := range l.buckets {
+				if v.Tokens() >= float64(l.burst) {
+					delete(l.buckets, k)
+				}
+			}
+			l.sweepAt = max(ipSweepFloor, 2*len(l.buckets))
+		}
+		b = rate.NewLimiter(rate.Limit(l.perSecond), l.burst)
+		l.buckets[key] = b
+	}
+	l.mu.Unlock()
+	b.Allow()
 }
 
 // ---- logging ----
@@ -298,7 +703,7 @@ func (s *Server) logged(h http.Handler) http.Handler {
 				rec.err = fmt.Errorf("panic: %v", p)
 				writeErr(rec, domain.Errorf(domain.EInternal, "internal error"))
 			}
-			fields := append(rec.fields, zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			fields := append(rec.fields, zap.String("method", r.Method), zap.String("path", redactPath(r.URL.Path)),
 				zap.Int("status", rec.status), zap.Duration("took", time.Since(start)))
 			switch {
 			case rec.err != nil:
@@ -311,4 +716,22 @@ func (s *Server) logged(h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(rec, r)
 	})
+}
+
+// redactPath hides the secrets a path may carry before it is logged: the
+// segment after "invitations" unless it is an invitation id (a UUID, on the
+// owner's routes), and any segment that looks like a token (lri_, lru_, lrv_,
+// lra_). /invitations/lri_… logs as /invitations/[redacted].
+func redactPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		secret := len(seg) > 4 && seg[0] == 'l' && seg[1] == 'r' && seg[3] == '_'
+		if i > 0 && segs[i-1] == "invitations" && seg != "" && !domain.ValidUUID(seg) {
+			secret = true
+		}
+		if secret {
+			segs[i] = "[redacted]"
+		}
+	}
+	return strings.Join(segs, "/")
 }

@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -25,6 +23,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/config"
 	"github.com/leadrelay/leadrelay/internal/logging"
 	"github.com/leadrelay/leadrelay/internal/mail"
+	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -83,27 +82,6 @@ func DialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (cli
 	}
 }
 
-// EnsureSearchAttributes registers the attributes operators filter by, on a
-// server where `start-dev --search-attribute` did not already.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return err
-	}
-	missing := map[string]enums.IndexedValueType{}
-	for _, k := range workflows.SearchAttributes {
-		if _, ok := resp.CustomAttributes[k.GetName()]; !ok {
-			missing[k.GetName()] = enums.INDEXED_VALUE_TYPE_KEYWORD
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: namespace, SearchAttributes: missing})
-	return err
-}
-
 // RegisterWorkflows puts every workflow on a worker or a replayer, so replay
 // tests check exactly what the worker runs.
 func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
@@ -121,13 +99,15 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	if err != nil {
 		return err
 	}
-	if err := EnsureSearchAttributes(ctx, d.Temporal, d.Cfg.TemporalNamespace); err != nil {
-		d.Log.Warn("could not register search attributes", zap.Error(err))
+	if err := searchattr.Ensure(ctx, d.Temporal, d.Cfg.TemporalNamespace, 2*time.Minute); err != nil {
+		return err
 	}
 	w := worker.New(d.Temporal, d.Cfg.TaskQueue, worker.Options{
 		// Workflow tasks are short; many in flight keeps both cores busy.
 		MaxConcurrentWorkflowTaskExecutionSize:  200,
 		MaxConcurrentLocalActivityExecutionSize: 200,
+		// A deploy lets SMTP sends and routing transactions in flight finish.
+		WorkerStopTimeout: 30 * time.Second,
 	})
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
@@ -137,43 +117,8 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	}
 	defer w.Stop()
 	d.Log.Info("worker started", zap.String("task_queue", d.Cfg.TaskQueue))
-	sweepUnrouted(ctx, d)
+	reconcileLoop(ctx, d)
 	return nil
-}
-
-// sweepUnrouted starts the workflow of any lead the API recorded but could not
-// hand to Temporal (a crash or outage between the two): no lead is orphaned.
-func sweepUnrouted(ctx context.Context, d *Deps) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := SweepOnce(ctx, d, time.Minute); err != nil && ctx.Err() == nil {
-			d.Log.Warn("sweep of unrouted leads failed", zap.Error(err))
-		}
-	}
-}
-
-// SweepOnce starts (or finds, by its ID) the workflow of every lead recorded
-// more than olderThan ago and not routed yet, and returns how many it saw.
-// Leads whose workflows are running are found and left alone.
-func SweepOnce(ctx context.Context, d *Deps, olderThan time.Duration) (int, error) {
-	leads, err := d.Store.Unrouted(ctx, time.Now().Add(-olderThan), 500)
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range leads {
-		if err := workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l); err != nil {
-			d.Log.Warn("could not start unrouted lead", zap.String("lead_id", l.LeadID), zap.Error(err))
-			continue
-		}
-		d.Log.Info("sweep: workflow of unrouted lead started or found", zap.String("lead_id", l.LeadID), zap.String("workflow_id", l.WorkflowID))
-	}
-	return len(leads), nil
 }
 
 // APIHandler builds the HTTP handler.

@@ -148,10 +148,9 @@ func fanOut(ctx context.Context, o Options, run string, r *Result) error {
 	}
 	per := map[string]int{}
 	var ids []string
-	for ext, h := range holders {
+	for id, h := range holders {
 		per[h]++
-		parent := workflows.LeadWorkflowID(master.ID, "fan", ext)
-		ids = append(ids, parent, parent+"/via/"+h)
+		ids = append(ids, workflows.LeadWorkflowID(id), workflows.HopWorkflowID(id, h))
 	}
 	lo, hi := o.FanOutLeads, 0
 	for _, s := range subs {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -74,6 +75,18 @@ func NewToken(prefix string) (plain string, hash []byte) {
 	}
 	plain = prefix + base64.RawURLEncoding.EncodeToString(b)
 	return plain, HashToken(plain)
+}
+
+// NewID returns a random (version 4) UUID, for rows whose id must be known
+// before they are written (a lead's id names its workflow).
+func NewID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // HashToken is how tokens are stored and looked up: the plain token never is.

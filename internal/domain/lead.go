@@ -4,7 +4,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
+
+// UnroutedAfter is how long a lead may stay unrouted before it counts as
+// stranded and the reconciler restarts its run: far past a normal run's
+// milliseconds, short enough that the lead is still worked the same hour.
+const UnroutedAfter = 2 * time.Minute
 
 // MaxLeadBody is the largest lead a vendor may post (SPEC §4).
 const MaxLeadBody = 64 << 10
@@ -33,22 +40,91 @@ type LeadInput struct {
 	Location   string            `json:"location,omitempty"`
 }
 
-// Validate trims the input and reports every bad field at once.
+// Lead statuses a lead can be listed by (GET /v1/orgs/{org}/leads?status=):
+// every status the spec names, whether or not a lead has reached it yet.
+const (
+	StatusNew        = "new"
+	StatusOnboarding = "onboarding" // a team_member moved between orgs (SPEC §5.3)
+	StatusReturned   = "returned"   // returned to the vendor (SPEC §5.5)
+	StatusInvalid    = "invalid"    // marked invalid by its assignee (SPEC §4)
+)
+
+// LeadStatuses lists the statuses in the order they are named to callers.
+var LeadStatuses = []string{StatusNew, StatusOnboarding, StatusReturned, StatusInvalid}
+
+// ValidLeadStatus reports whether s is one of LeadStatuses.
+func ValidLeadStatus(s string) bool {
+	for _, v := range LeadStatuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxExternalID is the longest external_id, in characters (runes), not bytes.
+const MaxExternalID = 128
+
+// TextProblem says what is wrong with a string that must be text: invalid
+// UTF-8 or a NUL. It returns "" for good text.
+func TextProblem(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "must not contain NUL"
+	}
+	return ""
+}
+
+// IDProblem is TextProblem for an identifier: it also refuses control
+// characters (Unicode category Cc: C0, DEL and C1) and the line and paragraph
+// separators U+2028 and U+2029, which break lines in logs, CSV exports and
+// emails. Everything else (any script, emoji, format characters such as the
+// zero-width joiner inside emoji sequences) is accepted.
+func IDProblem(s string) string {
+	if p := TextProblem(s); p != "" {
+		return p
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return fmt.Sprintf("must not contain control characters (found U+%04X)", r)
+		}
+	}
+	return ""
+}
+
+// chars counts characters (runes), the unit every "at most N characters" uses.
+func chars(s string) int { return utf8.RuneCountInString(s) }
+
+// Validate trims the input and reports every bad field at once. Every string
+// must be valid UTF-8 without NUL; external_id also without control characters.
 func (in *LeadInput) Validate() error {
 	f := FieldErrors{}
 	in.ExternalID = strings.TrimSpace(in.ExternalID)
 	switch {
 	case in.ExternalID == "":
 		f.Add("external_id", "required")
-	case len(in.ExternalID) > 128:
-		f.Add("external_id", "at most 128 characters")
+	case IDProblem(in.ExternalID) != "":
+		f.Add("external_id", IDProblem(in.ExternalID))
+	case chars(in.ExternalID) > MaxExternalID:
+		f.Add("external_id", fmt.Sprintf("at most %d characters", MaxExternalID))
 	}
 	in.Email = strings.TrimSpace(in.Email)
 	in.Phone = strings.TrimSpace(in.Phone)
-	if in.Email != "" && !ValidEmail(in.Email) {
+	text := map[string]string{"first_name": in.FirstName, "last_name": in.LastName, "email": in.Email,
+		"phone": in.Phone, "company": in.Company, "rating": in.Rating, "notes": in.Notes,
+		"address.street": in.Address.Street, "address.city": in.Address.City, "address.state": in.Address.State,
+		"address.postal_code": in.Address.PostalCode, "location": in.Location}
+	for k, v := range text {
+		if p := TextProblem(v); p != "" {
+			f.Add(k, p)
+		}
+	}
+	if in.Email != "" && f["email"] == "" && !ValidEmail(in.Email) {
 		f.Add("email", "not a valid email address")
 	}
-	if in.Phone != "" && !ValidPhone(in.Phone) {
+	if in.Phone != "" && f["phone"] == "" && !ValidPhone(in.Phone) {
 		f.Add("phone", "not a valid phone number (7 to 15 digits)")
 	}
 	if in.Email == "" && in.Phone == "" {
@@ -59,7 +135,7 @@ func (in *LeadInput) Validate() error {
 		"rating": in.Rating, "address.street": in.Address.Street, "address.city": in.Address.City,
 		"address.state": in.Address.State, "address.postal_code": in.Address.PostalCode}
 	for k, v := range short {
-		if len(v) > 500 {
+		if chars(v) > 500 {
 			f.Add(k, "at most 500 characters")
 		}
 	}
@@ -67,18 +143,29 @@ func (in *LeadInput) Validate() error {
 		f.Add("labels", "at most 50 labels")
 	}
 	for i, l := range in.Labels {
+		if p := TextProblem(l); p != "" {
+			f.Add(fmt.Sprintf("labels[%d]", i), p)
+			continue
+		}
 		l = strings.TrimSpace(l)
-		if l == "" || len(l) > 100 {
+		if l == "" || chars(l) > 100 {
 			f.Add("labels", "each label 1 to 100 characters")
 		}
 		in.Labels[i] = l
 	}
-	for k := range in.Attributes {
-		if k == "" || len(k) > 100 {
+	for k, v := range in.Attributes {
+		if p := TextProblem(k); p != "" {
+			f.Add("attributes", "keys "+p)
+			continue
+		}
+		if k == "" || chars(k) > 100 {
 			f.Add("attributes", "keys 1 to 100 characters")
 		}
+		if p := TextProblem(v); p != "" {
+			f.Add("attributes."+k, p)
+		}
 	}
-	if in.Location != "" && in.Location != LocationPending && in.Location != LocationQueue {
+	if in.Location != "" && in.Location != LocationPending && in.Location != LocationQueue && f["location"] == "" {
 		f.Add("location", "pending or queue")
 	}
 	return f.Err("invalid lead")

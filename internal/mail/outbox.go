@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	gomail "github.com/wneessen/go-mail"
+
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
@@ -28,6 +30,10 @@ type Outbox struct {
 
 // ErrSMTP marks a failed SMTP conversation: retry it.
 var ErrSMTP = errors.New("smtp")
+
+// ErrRefused marks a permanent refusal (an SMTP 5xx reply): retrying the
+// same message cannot help.
+var ErrRefused = errors.New("smtp refused for good")
 
 // Sent reports whether the email with this key already went out.
 func (o *Outbox) Sent(ctx context.Context, key string) (bool, error) {
@@ -54,6 +60,10 @@ func (o *Outbox) Deliver(ctx context.Context, e Email) (sent bool, err error) {
 	}
 	if err := o.Sender.Send(ctx, msg); err != nil {
 		_ = o.Store.MarkFailed(context.WithoutCancel(ctx), e.Key, err.Error())
+		var se *gomail.SendError
+		if errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
+			return false, errors.Join(ErrRefused, err)
+		}
 		return false, errors.Join(ErrSMTP, err)
 	}
 	// A crash between Send and MarkSent resends once with the same Message-ID;

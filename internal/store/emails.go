@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // Delivery is one email's record.
 type Delivery struct {
@@ -28,6 +32,30 @@ func (s *Store) MarkSent(ctx context.Context, key string) error {
 func (s *Store) MarkFailed(ctx context.Context, key, why string) error {
 	_, err := s.db.Exec(ctx, `UPDATE email_deliveries SET last_error = $2 WHERE key = $1`, key, why)
 	return err
+}
+
+// RecordEmailFailure marks an email failed for good and, for an email about a
+// lead, says so on the lead's timeline, once however often it is called.
+func (s *Store) RecordEmailFailure(ctx context.Context, key, leadID, orgID, msg string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE email_deliveries SET status = 'failed', last_error = coalesce(last_error, $2)
+			WHERE key = $1 AND status = 'pending'`, key, msg)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			// Already recorded, sent after all, or never begun (retries ran
+			// out before one attempt): record the last case only once too.
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_deliveries WHERE key = $1)`, key).Scan(&exists); err != nil || exists {
+				return err
+			}
+		}
+		if leadID == "" {
+			return nil
+		}
+		return addEvent(ctx, tx, leadID, orgID, "email_failed", "leadrelay", msg, map[string]any{"key": key})
+	})
 }
 
 // AddLeadEvent appends to a lead's timeline outside a routing decision.

@@ -96,6 +96,12 @@ func (s *Store) CreateInvitation(ctx context.Context, orgID, email string, ttl t
 			}
 			return &domain.Error{Code: domain.EConflict, Message: why, Fields: map[string]string{"email": why}}
 		}
+		// A pending invitation past its expiry whose close never landed (its
+		// run was lost) must not block inviting the same email again.
+		if _, err := tx.Exec(ctx, `UPDATE invitations SET status = 'expired', decided_at = now()
+			WHERE org_id = $1 AND lower(email) = lower($2) AND status = 'pending' AND expires_at <= now()`, orgID, email); err != nil {
+			return err
+		}
 		id := newUUID(ctx, tx)
 		inv, err = scanInvite(tx.QueryRow(ctx, `INSERT INTO invitations (id, org_id, email, invited_by, workflow_id, expires_at)
 			VALUES ($1, $2, $3, $4, $5, now() + $6::interval) RETURNING `+inviteCols, id, orgID, email, ownerID, workflowID(id), ttl))
@@ -180,6 +186,18 @@ func (s *Store) AddInvitationToken(ctx context.Context, id string, hash []byte) 
 // CloseInvitation moves a pending invitation to declined, revoked or expired.
 // Closing one that is already closed the same way is not an error (a retried
 // activity); closing one closed otherwise is a conflict.
+// PendingInvitations pages through invitations still pending that were
+// created before cutoff, by id after the given one: the reconciler makes sure
+// each has its run (or closes it if it is past its expiry).
+func (s *Store) PendingInvitations(ctx context.Context, cutoff time.Time, afterID string, limit int) ([]Invitation, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+inviteCols+` FROM invitations
+		WHERE status = 'pending' AND created_at < $1 AND ($2 = '' OR id > $2::uuid) ORDER BY id LIMIT $3`, cutoff, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invitation, error) { return scanInvite(r) })
+}
+
 func (s *Store) CloseInvitation(ctx context.Context, id, status string) error {
 	var got string
 	err := s.db.QueryRow(ctx, `WITH upd AS (

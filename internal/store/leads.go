@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 // NewLead is what the API records before it starts the lead's workflow.
 type NewLead struct {
+	ID                    string // minted by the caller; kept only if the key is new
 	SourceID, OrgID, Slug string
 	WorkflowID            string
 	ReceivedAt            time.Time
@@ -33,19 +35,22 @@ type Intake struct {
 // first one. The unique key outlives Temporal's retention of the workflow.
 func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 	var out Intake
+	if n.ID == "" {
+		n.ID = domain.NewID()
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		attrs := n.In.Attributes
 		if attrs == nil {
 			attrs = map[string]string{}
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO leads (org_id, intake_org_id, source_id, source_slug, external_id, requested_location,
+		err := tx.QueryRow(ctx, `INSERT INTO leads (id, org_id, intake_org_id, source_id, source_slug, external_id, requested_location,
 				first_name, last_name, email, phone, street, city, state, postal_code, company, rating, notes, attributes,
 				workflow_id, received_at)
-			VALUES ($1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+			VALUES ($20,$1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
 			ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id`,
 			n.OrgID, n.SourceID, n.Slug, n.In.ExternalID, n.In.Location, n.In.FirstName, n.In.LastName, n.In.Email, n.In.Phone,
 			n.In.Address.Street, n.In.Address.City, n.In.Address.State, n.In.Address.PostalCode, n.In.Company, n.In.Rating,
-			n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt).Scan(&out.LeadID)
+			n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt, n.ID).Scan(&out.LeadID)
 		if err == pgx.ErrNoRows {
 			out.Duplicate = true
 			return tx.QueryRow(ctx, `SELECT id, workflow_id, routed_at IS NOT NULL FROM leads WHERE source_id = $1 AND external_id = $2`,
@@ -64,15 +69,19 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 	return out, err
 }
 
+// attachLabels creates the org's missing labels and tags the lead. Labels are
+// sorted and deduplicated first: concurrent posts then lock the same label
+// rows in the same order (no deadlock), and DO UPDATE returns the row even
+// when another transaction created it a moment ago (no label lost).
 func attachLabels(ctx context.Context, tx pgx.Tx, orgID, leadID string, labels []string) error {
+	labels = slices.Compact(slices.Sorted(slices.Values(labels)))
 	if len(labels) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `WITH ins AS (
-			INSERT INTO labels (org_id, name) SELECT $1, unnest($2::text[]) ON CONFLICT (org_id, name) DO NOTHING RETURNING id)
-		INSERT INTO lead_labels (lead_id, label_id)
-			SELECT $3::uuid, id FROM ins UNION SELECT $3::uuid, id FROM labels WHERE org_id = $1 AND name = ANY($2)
-		ON CONFLICT DO NOTHING`, orgID, labels, leadID)
+	_, err := tx.Exec(ctx, `WITH l AS (
+			INSERT INTO labels (org_id, name) SELECT $1, n FROM unnest($2::text[]) WITH ORDINALITY AS u(n, i) ORDER BY i
+			ON CONFLICT (org_id, name) DO UPDATE SET name = excluded.name RETURNING id)
+		INSERT INTO lead_labels (lead_id, label_id) SELECT $3::uuid, id FROM l ON CONFLICT DO NOTHING`, orgID, labels, leadID)
 	return err
 }
 
@@ -473,22 +482,45 @@ func decodeCursor(c string) (time.Time, string, error) {
 	return t, v[1], nil
 }
 
-// Unrouted lists leads recorded before cutoff whose routing never committed:
-// the API recorded them but crashed before their workflow started. The worker
-// starts (or finds) their workflows so no lead is orphaned.
-func (s *Store) Unrouted(ctx context.Context, cutoff time.Time, limit int) ([]UnroutedLead, error) {
-	// intake_org_id: the workflow to start is the first hop's, even when a
+// Unrouted pages through leads recorded before cutoff whose routing never
+// committed, oldest first, after the (received_at, id) of the previous
+// page's last lead (zero values: from the start). The reconciler restarts
+// their runs, so no lead is orphaned whatever happened to its first one.
+func (s *Store) Unrouted(ctx context.Context, cutoff time.Time, after UnroutedLead, limit int) ([]UnroutedLead, error) {
+	// intake_org_id: the run to start is the first hop's, even when a
 	// fan-out has already moved the lead down.
-	rows, err := s.db.Query(ctx, `SELECT l.id, l.intake_org_id, l.source_id, l.source_slug, l.external_id, l.workflow_id
-		FROM leads l WHERE l.routed_at IS NULL AND l.received_at < $1 ORDER BY l.received_at LIMIT $2`, cutoff, limit)
+	var afterAt *time.Time
+	var afterID *string
+	if after.LeadID != "" {
+		afterAt, afterID = &after.ReceivedAt, &after.LeadID
+	}
+	rows, err := s.db.Query(ctx, `SELECT l.id, l.intake_org_id, l.source_id, l.source_slug, l.external_id, l.workflow_id, l.received_at
+		FROM leads l WHERE l.routed_at IS NULL AND l.received_at < $1
+			AND ($2::timestamptz IS NULL OR (l.received_at, l.id) > ($2, $3::uuid))
+		ORDER BY l.received_at, l.id LIMIT $4`, cutoff, afterAt, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[UnroutedLead])
 }
 
+// CountUnrouted is how many leads recorded before cutoff are still unrouted.
+func (s *Store) CountUnrouted(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM leads WHERE routed_at IS NULL AND received_at < $1`, cutoff).Scan(&n)
+	return n, err
+}
+
+// SetWorkflowID renames a lead's run (a row recorded under an ID that a
+// production Temporal refuses).
+func (s *Store) SetWorkflowID(ctx context.Context, leadID, workflowID string) error {
+	_, err := s.db.Exec(ctx, `UPDATE leads SET workflow_id = $2 WHERE id = $1`, leadID, workflowID)
+	return err
+}
+
 type UnroutedLead struct {
 	LeadID, OrgID, SourceID, Slug, ExternalID, WorkflowID string
+	ReceivedAt                                            time.Time
 }
 
 // RoutedTimes maps each routed lead of the sources (by external id) to when
@@ -498,10 +530,10 @@ func (s *Store) RoutedTimes(ctx context.Context, sourceIDs []string) (map[string
 		WHERE source_id = ANY($1::uuid[]) AND routed_at IS NOT NULL`, sourceIDs)
 }
 
-// Holders maps each lead of a source (by external id) to the org holding it
-// now, for the benchmark's fan-out row.
+// Holders maps each lead of a source (by lead id) to the org holding it now,
+// for the benchmark's fan-out row.
 func (s *Store) Holders(ctx context.Context, sourceID string) (map[string]string, error) {
-	return byExternalID[string](ctx, s.db, `SELECT external_id, org_id::text FROM leads WHERE source_id = $1`, sourceID)
+	return byExternalID[string](ctx, s.db, `SELECT id::text, org_id::text FROM leads WHERE source_id = $1`, sourceID)
 }
 
 func byExternalID[T any](ctx context.Context, db DB, query string, args ...any) (map[string]T, error) {

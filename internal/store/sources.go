@@ -114,3 +114,40 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// RotateVendorKey issues a new vendor key for the org's source and revokes
+// the old one in the same transaction: the old key stops working the moment
+// the new one exists. The key is returned once; only its hash is stored.
+func (s *Store) RotateVendorKey(ctx context.Context, orgID, slug string) (string, error) {
+	var key string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var id string
+		if err := tx.QueryRow(ctx, `SELECT id FROM lead_sources WHERE org_id = $1 AND slug = $2 FOR UPDATE`, orgID, slug).Scan(&id); err != nil {
+			return notFound(err, "source")
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = now() WHERE source_id = $1 AND kind = 'vendor' AND revoked_at IS NULL`, id); err != nil {
+			return err
+		}
+		var hash []byte
+		key, hash = domain.NewToken("lrv_")
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (hash, kind, source_id) VALUES ($1, 'vendor', $2)`, hash, id)
+		return err
+	})
+	return key, err
+}
+
+// RevokeVendorKey revokes the source's vendor key without issuing another
+// (a leaked key, a vendor dropped): posts with it answer 401 at once.
+func (s *Store) RevokeVendorKey(ctx context.Context, orgID, slug string) error {
+	tag, err := s.db.Exec(ctx, `UPDATE tokens SET revoked_at = now() WHERE kind = 'vendor' AND revoked_at IS NULL
+		AND source_id = (SELECT id FROM lead_sources WHERE org_id = $1 AND slug = $2)`, orgID, slug)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.GetSourceBySlug(ctx, orgID, slug); err != nil {
+			return err
+		}
+	}
+	return nil
+}

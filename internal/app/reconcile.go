@@ -1,0 +1,118 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/workflows"
+)
+
+// ReconcilePage is how many rows one query of a pass reads.
+var ReconcilePage = 500
+
+// Reconciled is what one pass found.
+type Reconciled struct {
+	Unrouted    int // leads past domain.UnroutedAfter and still unrouted when the pass began
+	Restarted   int // of those, runs started again (or found running)
+	Failed      int // starts that failed this pass (tried again next pass)
+	Invitations int // pending invitations whose run was started or found
+	Expired     int // pending invitations past their expiry closed directly
+}
+
+// reconcileLoop runs a pass every 30 s until ctx ends.
+func reconcileLoop(ctx context.Context, d *Deps) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r, err := Reconcile(ctx, d, domain.UnroutedAfter)
+		if err != nil && ctx.Err() == nil {
+			d.Log.Warn("reconcile pass failed", zap.Error(err))
+		}
+		if r.Unrouted > 0 || r.Invitations > 0 || r.Expired > 0 {
+			d.Log.Warn("reconciled stranded work", zap.Int("unrouted", r.Unrouted), zap.Int("restarted", r.Restarted),
+				zap.Int("failed", r.Failed), zap.Int("invitations", r.Invitations), zap.Int("expired_invitations", r.Expired))
+		}
+	}
+}
+
+// Reconcile enforces the one invariant in one place: every lead recorded more
+// than olderThan ago ends assigned, pending or queued. Whatever happened to
+// its run — never started (an API crash), failed, terminated, closed without
+// a decision, or recorded under an ID a production server refuses — it pages
+// through all such leads and starts the run again; a run still going is
+// found by its ID and left alone. Routing is idempotent in PostgreSQL, so a
+// second run only finishes what the first did not. Pending invitations get
+// the same care.
+func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconciled, error) {
+	var r Reconciled
+	cutoff := time.Now().Add(-olderThan)
+	n, err := d.Store.CountUnrouted(ctx, cutoff)
+	if err != nil {
+		return r, err
+	}
+	r.Unrouted = n
+	var after store.UnroutedLead
+	for {
+		page, err := d.Store.Unrouted(ctx, cutoff, after, ReconcilePage)
+		if err != nil {
+			return r, err
+		}
+		for _, l := range page {
+			if !workflows.ValidWorkflowID(l.WorkflowID) {
+				l.WorkflowID = workflows.LeadWorkflowID(l.LeadID)
+				if err := d.Store.SetWorkflowID(ctx, l.LeadID, l.WorkflowID); err != nil {
+					return r, err
+				}
+			}
+			if err := workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l, workflows.RestartClosed); err != nil {
+				r.Failed++
+				d.Log.Warn("reconcile: could not start the run of an unrouted lead", zap.String("lead_id", l.LeadID),
+					zap.String("workflow_id", l.WorkflowID), zap.Error(err))
+				continue
+			}
+			r.Restarted++
+			d.Log.Info("reconcile: run of an unrouted lead started or found", zap.String("lead_id", l.LeadID),
+				zap.String("workflow_id", l.WorkflowID))
+		}
+		if len(page) < ReconcilePage {
+			break
+		}
+		after = page[len(page)-1]
+	}
+	afterID := ""
+	for {
+		page, err := d.Store.PendingInvitations(ctx, cutoff, afterID, ReconcilePage)
+		if err != nil {
+			return r, err
+		}
+		for _, inv := range page {
+			if !time.Now().Before(inv.ExpiresAt) {
+				if err := d.Store.CloseInvitation(ctx, inv.ID, store.InviteExpired); err == nil {
+					r.Expired++
+				}
+				continue
+			}
+			err := workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
+				InvitationID: inv.ID, MasterOrgID: inv.OrgID, Email: inv.Email, ExpiresAt: inv.ExpiresAt})
+			if err != nil {
+				d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))
+				continue
+			}
+			r.Invitations++
+		}
+		if len(page) < ReconcilePage {
+			break
+		}
+		afterID = page[len(page)-1].ID
+	}
+	return r, nil
+}

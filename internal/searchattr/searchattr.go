@@ -1,0 +1,127 @@
+// Package searchattr makes sure the search attributes operators filter runs
+// by exist and are usable before anything relies on them. On Temporal with
+// SQL visibility a newly added attribute is refused for several seconds (its
+// cache refreshes on a timer), so "registered" is not "usable".
+package searchattr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/leadrelay/leadrelay/workflows"
+)
+
+// ProbeWorkflowID is the run a probe starts and terminates at once.
+const ProbeWorkflowID = "leadrelay/search-attribute-probe"
+
+// NotYetUsable reports whether err is the server refusing one of our search
+// attributes (not registered yet, or not yet in its visibility cache).
+func NotYetUsable(err error) bool {
+	var ia *serviceerror.InvalidArgument
+	return errors.As(err, &ia) && strings.Contains(ia.Error(), "search attribute") &&
+		strings.Contains(ia.Error(), "is not defined")
+}
+
+// Register adds whichever of leadrelay's attributes the namespace lacks.
+func Register(ctx context.Context, c client.Client, namespace string) error {
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return err
+	}
+	missing := map[string]enums.IndexedValueType{}
+	for _, k := range workflows.SearchAttributes {
+		if _, ok := resp.CustomAttributes[k.GetName()]; !ok {
+			missing[k.GetName()] = enums.INDEXED_VALUE_TYPE_KEYWORD
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing})
+	var exists *serviceerror.AlreadyExists
+	if errors.As(err, &exists) {
+		return nil // another worker registered them first
+	}
+	return err
+}
+
+// Probe starts a run carrying every attribute on a task queue no worker
+// polls, then terminates it: the one check that the server accepts them on
+// a start, which is what ingestion needs.
+func Probe(ctx context.Context, c client.Client) error {
+	var sa []temporal.SearchAttributeUpdate
+	for _, k := range workflows.SearchAttributes {
+		sa = append(sa, temporal.NewSearchAttributeKeyKeyword(k.GetName()).ValueSet("probe"))
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       ProbeWorkflowID,
+		TaskQueue:                "leadrelay-search-attribute-probe",
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
+		WorkflowExecutionTimeout: time.Minute,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(sa...),
+	}, "SearchAttributeProbe")
+	if err != nil {
+		return err
+	}
+	err = c.TerminateWorkflow(ctx, run.GetID(), run.GetRunID(), "search attribute probe")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil
+	}
+	return err
+}
+
+// Ensure registers the attributes and waits until a start carrying them is
+// accepted, retrying for up to timeout. The worker calls it before polling
+// and stops with its error: a worker whose runs cannot be filtered (or whose
+// API posts would be refused) must fail loudly, not limp on.
+func Ensure(ctx context.Context, c client.Client, namespace string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wait := 200 * time.Millisecond
+	var last error
+	for {
+		last = Register(ctx, c, namespace)
+		if last == nil {
+			last = Probe(ctx, c)
+			if last == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("search attributes %v not usable after %s: %w", workflows.SearchAttributeNames(), timeout, last)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// Readiness remembers, per process, that the attributes were found usable;
+// until then each check probes (bounded by the caller's context).
+type Readiness struct {
+	ok atomic.Bool
+}
+
+// Check reports nil once the attributes are usable through c.
+func (r *Readiness) Check(ctx context.Context, c client.Client) error {
+	if r.ok.Load() {
+		return nil
+	}
+	if err := Probe(ctx, c); err != nil {
+		return err
+	}
+	r.ok.Store(true)
+	return nil
+}

@@ -1,0 +1,61 @@
+package searchattr_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+
+	"github.com/leadrelay/leadrelay/internal/searchattr"
+	"github.com/leadrelay/leadrelay/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+func TestNotYetUsableIsTheServersRefusalOnly(t *testing.T) {
+	refused := serviceerror.NewInvalidArgument("search attribute ExternalID is not defined")
+	if !searchattr.NotYetUsable(fmt.Errorf("start: %w", refused)) {
+		t.Fatal("the refusal of an attribute is not recognised")
+	}
+	for _, err := range []error{nil, errors.New("search attribute X is not defined"),
+		serviceerror.NewInvalidArgument("WorkflowId exceeds length limit"), serviceerror.NewUnavailable("down")} {
+		if searchattr.NotYetUsable(err) {
+			t.Fatalf("%v taken for a refused attribute", err)
+		}
+	}
+}
+
+// On a real server, Ensure registers what is missing and returns once a start
+// carrying every attribute is accepted; a second call is a no-op; the probe
+// leaves no run open.
+func TestEnsureOnARealServer(t *testing.T) {
+	c, err := client.Dial(client.Options{HostPort: testenv.Temporal(t).FrontendHostPort(), Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if err := searchattr.Ensure(ctx, c, "default", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := c.DescribeWorkflowExecution(ctx, searchattr.ProbeWorkflowID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.WorkflowExecutionInfo.GetStatus().String() != "Terminated" {
+		t.Fatalf("probe run is %s", d.WorkflowExecutionInfo.GetStatus())
+	}
+	var r searchattr.Readiness
+	if err := r.Check(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+}

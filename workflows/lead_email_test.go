@@ -1,0 +1,113 @@
+package workflows_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/testenv"
+	"github.com/leadrelay/leadrelay/workflows"
+)
+
+type fanOutFixture struct {
+	master, sub, rep string
+	in               workflows.LeadInput
+	dom              string
+}
+
+// fanOutSetup links one sub-agency (one rep, its own purchase address) under
+// a master whose source fans out to it (with the master's purchase address).
+func fanOutSetup(t *testing.T, s *store.Store, ext string) fanOutFixture {
+	t.Helper()
+	dom := fmt.Sprintf("f%d.example", time.Now().UnixNano())
+	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+dom, "M")
+	require.NoError(t, err)
+	sub, _, _, err := s.CreateOrg(ctx, "North", "UTC", "n@"+dom, "N")
+	require.NoError(t, err)
+	require.NoError(t, s.LinkOrgs(ctx, m.ID, sub.ID))
+	rep, _, err := s.CreateUser(ctx, sub.ID, "rep@"+dom, "Rep", domain.RoleStaff, false)
+	require.NoError(t, err)
+	_, _, _, err = s.PutSource(ctx, sub.ID, "everquote", domain.SourceConfig{Name: "EQ North", Priority: "normal",
+		Routing: domain.Routing{Mode: domain.RouteStaffEvenly}, PurchaseNotificationEmails: []string{"north@" + dom}}, 0)
+	require.NoError(t, err)
+	src, _, _, err := s.PutSource(ctx, m.ID, "everquote", domain.SourceConfig{Name: "EQ", Priority: "normal",
+		Routing: domain.Routing{Mode: domain.RouteSubAgencies, SubAgencies: []string{sub.ID}}, PurchaseNotificationEmails: []string{"master@" + dom}}, 0)
+	require.NoError(t, err)
+	return fanOutFixture{master: m.ID, sub: sub.ID, rep: rep.ID, in: postLead(t, s, org{id: m.ID}, src, ext), dom: dom}
+}
+
+func timelineKinds(t *testing.T, s *store.Store, orgID, leadID string) (kinds []string, msgs []string) {
+	t.Helper()
+	l, err := s.GetLead(ctx, orgID, leadID)
+	require.NoError(t, err)
+	for _, e := range l.Timeline {
+		kinds = append(kinds, e.Kind)
+		msgs = append(msgs, e.Message)
+	}
+	return kinds, msgs
+}
+
+// TestFanOutNeverWaitsForEmail: with SMTP down, the master's hop passes the
+// lead on and the sub-agency assigns it at once; the emails keep retrying
+// beside it and, when they give up, are recorded as failed on the timeline.
+func TestFanOutNeverWaitsForEmail(t *testing.T) {
+	env, s, sink := realEnv(t)
+	require.NoError(t, sink.Stop())
+	f := fanOutSetup(t, s, "fan-smtp-down")
+	var assignedEarly bool
+	env.RegisterDelayedCallback(func() {
+		l, err := s.GetLead(ctx, f.sub, f.in.LeadID)
+		assignedEarly = err == nil && l.AssignedTo != nil && *l.AssignedTo == f.rep
+	}, time.Minute)
+
+	env.ExecuteWorkflow(workflows.LeadWorkflow, f.in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError(), "an email that fails for good does not fail the lead's run")
+	require.True(t, assignedEarly, "one minute into an SMTP outage the lead must already be assigned at the sub-agency")
+	require.Empty(t, sink.Messages())
+	kinds, msgs := timelineKinds(t, s, f.sub, f.in.LeadID)
+	var failed []string
+	for i, k := range kinds {
+		if k == "email_failed" {
+			failed = append(failed, msgs[i])
+		}
+	}
+	require.Len(t, failed, 2, "each hop's purchase email is recorded failed once: %v", msgs)
+	require.Contains(t, strings.Join(failed, "\n"), "master@"+f.dom)
+	require.Contains(t, strings.Join(failed, "\n"), "north@"+f.dom)
+}
+
+// TestPermanentSMTPRefusalIsRecordedAtOnce: a 550 is not retried for a week;
+// the lead is routed and the email is failed on the timeline within seconds.
+func TestPermanentSMTPRefusalIsRecordedAtOnce(t *testing.T) {
+	env, s, sink := realEnv(t)
+	sink.Refuse(550)
+	f := fanOutSetup(t, s, "fan-550")
+	start := env.Now()
+	env.ExecuteWorkflow(workflows.LeadWorkflow, f.in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Less(t, env.Now().Sub(start), time.Minute, "a permanent refusal is not retried")
+	l, err := s.GetLead(ctx, f.sub, f.in.LeadID)
+	require.NoError(t, err)
+	require.Equal(t, f.rep, *l.AssignedTo)
+	kinds, msgs := timelineKinds(t, s, f.sub, f.in.LeadID)
+	n := 0
+	for i, k := range kinds {
+		if k == "email_failed" {
+			n++
+			require.Contains(t, msgs[i], "550")
+		}
+	}
+	require.Equal(t, 2, n, "timeline: %v", msgs)
+	pool, _ := testenv.DB(t)
+	var status string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT status FROM email_deliveries WHERE key = $1`,
+		"purchase:"+f.in.LeadID+":"+f.sub+":north@"+f.dom).Scan(&status))
+	require.Equal(t, "failed", status)
+}
