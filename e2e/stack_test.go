@@ -1,11 +1,14 @@
-// Package e2e drives leadrelay end to end: the real Temporal dev server, the
-// real PostgreSQL, an SMTP sink on loopback, the real worker and API.
+// Package e2e drives leadrelay end to end: the real Temporal dev server (or,
+// with LEADRELAY_TEMPORAL=postgres, the production-shaped server; see
+// production_test.go), the real PostgreSQL, an SMTP sink on loopback, the real
+// worker and API.
 package e2e
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -79,12 +82,39 @@ func up(t *testing.T) *stack {
 		srv.Listener.Close()
 		srv.Listener = ln
 		srv.Start()
+		// The worker registers the search attributes; a fresh production
+		// server refuses them for several seconds, and /readyz says so.
+		waitReady(t, srv.URL+"/readyz", 2*time.Minute)
 		shared = &stack{deps: d, api: srv, sink: sink, admin: adminToken}
 	})
 	if shared == nil {
 		t.Fatal("stack did not start (see the first failure)")
 	}
 	return shared
+}
+
+// waitReady polls url until it answers 200, for at most limit.
+func waitReady(t *testing.T, url string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	var last string
+	for {
+		res, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%d %s", res.StatusCode, b)
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stack not ready after %s: GET %s: %s", limit, url, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (s *stack) store() *store.Store { return s.deps.Store }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
@@ -16,51 +17,123 @@ import (
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
+// TemporalServer is the Temporal server a test package runs against.
+type TemporalServer interface {
+	FrontendHostPort() string
+}
+
+// TemporalTarget names the server Temporal starts: "dev" (the default, the
+// CLI's dev server) or "postgres" (the production-shaped server:
+// go.temporal.io/server on PostgreSQL, see devstack.StartTemporalServer),
+// chosen with LEADRELAY_TEMPORAL.
+func TemporalTarget() string {
+	if v := os.Getenv("LEADRELAY_TEMPORAL"); v != "" {
+		return v
+	}
+	return "dev"
+}
+
 var (
 	tsOnce sync.Once
-	ts     *testsuite.DevServer
+	ts     TemporalServer
+	tsStop func() error
 	tsErr  error
 )
 
-// Temporal starts one in-memory dev server per test package, with leadrelay's
-// search attributes, from the binary the tools module pins (built on first use).
-func Temporal(t testing.TB) *testsuite.DevServer {
+// Temporal starts one Temporal server per test package and returns it. By
+// default it is the in-memory dev server, with leadrelay's search attributes,
+// from the binary the tools module pins (built on first use). With
+// LEADRELAY_TEMPORAL=postgres it is the production-shaped server (a
+// *devstack.TemporalServer, which can Restart) on fresh databases of the
+// tests' PostgreSQL server, with only the namespace registered: the worker
+// registers the search attributes, as in production.
+func Temporal(t testing.TB) TemporalServer {
 	t.Helper()
 	tsOnce.Do(func() {
-		ctx := context.Background()
-		root, err := devstack.Root()
-		if err != nil {
-			tsErr = err
-			return
+		switch target := TemporalTarget(); target {
+		case "dev":
+			ts, tsStop, tsErr = startDevServer(t)
+		case "postgres":
+			ts, tsStop, tsErr = startProductionServer(t)
+		default:
+			t.Fatalf("LEADRELAY_TEMPORAL=%q: want dev or postgres", target)
 		}
-		bin, err := devstack.TemporalBinary(ctx, root, func(s string) { t.Log(s) })
-		if err != nil {
-			tsErr = err
-			return
-		}
-		var out io.Writer = io.Discard
-		if os.Getenv("TEST_TEMPORAL_LOG") != "" {
-			out = os.Stderr
-		}
-		ts, tsErr = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-			ExistingPath: bin,
-			ClientOptions: &client.Options{Namespace: "default",
-				Logger: logging.Temporal(zap.NewNop())},
-			LogLevel:  "error",
-			ExtraArgs: devstack.SearchAttributeArgs(workflows.SearchAttributeNames()),
-			Stdout:    out,
-			Stderr:    out,
-		})
 	})
 	if tsErr != nil {
-		t.Fatalf("Temporal dev server: %v", tsErr)
+		t.Fatalf("Temporal server (%s): %v", TemporalTarget(), tsErr)
+	}
+	if ts == nil {
+		t.Fatal("Temporal server did not start (see the first failure)")
 	}
 	return ts
 }
 
-// StopTemporal ends the package's dev server; call it from TestMain.
+func startDevServer(t testing.TB) (TemporalServer, func() error, error) {
+	ctx := context.Background()
+	root, err := devstack.Root()
+	if err != nil {
+		return nil, nil, err
+	}
+	bin, err := devstack.TemporalBinary(ctx, root, func(s string) { t.Log(s) })
+	if err != nil {
+		return nil, nil, err
+	}
+	var out io.Writer = io.Discard
+	if os.Getenv("TEST_TEMPORAL_LOG") != "" {
+		out = os.Stderr
+	}
+	s, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: bin,
+		ClientOptions: &client.Options{Namespace: "default",
+			Logger: logging.Temporal(zap.NewNop())},
+		LogLevel:  "error",
+		ExtraArgs: devstack.SearchAttributeArgs(workflows.SearchAttributeNames()),
+		Stdout:    out,
+		Stderr:    out,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.Stop, nil
+}
+
+func startProductionServer(t testing.TB) (TemporalServer, func() error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	root, err := devstack.Root()
+	if err != nil {
+		return nil, nil, err
+	}
+	t0 := time.Now()
+	server, sqlTool, err := devstack.TemporalServerBinaries(ctx, root, func(s string) { t.Log(s) })
+	if err != nil {
+		return nil, nil, err
+	}
+	modDir, err := devstack.TemporalServerModuleDir(ctx, root)
+	if err != nil {
+		return nil, nil, err
+	}
+	t1 := time.Now()
+	level := "error"
+	if os.Getenv("TEST_TEMPORAL_LOG") != "" {
+		level = "info"
+	}
+	s, err := devstack.StartTemporalServer(ctx, devstack.TemporalServerOptions{
+		ServerBin: server, SQLToolBin: sqlTool, ModuleDir: modDir,
+		PostgresURL: ServerURL(), Namespace: "default", LogLevel: level,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	t.Logf("production-shaped Temporal server on %s (databases %v): binaries %s, schema and start %s",
+		s.FrontendHostPort(), s.Databases(), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	return s, s.Stop, nil
+}
+
+// StopTemporal ends the package's Temporal server (and drops the
+// production-shaped server's databases); call it from TestMain.
 func StopTemporal() {
-	if ts != nil {
-		_ = ts.Stop()
+	if tsStop != nil {
+		_ = tsStop()
 	}
 }
