@@ -121,15 +121,19 @@ type row struct {
 }
 
 // postOne posts a lead, waiting out 429s and retrying 5xx and network
-// errors; reason is "" when the API took the lead (new or a repeat).
+// errors; reason is "" when the API took the lead (new or a repeat). A repeat
+// answered to a retry is this file's own first attempt, recorded before its
+// answer was lost (a 503 "recorded but routing could not start", a dropped
+// connection): it counts as accepted, not as a duplicate.
 func postOne(ctx context.Context, vendor *apiclient.Client, body []byte) (duplicate bool, reason string) {
 	var last string
+	retried := false
 	for attempt := 0; attempt < 8; attempt++ {
 		dup, err := vendor.PostLead(ctx, body)
 		var ae *apiclient.Error
 		switch {
 		case err == nil:
-			return dup, ""
+			return dup && !retried, ""
 		case ctx.Err() != nil:
 			return false, "interrupted"
 		case errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests:
@@ -139,7 +143,7 @@ func postOne(ctx context.Context, vendor *apiclient.Client, body []byte) (duplic
 		case errors.As(err, &ae) && ae.Status < 500:
 			return false, ae.Error()
 		}
-		last = err.Error()
+		last, retried = err.Error(), true
 		time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
 	}
 	return false, "gave up: " + last

@@ -25,11 +25,14 @@ import (
 const ProbeWorkflowID = "leadrelay/search-attribute-probe"
 
 // NotYetUsable reports whether err is the server refusing one of our search
-// attributes (not registered yet, or not yet in its visibility cache).
+// attributes: not registered yet ("is not defined"), or registered but not
+// yet in SQL visibility's cached column mapping ("has no mapping defined").
 func NotYetUsable(err error) bool {
 	var ia *serviceerror.InvalidArgument
-	return errors.As(err, &ia) && strings.Contains(ia.Error(), "search attribute") &&
-		strings.Contains(ia.Error(), "is not defined")
+	if !errors.As(err, &ia) || !strings.Contains(ia.Error(), "search attribute") {
+		return false
+	}
+	return strings.Contains(ia.Error(), "is not defined") || strings.Contains(ia.Error(), "has no mapping defined")
 }
 
 // Register adds whichever of leadrelay's attributes the namespace lacks.

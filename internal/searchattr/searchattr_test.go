@@ -20,9 +20,11 @@ import (
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 func TestNotYetUsableIsTheServersRefusalOnly(t *testing.T) {
-	refused := serviceerror.NewInvalidArgument("search attribute ExternalID is not defined")
-	if !searchattr.NotYetUsable(fmt.Errorf("start: %w", refused)) {
-		t.Fatal("the refusal of an attribute is not recognised")
+	for _, refused := range []error{serviceerror.NewInvalidArgument("search attribute ExternalID is not defined"),
+		serviceerror.NewInvalidArgument("Namespace default has no mapping defined for search attribute LeadID")} {
+		if !searchattr.NotYetUsable(fmt.Errorf("start: %w", refused)) {
+			t.Fatalf("the refusal %q is not recognised", refused)
+		}
 	}
 	for _, err := range []error{nil, errors.New("search attribute X is not defined"),
 		serviceerror.NewInvalidArgument("WorkflowId exceeds length limit"), serviceerror.NewUnavailable("down")} {
