@@ -102,12 +102,19 @@ type errBody struct {
 
 func writeErr(w http.ResponseWriter, err error) {
 	var e *domain.Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case store.Unreachable(err):
+		// The database is restarting or unreachable: nothing was written
+		// (every write is one transaction), and the same request later works.
+		w.Header().Set("Retry-After", "1")
+		e = &domain.Error{Code: domain.EUnavailable, Message: "the database is unavailable: retry the same request"}
+	default:
 		e = &domain.Error{Code: domain.EInternal, Message: "internal error"}
 	}
 	var b errBody
 	b.Error.Code, b.Error.Message, b.Error.Fields = e.Code, e.Message, e.Fields
-	if rw, ok := w.(*recorder); ok && e.Code == domain.EInternal {
+	if rw, ok := w.(*recorder); ok && (e.Code == domain.EInternal || e.Code == domain.EUnavailable) {
 		rw.err = err
 	}
 	writeJSON(w, statusOf[e.Code], b)

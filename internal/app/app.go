@@ -42,8 +42,19 @@ func Open(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Deps, erro
 	if err := cfg.Require("DATABASE_URL"); err != nil {
 		return nil, err
 	}
-	if _, err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return nil, err
+	// A process started beside a booting or restarting PostgreSQL waits for
+	// it, as it does for Temporal, rather than exit and depend on a supervisor.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := store.Migrate(ctx, cfg.DatabaseURL)
+		if err == nil {
+			break
+		}
+		if !store.Unreachable(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, err
+		}
+		log.Warn("PostgreSQL not reachable yet: retrying", zap.Error(err))
+		time.Sleep(time.Second)
 	}
 	pool, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {

@@ -79,8 +79,31 @@ type Proc struct {
 	done chan error
 }
 
+// StartProcess runs bin with the given environment (added to ours) in its
+// own process group, logging to logPath; Stop sends SIGTERM, Kill SIGKILL.
+func StartProcess(name, logPath string, env []string, bin string, args ...string) (*Proc, error) {
+	return startEnv(name, syscall.SIGTERM, nil, logPath, env, bin, args...)
+}
+
+// Kill ends the process group at once, as a crash would.
+func (p *Proc) Kill() {
+	if p == nil {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+	p.done <- nil
+}
+
 func start(name string, stop syscall.Signal, cred *syscall.Credential, logPath string, bin string, args ...string) (*Proc, error) {
+	return startEnv(name, stop, cred, logPath, nil, bin, args...)
+}
+
+func startEnv(name string, stop syscall.Signal, cred *syscall.Credential, logPath string, env []string, bin string, args ...string) (*Proc, error) {
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// Own process group, and killed if we die: Ctrl-C leaves nothing behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	if logPath != "" {
@@ -169,6 +192,16 @@ func PostgresBin() (string, error) {
 // URL for database "leadrelay". PostgreSQL refuses to run as root, so as root
 // it runs as the "postgres" user.
 func StartPostgres(ctx context.Context, dir, logPath string) (string, *Proc, error) {
+	port, err := FreePort(54329)
+	if err != nil {
+		return "", nil, err
+	}
+	return StartPostgresOnPort(ctx, dir, logPath, port)
+}
+
+// StartPostgresOnPort is StartPostgres on a given port: fault tests restart
+// the cluster where its clients expect it.
+func StartPostgresOnPort(ctx context.Context, dir, logPath string, port int) (string, *Proc, error) {
 	binDir, err := PostgresBin()
 	if err != nil {
 		return "", nil, err
@@ -211,10 +244,6 @@ func StartPostgres(ctx context.Context, dir, logPath string) (string, *Proc, err
 			f.Close()
 		}
 		chown(logPath)
-	}
-	port, err := FreePort(54329)
-	if err != nil {
-		return "", nil, err
 	}
 	p, err := start("postgres", syscall.SIGINT, cred, logPath, filepath.Join(binDir, "postgres"), "-D", dir,
 		"-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",

@@ -9,7 +9,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"runtime"
 	"strings"
 
@@ -117,4 +119,23 @@ func notFound(err error, what string) error {
 		return domain.Errorf(domain.ENotFound, "%s not found", what)
 	}
 	return err
+}
+
+// Unreachable reports a PostgreSQL that cannot be reached or is shutting
+// down, as opposed to a bad query: the caller should retry, not report.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &pe):
+		// 57P01..57P03: admin or crash shutdown, cannot connect now; 08: connection exceptions.
+		return strings.HasPrefix(pe.Code, "57P") || strings.HasPrefix(pe.Code, "08")
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "conn closed")
 }
