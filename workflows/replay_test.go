@@ -11,38 +11,51 @@ import (
 	"github.com/leadrelay/leadrelay/internal/app"
 )
 
-// TestRecordedHistoriesReplay replays histories recorded on a dev server
-// (testdata/histories.json maps each file to its workflow ID) against
-// today's code: a change that would break running workflows fails here.
-// Record them anew with: LEADRELAY_RECORD_HISTORY=$PWD/workflows/testdata go test -run LiveHistories ./e2e/
+// TestRecordedHistoriesReplay replays every kept set of recorded histories
+// against today's code: one folder per released workflow shape under
+// testdata/histories, each with histories.json mapping its files to their
+// workflow IDs. A change that breaks replay of any kept shape — runs of it may
+// still be open in production — fails here. Sets are added, never
+// re-recorded in place (README: versioning rule):
+// LEADRELAY_RECORD_HISTORY=$PWD/workflows/testdata/histories/<new set> go test -run LiveHistories ./e2e/
 func TestRecordedHistoriesReplay(t *testing.T) {
-	b, err := os.ReadFile("testdata/histories.json")
+	sets, err := filepath.Glob("testdata/histories/*/histories.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids map[string]string
-	if err := json.Unmarshal(b, &ids); err != nil {
-		t.Fatal(err)
+	if len(sets) < 2 {
+		t.Fatalf("want the first shape's set and the current one, found %v", sets)
 	}
-	for _, want := range []string{"lead_history.json", "invitation_history.json", "fanout_history.json"} {
-		if ids[want] == "" {
-			t.Fatalf("testdata/histories.json lacks %s", want)
+	for _, set := range sets {
+		dir := filepath.Dir(set)
+		b, err := os.ReadFile(set)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for file, id := range ids {
-		t.Run(file, func(t *testing.T) {
-			f, err := os.Open(filepath.Join("testdata", file))
-			if err != nil {
-				t.Fatal(err)
+		var ids map[string]string
+		if err := json.Unmarshal(b, &ids); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"lead_history.json", "invitation_history.json", "fanout_history.json"} {
+			if ids[want] == "" {
+				t.Fatalf("%s lacks %s", set, want)
 			}
-			defer f.Close()
-			h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := app.Replay(h, id); err != nil {
-				t.Fatalf("replaying %s: %v", file, err)
-			}
-		})
+		}
+		for file, id := range ids {
+			t.Run(filepath.Base(dir)+"/"+file, func(t *testing.T) {
+				f, err := os.Open(filepath.Join(dir, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := app.Replay(h, id); err != nil {
+					t.Fatalf("replaying %s: %v", file, err)
+				}
+			})
+		}
 	}
 }
