@@ -144,3 +144,41 @@ func TestUnroutedCountIsForOperatorsOnly(t *testing.T) {
 		t.Fatalf("no token: %d %s", r.status, r.raw)
 	}
 }
+
+// TestSMTPRefusalRecordsTheEmailFailedAndRoutesTheLead: the real SMTP server
+// refuses every recipient with 550; the lead is assigned, the run completes,
+// and the timeline says the purchase email failed.
+func TestSMTPRefusalRecordsTheEmailFailedAndRoutesTheLead(t *testing.T) {
+	s := up(t)
+	buyer := fmt.Sprintf("refused-%d@agency.example", time.Now().UnixNano())
+	tn := s.newTenant(t, "refused", 1, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"},
+		"purchase_notification_emails": []string{buyer}})
+	s.sink.Refuse(550)
+	defer s.sink.Refuse(0)
+	r := s.do(t, "POST", "/v1/leads", tn.vendorKey, map[string]any{"external_id": "refused-1", "email": "a@b.example"})
+	if r.status != 202 {
+		t.Fatalf("post: %d %s", r.status, r.raw)
+	}
+	run := s.deps.Temporal.GetWorkflow(context.Background(), r.str("workflow_id"), "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatalf("the lead's run did not complete: %v", err)
+	}
+	l := s.do(t, "GET", "/v1/leads/"+r.str("lead_id"), tn.ownerToken, nil)
+	if l.str("assigned_to") != tn.staff[0] {
+		t.Fatalf("not assigned: %s", l.raw)
+	}
+	var failed string
+	for _, e := range l.body["timeline"].([]any) {
+		if ev := e.(map[string]any); ev["kind"] == "email_failed" {
+			failed = ev["message"].(string)
+		}
+	}
+	if !strings.Contains(failed, buyer) || !strings.Contains(failed, "550") {
+		t.Fatalf("timeline does not record the refused email: %s", l.raw)
+	}
+	if len(s.mailsFor(buyer)) != 0 {
+		t.Fatal("a refused email arrived")
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,7 +43,16 @@ type devSecrets struct {
 	WestEmail string `json:"west_email,omitempty"`
 }
 
-func runDev(ctx context.Context, _ []string) error {
+func runDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	temporalKind := fs.String("temporal", "dev", "the Temporal to start when TEMPORAL_ADDRESS is unset: dev (the CLI's dev server with its Web UI) "+
+		"or postgres (the production-shaped server on the private PostgreSQL, no Web UI)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *temporalKind != "dev" && *temporalKind != "postgres" {
+		return fmt.Errorf("--temporal=%q: want dev or postgres", *temporalKind)
+	}
 	root, err := devstack.Root()
 	if err != nil {
 		return fmt.Errorf("run it from the repository: %w", err)
@@ -89,9 +100,17 @@ func runDev(ctx context.Context, _ []string) error {
 		log.Info("private PostgreSQL started", zap.String("url", url))
 	}
 
-	// 2. Temporal dev server with its Web UI
+	// 2. Temporal: the dev server with its Web UI, or the production-shaped one
 	uiURL := "(your server's UI)"
-	if os.Getenv("TEMPORAL_ADDRESS") == "" {
+	if os.Getenv("TEMPORAL_ADDRESS") == "" && *temporalKind == "postgres" {
+		ts, err := startServerOnPostgres(ctx, root, data, cfg.DatabaseURL, log)
+		if err != nil {
+			return err
+		}
+		defer ts.Stop() //nolint:errcheck
+		cfg.TemporalAddress = ts.FrontendHostPort()
+		uiURL = "(none: the production-shaped server has no Web UI; use `temporal --address " + cfg.TemporalAddress + "`)"
+	} else if os.Getenv("TEMPORAL_ADDRESS") == "" {
 		bin, err := devstack.TemporalBinary(ctx, root, func(s string) { log.Info(s) })
 		if err != nil {
 			return err
@@ -190,6 +209,34 @@ func runDev(ctx context.Context, _ []string) error {
 		}
 		return err
 	}
+}
+
+// startServerOnPostgres runs the production-shaped Temporal server (the real
+// server binary, persistence and visibility on fresh databases of the
+// PostgreSQL that dbURL names, the stock SQL dynamic config), as `starter
+// bench` is measured against. Its databases are dropped when it stops.
+func startServerOnPostgres(ctx context.Context, root, data, dbURL string, log *zap.Logger) (*devstack.TemporalServer, error) {
+	server, sqlTool, err := devstack.TemporalServerBinaries(ctx, root, func(s string) { log.Info(s) })
+	if err != nil {
+		return nil, err
+	}
+	modDir, err := devstack.TemporalServerModuleDir(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	u.Path = "/postgres"
+	ts, err := devstack.StartTemporalServer(ctx, devstack.TemporalServerOptions{ServerBin: server, SQLToolBin: sqlTool,
+		ModuleDir: modDir, PostgresURL: u.String(), Dir: filepath.Join(data, "temporal-server")})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("production-shaped Temporal server started", zap.String("address", ts.FrontendHostPort()),
+		zap.Strings("databases", ts.Databases()))
+	return ts, nil
 }
 
 func randomToken(prefix string) string {

@@ -1,12 +1,20 @@
 package workflows_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/leadrelay/leadrelay/activities"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -110,4 +118,42 @@ func TestPermanentSMTPRefusalIsRecordedAtOnce(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT status FROM email_deliveries WHERE key = $1`,
 		"purchase:"+f.in.LeadID+":"+f.sub+":north@"+f.dom).Scan(&status))
 	require.Equal(t, "failed", status)
+}
+
+// TestLongDatabaseOutageMovesRoutingOffTheLocalActivity: a local activity's
+// retries past the workflow task timeout add events to the history for as
+// long as they last; after a minute routing becomes a regular activity, whose
+// retries add none. Three minutes of refused connections (the test suite
+// caps an unlimited policy at 10 attempts, so no longer): the local activity
+// is tried only within its first minute, the rest are regular attempts, and
+// the lead is routed once the database answers.
+func TestLongDatabaseOutageMovesRoutingOffTheLocalActivity(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.LeadWorkflow)
+	var a *activities.Activities
+	env.RegisterActivity(a)
+	start := env.Now()
+	var local, regular int
+	env.SetOnLocalActivityStartedListener(func(*activity.Info, context.Context, []interface{}) { local++ })
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		if info.ActivityType.Name == "RouteLead" {
+			regular++
+		}
+	})
+	dec := store.Decision{LeadID: "L1", OrgID: "O1", AssignedTo: "U1", Reason: "rotated to U1"}
+	env.OnActivity(a.RouteLead, mock.Anything, mock.Anything).Return(func(context.Context, store.RouteRequest) (store.Decision, error) {
+		if env.Now().Sub(start) < 3*time.Minute {
+			return store.Decision{}, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+		}
+		return dec, nil
+	})
+	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var got store.Decision
+	require.NoError(t, env.GetWorkflowResult(&got))
+	require.Equal(t, "U1", got.AssignedTo)
+	require.LessOrEqual(t, local, 20, "local attempts are bounded by the first minute (every 5 s at most)")
+	require.GreaterOrEqual(t, regular, 3, "the rest of the outage is retried as a regular activity")
 }

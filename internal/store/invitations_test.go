@@ -155,3 +155,26 @@ func TestUnlinkDropsTheSubAgencyFromRotations(t *testing.T) {
 		t.Fatalf("unlink twice: %v", err)
 	}
 }
+
+// An invitation whose run was lost stays pending past its expiry; it must not
+// block inviting the same email again, and it reads as expired afterwards.
+func TestStalePendingInvitationDoesNotBlockReinviting(t *testing.T) {
+	s := testenv.Tx(t)
+	d := domainFor(t)
+	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
+	must(t, err)
+	_, _, _, err = s.CreateOrg(ctx, "Sub", "UTC", "sub@"+d, "S")
+	must(t, err)
+	stale, err := s.CreateInvitation(ctx, m.ID, "sub@"+d, -time.Second, wfID) // already past its expiry
+	must(t, err)
+	fresh, err := s.CreateInvitation(ctx, m.ID, "sub@"+d, 7*24*time.Hour, wfID)
+	must(t, err)
+	if fresh.ID == stale.ID || fresh.Status != store.InvitePending {
+		t.Fatalf("re-invite: %+v", fresh)
+	}
+	got, err := s.GetInvitation(ctx, m.ID, stale.ID)
+	must(t, err)
+	if got.Status != store.InviteExpired {
+		t.Fatalf("the stale invitation is %s, want expired", got.Status)
+	}
+}
