@@ -83,3 +83,26 @@ func TestBadTemplateIsNotRetried(t *testing.T) {
 	require.True(t, errors.As(err, &appErr), "%v", err)
 	require.True(t, appErr.NonRetryable())
 }
+
+// A 5xx to the recipient is about this message: not retried. A 5xx to MAIL
+// FROM is about our configuration (a wrong MAIL_FROM, missing credentials):
+// retried, so fixing it sends everything that waited.
+func TestOnlyARecipientRefusalIsPermanent(t *testing.T) {
+	env, sink, _ := setup(t)
+	var a *activities.Activities
+
+	sink.RefuseSender(530)
+	_, err := env.ExecuteActivity(a.SendEmail, email("k-from-"+t.Name()))
+	var appErr *temporal.ApplicationError
+	require.Error(t, err)
+	require.False(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a refused sender must stay retryable: %v", err)
+	sink.RefuseSender(0)
+
+	sink.Refuse(550, "buyer@agency.example")
+	_, err = env.ExecuteActivity(a.SendEmail, email("k-rcpt-"+t.Name()))
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	require.True(t, appErr.NonRetryable(), "a refused recipient is permanent")
+	require.Equal(t, "EmailRefused", appErr.Type())
+	require.Contains(t, appErr.Error(), "550")
+	require.Empty(t, sink.Messages())
+}

@@ -434,6 +434,7 @@ func (r *rig) postAll(t *testing.T, sc scenario, n int, onProgress func(done int
 type faultCounts struct {
 	Leads, Routed, RoutedTwice, Unassigned int
 	Emails, EmailsMissing, EmailCopies     int
+	EmailsUnexpected                       int // to a buyer, with a Message-ID no hop should produce
 	SpreadSolo, SpreadSubs, SpreadReps     int
 }
 
@@ -477,7 +478,7 @@ func (r *rig) verify(t *testing.T, sc scenario, ids map[string]string, n int) fa
 			t.Fatal(err)
 		}
 		hops := 1
-		want[mail.MessageID("purchase:"+id+":"+intake+":"+sc.buyers[intake], testenv.MailDomain)] = true
+		want[mail.MessageID("purchase:"+id+":"+sc.buyers[intake], testenv.MailDomain)] = true
 		if intake == sc.master.id {
 			hops = 2
 			perSub[holder]++
@@ -506,8 +507,12 @@ func (r *rig) verify(t *testing.T, sc scenario, ids map[string]string, n int) fa
 
 	for {
 		got := map[string]int{}
+		c.EmailsUnexpected = 0
 		for _, m := range r.sink.Messages() {
 			got[m.MessageID]++
+			if !want[m.MessageID] {
+				c.EmailsUnexpected++
+			}
 		}
 		c.Emails, c.EmailsMissing, c.EmailCopies = 0, 0, 0
 		for id := range want {
@@ -524,7 +529,7 @@ func (r *rig) verify(t *testing.T, sc scenario, ids map[string]string, n int) fa
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if c.Routed != n || c.Unassigned != 0 || c.RoutedTwice != 0 || c.EmailsMissing != 0 {
+	if c.Routed != n || c.Unassigned != 0 || c.RoutedTwice != 0 || c.EmailsMissing != 0 || c.EmailsUnexpected != 0 {
 		t.Errorf("lost or doubled: %+v", c)
 	}
 	if c.SpreadSolo > 1 || c.SpreadSubs > 1 || c.SpreadReps > 1 {

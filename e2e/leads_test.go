@@ -74,7 +74,7 @@ func TestConcurrentPostsRotateFairlyAndEmailOnce(t *testing.T) {
 		perLead[m.MessageID]++
 	}
 	for _, id := range ids {
-		want := mail.MessageID("purchase:"+id+":"+tn.id+":"+buyer, "leadrelay.test")
+		want := mail.MessageID("purchase:"+id+":"+buyer, "leadrelay.test")
 		if perLead[want] != 1 {
 			t.Fatalf("lead %s: %d purchase emails, want 1", id, perLead[want])
 		}

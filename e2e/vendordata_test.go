@@ -123,8 +123,13 @@ func TestVendorKeyRotationAndRevocation(t *testing.T) {
 	if st := post(r.str("api_key"), "k-4"); st != 401 {
 		t.Fatalf("revoked key: %d", st)
 	}
-	if n := s.do(t, "POST", "/v1/orgs/"+tn.id+"/sources/nope/key", tn.ownerToken, nil); n.status != 404 {
-		t.Fatalf("unknown source: %d", n.status)
+	for _, slug := range []string{"nope", "%00", "%ff", "%C3%A9"} {
+		if n := s.do(t, "POST", "/v1/orgs/"+tn.id+"/sources/"+slug+"/key", tn.ownerToken, nil); n.status != 404 {
+			t.Fatalf("source %q: %d %s", slug, n.status, n.raw)
+		}
+		if n := s.do(t, "DELETE", "/v1/orgs/"+tn.id+"/sources/"+slug+"/key", tn.ownerToken, nil); n.status != 404 {
+			t.Fatalf("revoking source %q: %d %s", slug, n.status, n.raw)
+		}
 	}
 }
 
@@ -153,7 +158,7 @@ func TestSMTPRefusalRecordsTheEmailFailedAndRoutesTheLead(t *testing.T) {
 	buyer := fmt.Sprintf("refused-%d@agency.example", time.Now().UnixNano())
 	tn := s.newTenant(t, "refused", 1, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"},
 		"purchase_notification_emails": []string{buyer}})
-	s.sink.Refuse(550)
+	s.sink.Refuse(550, buyer) // this test's address only: other tests' emails still flow
 	defer s.sink.Refuse(0)
 	r := s.do(t, "POST", "/v1/leads", tn.vendorKey, map[string]any{"external_id": "refused-1", "email": "a@b.example"})
 	if r.status != 202 {

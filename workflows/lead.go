@@ -117,7 +117,7 @@ func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
 	}
 	// Emails go out beside the next hop, never before it: the lead is placed
 	// or passed on at once, whatever SMTP does.
-	sends := r.purchaseEmails(ctx, d, "purchase:"+d.LeadID+":"+d.OrgID+":")
+	sends := r.purchaseEmails(ctx, d, purchaseKeyPrefix(d.LeadID, d.OrgID, r.in.Hop))
 	final := d
 	var hopErr error
 	if d.FanOutTo != "" {
@@ -196,6 +196,17 @@ func failureReason(err error) string {
 	return err.Error()
 }
 
+// purchaseKeyPrefix names a hop's purchase emails. The receiving org's hop
+// keeps the key it always had (purchase:<lead>:<address>), so a lead of the
+// old shape restarted by the reconciler never emails twice; each sub-agency
+// hop adds its org, so the same address notified by two hops gets both.
+func purchaseKeyPrefix(leadID, orgID string, hop int) string {
+	if hop == 0 {
+		return "purchase:" + leadID + ":"
+	}
+	return "purchase:" + leadID + ":" + orgID + ":"
+}
+
 type pendingEmail struct {
 	email activities.Email
 	f     workflow.Future
@@ -236,7 +247,13 @@ func (r *leadRun) runV0(ctx workflow.Context, d store.Decision) (store.Decision,
 	if d.FanOutTo == "" {
 		return d, nil
 	}
-	return r.fanOut(ctx, d, workflow.GetInfo(ctx).WorkflowExecution.ID+"/via/"+d.FanOutTo)
+	childID := workflow.GetInfo(ctx).WorkflowExecution.ID + "/via/" + d.FanOutTo
+	if !ValidWorkflowID(childID) {
+		// A SQL-backed server refused this start, so no history holds it: the
+		// run sat in a failing workflow task. The flat ID lets it go on.
+		childID = HopWorkflowID(r.in.LeadID, d.FanOutTo)
+	}
+	return r.fanOut(ctx, d, childID)
 }
 
 // fanOut runs the chosen sub-agency's routing for the same slug as a child

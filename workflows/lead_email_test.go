@@ -17,6 +17,7 @@ import (
 	"github.com/leadrelay/leadrelay/activities"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/internal/testenv"
 	"github.com/leadrelay/leadrelay/workflows"
@@ -156,4 +157,27 @@ func TestLongDatabaseOutageMovesRoutingOffTheLocalActivity(t *testing.T) {
 	require.Equal(t, "U1", got.AssignedTo)
 	require.LessOrEqual(t, local, 20, "local attempts are bounded by the first minute (every 5 s at most)")
 	require.GreaterOrEqual(t, regular, 3, "the rest of the outage is retried as a regular activity")
+}
+
+// TestEachHopNotifiesTheSameAddressOnce: a master and its sub-agency that
+// both notify one address send it two emails, one per hop (the key names the
+// sub-agency's hop), never more.
+func TestEachHopNotifiesTheSameAddressOnce(t *testing.T) {
+	env, s, sink := realEnv(t)
+	f := fanOutSetup(t, s, "fan-shared-addr")
+	shared := "master@" + f.dom
+	_, _, _, err := s.PutSource(ctx, f.sub, "everquote", domain.SourceConfig{Name: "EQ North", Priority: "normal",
+		Routing: domain.Routing{Mode: domain.RouteStaffEvenly}, PurchaseNotificationEmails: []string{shared}}, 0)
+	require.NoError(t, err)
+	env.ExecuteWorkflow(workflows.LeadWorkflow, f.in)
+	require.NoError(t, env.GetWorkflowError())
+	var ids []string
+	for _, m := range sink.Messages() {
+		require.Equal(t, shared, m.To[0])
+		ids = append(ids, m.MessageID)
+	}
+	require.ElementsMatch(t, []string{
+		mail.MessageID("purchase:"+f.in.LeadID+":"+shared, testenv.MailDomain),
+		mail.MessageID("purchase:"+f.in.LeadID+":"+f.sub+":"+shared, testenv.MailDomain),
+	}, ids)
 }

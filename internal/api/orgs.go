@@ -193,6 +193,10 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	if !domain.ValidSlug(slug) {
+		writeErr(w, domain.Errorf(domain.ENotFound, "source not found"))
+		return
+	}
 	key, err := s.Store.RotateVendorKey(r.Context(), org, slug)
 	if err != nil {
 		writeErr(w, err)
@@ -206,6 +210,10 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	org, slug := r.PathValue("org"), r.PathValue("slug")
 	if _, err := s.member(r, org, true); err != nil {
 		writeErr(w, err)
+		return
+	}
+	if !domain.ValidSlug(slug) {
+		writeErr(w, domain.Errorf(domain.ENotFound, "source not found"))
 		return
 	}
 	if err := s.Store.RevokeVendorKey(r.Context(), org, slug); err != nil {

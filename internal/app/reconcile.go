@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -10,6 +11,9 @@ import (
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
+
+// maxFailuresInARow ends a pass early when Temporal is unreachable.
+const maxFailuresInARow = 20
 
 // ReconcilePage is how many rows one query of a pass reads.
 var ReconcilePage = 500
@@ -61,6 +65,7 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 	}
 	r.Unrouted = n
 	var after store.UnroutedLead
+	failedInARow := 0
 	for {
 		page, err := d.Store.Unrouted(ctx, cutoff, after, ReconcilePage)
 		if err != nil {
@@ -73,12 +78,22 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 					return r, err
 				}
 			}
-			if err := workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l, workflows.RestartClosed); err != nil {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := workflows.StartLead(sctx, d.Temporal, d.Cfg.TaskQueue, l, workflows.RestartClosed)
+			cancel()
+			if err != nil {
 				r.Failed++
+				failedInARow++
 				d.Log.Warn("reconcile: could not start the run of an unrouted lead", zap.String("lead_id", l.LeadID),
 					zap.String("workflow_id", l.WorkflowID), zap.Error(err))
+				if failedInARow >= maxFailuresInARow {
+					// Temporal is down or refusing: a pass over a large backlog
+					// would only pile up time-outs. The next pass starts over.
+					return r, fmt.Errorf("reconcile: %d starts failed in a row, pass stopped: %w", failedInARow, err)
+				}
 				continue
 			}
+			failedInARow = 0
 			r.Restarted++
 			d.Log.Info("reconcile: run of an unrouted lead started or found", zap.String("lead_id", l.LeadID),
 				zap.String("workflow_id", l.WorkflowID))

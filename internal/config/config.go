@@ -333,7 +333,11 @@ var credsRE = regexp.MustCompile(`://[^/@]*@`)
 
 // passwordKWRE finds the password of a keyword-form connection string, quoted
 // (up to an unescaped closing quote, or the end when there is none) or bare.
-var passwordKWRE = regexp.MustCompile(`(?i)(password\s*=\s*)(?:'(?:[^'\\]|\\.)*(?:'|\\?$)|[^\s']\S*|'?$)`)
+// A bare value may hold backslash-escaped spaces (libpq reads `a\ b` as "a b").
+var passwordKWRE = regexp.MustCompile(`(?i)(password\s*=\s*)(?:'(?:[^'\\]|\\.)*(?:'|\\?$)|(?:[^\s'\\]|\\.)(?:[^\s\\]|\\.)*\\?|'?$)`)
+
+// queryPasswordRE finds a password given as a URL query parameter.
+var queryPasswordRE = regexp.MustCompile(`(?i)([?&]password=)[^&#]*`)
 
 // looseCredsRE finds user:password@ in something that is not a URL at all.
 var looseCredsRE = regexp.MustCompile(`((?:^|[\s/])[^\s/:@]*):[^\s/@]*@`)
@@ -345,6 +349,7 @@ func redact(s string) string {
 		s = passwordKWRE.ReplaceAllString(s, "${1}xxxxx")
 		return looseCredsRE.ReplaceAllString(s, "${1}:xxxxx@")
 	}
+	s = queryPasswordRE.ReplaceAllString(s, "${1}xxxxx")
 	u, err := url.Parse(s)
 	if err != nil {
 		return credsRE.ReplaceAllString(s, "://xxxxx@")

@@ -26,6 +26,8 @@ func TestKeywordDatabaseURL(t *testing.T) {
 		"host=x password = secret%secret dbname=y !!!", // trailing junk
 		"user:secret@host/db?x=1",                      // a URL without its scheme
 		"postgres://u:secret@[::1/db",                  // a URL that does not parse
+		"host=x password=ab\\ secret dbname",           // a backslash-escaped space in a bare value
+		"postgres://h:bad/db?password=secret",          // the password as a query parameter of a broken URL
 	} {
 		_, err := load(map[string]string{"DATABASE_URL": bad})
 		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {

@@ -31,8 +31,8 @@ type Outbox struct {
 // ErrSMTP marks a failed SMTP conversation: retry it.
 var ErrSMTP = errors.New("smtp")
 
-// ErrRefused marks a permanent refusal (an SMTP 5xx reply): retrying the
-// same message cannot help.
+// ErrRefused marks a permanent refusal of this message (an SMTP 5xx to its
+// recipient or its content): retrying the same message cannot help.
 var ErrRefused = errors.New("smtp refused for good")
 
 // Sent reports whether the email with this key already went out.
@@ -60,8 +60,7 @@ func (o *Outbox) Deliver(ctx context.Context, e Email) (sent bool, err error) {
 	}
 	if err := o.Sender.Send(ctx, msg); err != nil {
 		_ = o.Store.MarkFailed(context.WithoutCancel(ctx), e.Key, err.Error())
-		var se *gomail.SendError
-		if errors.As(err, &se) && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
+		if refusedForGood(err) {
 			return false, errors.Join(ErrRefused, err)
 		}
 		return false, errors.Join(ErrSMTP, err)
@@ -69,4 +68,17 @@ func (o *Outbox) Deliver(ctx context.Context, e Email) (sent bool, err error) {
 	// A crash between Send and MarkSent resends once with the same Message-ID;
 	// that window is the only way a second copy can arise (see README).
 	return true, o.Store.MarkSent(context.WithoutCancel(ctx), e.Key)
+}
+
+// refusedForGood is a 5xx to RCPT TO (no such mailbox, relaying denied for
+// it) or after the message's data (content refused): about this message.
+// A 5xx to MAIL FROM or AUTH is about our configuration (a wrong MAIL_FROM,
+// credentials): it stays retryable, so fixing the configuration sends
+// everything that waited.
+func refusedForGood(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) || se.ErrorCode() < 500 || se.ErrorCode() > 599 {
+		return false
+	}
+	return se.Reason == gomail.ErrSMTPRcptTo || se.Reason == gomail.ErrSMTPDataClose
 }

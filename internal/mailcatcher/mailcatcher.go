@@ -42,8 +42,10 @@ type Catcher struct {
 	addr string
 	// down and refuse simulate outages without giving up the port, so no
 	// other process can take it while a test counts on it being dead.
-	down   bool
-	refuse int
+	down       bool
+	refuse     int             // RCPT TO answer for refuseTo (all when empty)
+	refuseTo   map[string]bool // recipients refused; nil: every one
+	refuseFrom int             // MAIL FROM answer
 }
 
 // Start listens for SMTP on addr ("127.0.0.1:0" picks a free port).
@@ -106,11 +108,25 @@ func (c *Catcher) Resume() error {
 	return nil
 }
 
-// Refuse makes every recipient answer code (e.g. 550, a permanent refusal);
-// 0 accepts again.
-func (c *Catcher) Refuse(code int) {
+// Refuse makes RCPT TO answer code (e.g. 550, a permanent refusal) for the
+// given recipients, or for every one when none is given; 0 accepts again.
+func (c *Catcher) Refuse(code int, recipients ...string) {
 	c.mu.Lock()
-	c.refuse = code
+	defer c.mu.Unlock()
+	c.refuse, c.refuseTo = code, nil
+	if len(recipients) > 0 {
+		c.refuseTo = map[string]bool{}
+		for _, r := range recipients {
+			c.refuseTo[strings.ToLower(r)] = true
+		}
+	}
+}
+
+// RefuseSender makes MAIL FROM answer code (e.g. 530, authentication
+// required: a misconfigured sender); 0 accepts again.
+func (c *Catcher) RefuseSender(code int) {
+	c.mu.Lock()
+	c.refuseFrom = code
 	c.mu.Unlock()
 }
 
@@ -146,10 +162,22 @@ type session struct {
 	to   []string
 }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.c.mu.Lock()
+	code := s.c.refuseFrom
+	s.c.mu.Unlock()
+	if code != 0 {
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 7, 0}, Message: "sender refused (by the test sink)"}
+	}
+	s.from = from
+	return nil
+}
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.c.mu.Lock()
 	code := s.c.refuse
+	if s.c.refuseTo != nil && !s.c.refuseTo[strings.ToLower(to)] {
+		code = 0
+	}
 	s.c.mu.Unlock()
 	if code != 0 {
 		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1}, Message: "mailbox unavailable (refused by the test sink)"}

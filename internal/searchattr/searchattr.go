@@ -85,21 +85,24 @@ func Probe(ctx context.Context, c client.Client) error {
 	return err
 }
 
-// Ensure registers the attributes and waits until a start carrying them is
-// accepted, retrying for up to timeout. The worker calls it before polling
-// and stops with its error: a worker whose runs cannot be filtered (or whose
-// API posts would be refused) must fail loudly, not limp on.
+// Ensure waits until a start carrying every attribute is accepted,
+// registering the missing ones when the server says they are not defined,
+// retrying for up to timeout. It probes first, so a worker whose identity may
+// not manage attributes starts fine where they already exist. The worker
+// calls it before polling and stops with its error: a worker whose runs
+// cannot be filtered (or whose API posts would be refused) must fail loudly.
 func Ensure(ctx context.Context, c client.Client, namespace string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	wait := 200 * time.Millisecond
-	var last error
 	for {
-		last = Register(ctx, c, namespace)
+		last := Probe(ctx, c)
 		if last == nil {
-			last = Probe(ctx, c)
-			if last == nil {
-				return nil
+			return nil
+		}
+		if NotYetUsable(last) {
+			if err := Register(ctx, c, namespace); err != nil {
+				last = fmt.Errorf("%w; registering them: %v", last, err)
 			}
 		}
 		select {

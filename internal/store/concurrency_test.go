@@ -1,11 +1,15 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -90,5 +94,57 @@ func TestConcurrentLinksOverDisjointPairsCannotCloseACycle(t *testing.T) {
 				t.Fatalf("round %d: refusal is not a conflict: %v", round, err)
 			}
 		}
+	}
+}
+
+// An email failure recorded twice (an activity retried after its commit), or
+// for an email never begun, is on the timeline once; a sent email is never
+// recorded failed.
+func TestEmailFailureIsRecordedOnce(t *testing.T) {
+	s := testenv.Tx(t)
+	f := seed(t, s, 1, domain.SourceConfig{})
+	in := post(t, s, f, "fail-once", "")
+	for _, key := range []string{"k-begun-" + in.LeadID, "k-never-" + in.LeadID} {
+		if key[:7] == "k-begun" {
+			_, err := s.BeginDelivery(ctx, store.Delivery{Key: key, MessageID: key + "@x", Kind: "purchase", To: "a@b.example", Subject: "s"})
+			must(t, err)
+		}
+		for i := 0; i < 3; i++ {
+			must(t, s.RecordEmailFailure(ctx, key, in.LeadID, f.org.ID, "purchase email to a@b.example failed: 550"))
+		}
+	}
+	sent := "k-sent-" + in.LeadID
+	_, err := s.BeginDelivery(ctx, store.Delivery{Key: sent, MessageID: sent + "@x", Kind: "purchase", To: "a@b.example", Subject: "s"})
+	must(t, err)
+	must(t, s.MarkSent(ctx, sent))
+	must(t, s.RecordEmailFailure(ctx, sent, in.LeadID, f.org.ID, "late failure"))
+	l, err := s.GetLead(ctx, f.org.ID, in.LeadID)
+	must(t, err)
+	n := 0
+	for _, e := range l.Timeline {
+		if e.Kind == "email_failed" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d email_failed events, want one per failed key", n)
+	}
+}
+
+func TestUnreachableIsTheDatabaseNotTheCaller(t *testing.T) {
+	pool, err := pgxpool.New(ctx, "postgres://nobody@127.0.0.1:1/x?connect_timeout=1")
+	must(t, err)
+	defer pool.Close()
+	if err := pool.Ping(ctx); !store.Unreachable(err) {
+		t.Fatalf("a refused connection is not unreachable: %v", err)
+	}
+	for _, err := range []error{nil, context.DeadlineExceeded, context.Canceled, errors.New("syntax error"),
+		&pgconn.PgError{Code: "23505"}} {
+		if store.Unreachable(err) {
+			t.Fatalf("%v taken for an unreachable database", err)
+		}
+	}
+	if !store.Unreachable(&pgconn.PgError{Code: "57P01"}) {
+		t.Fatal("an admin shutdown is unreachable")
 	}
 }

@@ -35,24 +35,33 @@ func (s *Store) MarkFailed(ctx context.Context, key, why string) error {
 }
 
 // RecordEmailFailure marks an email failed for good and, for an email about a
-// lead, says so on the lead's timeline, once however often it is called.
+// lead, says so on the lead's timeline — once, however often it is called
+// (an activity retry after a commit), and not at all if it was sent after all.
 func (s *Store) RecordEmailFailure(ctx context.Context, key, leadID, orgID, msg string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE email_deliveries SET status = 'failed', last_error = coalesce(last_error, $2)
-			WHERE key = $1 AND status = 'pending'`, key, msg)
-		if err != nil {
+		// Serialises the check and the write per key.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			// Already recorded, sent after all, or never begun (retries ran
-			// out before one attempt): record the last case only once too.
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_deliveries WHERE key = $1)`, key).Scan(&exists); err != nil || exists {
+		var status *string
+		err := tx.QueryRow(ctx, `UPDATE email_deliveries SET status = 'failed', last_error = coalesce(last_error, $2)
+			WHERE key = $1 AND status <> 'sent' RETURNING status`, key, msg).Scan(&status)
+		if err != nil && err != pgx.ErrNoRows {
+			return err
+		}
+		if err == pgx.ErrNoRows {
+			var sent bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_deliveries WHERE key = $1 AND status = 'sent')`, key).Scan(&sent); err != nil || sent {
 				return err
 			}
 		}
 		if leadID == "" {
 			return nil
+		}
+		var recorded bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timeline_events WHERE lead_id = $1 AND kind = 'email_failed' AND data->>'key' = $2)`,
+			leadID, key).Scan(&recorded); err != nil || recorded {
+			return err
 		}
 		return addEvent(ctx, tx, leadID, orgID, "email_failed", "leadrelay", msg, map[string]any{"key": key})
 	})

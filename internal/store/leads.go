@@ -70,18 +70,23 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 }
 
 // attachLabels creates the org's missing labels and tags the lead. Labels are
-// sorted and deduplicated first: concurrent posts then lock the same label
-// rows in the same order (no deadlock), and DO UPDATE returns the row even
-// when another transaction created it a moment ago (no label lost).
+// sorted and deduplicated first, so concurrent posts wait on each other's new
+// label rows in one order (no deadlock); the tagging is a second statement,
+// whose fresh snapshot sees a label another post created a moment ago (no
+// label lost). DO NOTHING takes no row lock, so posts sharing a common label
+// do not queue behind each other.
 func attachLabels(ctx context.Context, tx pgx.Tx, orgID, leadID string, labels []string) error {
 	labels = slices.Compact(slices.Sorted(slices.Values(labels)))
 	if len(labels) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `WITH l AS (
-			INSERT INTO labels (org_id, name) SELECT $1, n FROM unnest($2::text[]) WITH ORDINALITY AS u(n, i) ORDER BY i
-			ON CONFLICT (org_id, name) DO UPDATE SET name = excluded.name RETURNING id)
-		INSERT INTO lead_labels (lead_id, label_id) SELECT $3::uuid, id FROM l ON CONFLICT DO NOTHING`, orgID, labels, leadID)
+	if _, err := tx.Exec(ctx, `INSERT INTO labels (org_id, name)
+			SELECT $1, n FROM unnest($2::text[]) WITH ORDINALITY AS u(n, i) ORDER BY i
+		ON CONFLICT (org_id, name) DO NOTHING`, orgID, labels); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO lead_labels (lead_id, label_id)
+		SELECT $3::uuid, id FROM labels WHERE org_id = $1 AND name = ANY($2) ON CONFLICT DO NOTHING`, orgID, labels, leadID)
 	return err
 }
 

@@ -131,7 +131,12 @@ func Unreachable(err error) bool {
 	var pe *pgconn.PgError
 	var ne net.Error
 	switch {
-	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err), pgconn.Timeout(err):
+	case errors.As(err, &ce):
+		return true
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The caller's deadline (or Temporal's), not the database's state.
+		return false
+	case errors.As(err, &ne), pgconn.SafeToRetry(err):
 		return true
 	case errors.As(err, &pe):
 		// 57P01..57P03: admin or crash shutdown, cannot connect now; 08: connection exceptions.
