@@ -616,3 +616,47 @@ func TestTemporalRestartMidRun(t *testing.T) {
 	}
 	t.Logf("Temporal restarted after %d of %d posts (%d vendor retries): %+v", n/3, n, retries, c)
 }
+
+// TestWorkerStopLetsAnEmailInFlightFinish: a deploy stops the worker (SIGTERM)
+// while a slow SMTP server is taking a purchase email; the worker lets the
+// send finish and record it before it exits, instead of cutting it (which
+// leaves the email to a retry on another worker, or a second copy).
+func TestWorkerStopLetsAnEmailInFlightFinish(t *testing.T) {
+	r := newRig(t, 1, 1)
+	sc := r.setup(t)
+	r.sink.Delay(4 * time.Second)
+	res := r.apis[0].do(t, "POST", "/v1/leads", sc.solo.vendorKey, map[string]any{"external_id": "grace-1", "email": "a@b.example"})
+	if res.status != 202 {
+		t.Fatalf("post: %d %s", res.status, res.raw)
+	}
+	key := "purchase:" + res.str("lead_id") + ":" + sc.buyers[sc.solo.id]
+	db := r.apis[0].deps.Pool
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow(context.Background(), `SELECT count(*) FROM email_deliveries WHERE key = $1`, key).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break // the send has begun: the server is holding its data
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the purchase email never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	r.mu.Lock()
+	w := r.workers[0]
+	r.workers = nil // the supervisor must not replace it: this is a deploy
+	r.mu.Unlock()
+	w.Stop(60 * time.Second) // SIGTERM, then wait for the worker to exit
+	var status string
+	var attempts int
+	if err := db.QueryRow(context.Background(), `SELECT status, attempts FROM email_deliveries WHERE key = $1`, key).Scan(&status, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if status != "sent" || attempts != 1 || len(r.sink.Messages()) != 1 {
+		t.Fatalf("after the worker stopped: status %s after %d attempts, %d messages; the send was cut", status, attempts, len(r.sink.Messages()))
+	}
+}

@@ -141,3 +141,28 @@ func TestReconcilerStartsAnInvitationWhoseRunNeverStarted(t *testing.T) {
 		t.Fatalf("invitation run: %v", err)
 	}
 }
+
+// TestReconcilerClosesAnInvitationPastItsExpiry: an invitation whose run died
+// before closing it (e.g. a database outage longer than the close's retries)
+// is closed as expired, so it shows expired and never blocks re-inviting.
+func TestReconcilerClosesAnInvitationPastItsExpiry(t *testing.T) {
+	s := up(t)
+	ctx := context.Background()
+	master := s.newTenant(t, "inv-expired", 0, nil)
+	email := fmt.Sprintf("late%d@invitee.example", time.Now().UnixNano())
+	inv, err := s.store().CreateInvitation(ctx, master.id, email, -time.Minute, workflows.InvitationWorkflowID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := app.Reconcile(ctx, s.deps, 0)
+	if err != nil || r.Expired < 1 {
+		t.Fatalf("reconcile pass %+v: %v", r, err)
+	}
+	got, err := s.store().GetInvitation(ctx, master.id, inv.ID)
+	if err != nil || got.Status != store.InviteExpired {
+		t.Fatalf("invitation %+v: %v", got, err)
+	}
+	if len(s.mailsFor(email)) != 0 {
+		t.Fatal("an expired invitation was emailed")
+	}
+}

@@ -46,6 +46,7 @@ type Catcher struct {
 	refuse     int             // RCPT TO answer for refuseTo (all when empty)
 	refuseTo   map[string]bool // recipients refused; nil: every one
 	refuseFrom int             // MAIL FROM answer
+	delay      time.Duration   // before a message's data is accepted: a slow server
 }
 
 // Start listens for SMTP on addr ("127.0.0.1:0" picks a free port).
@@ -122,6 +123,14 @@ func (c *Catcher) Refuse(code int, recipients ...string) {
 	}
 }
 
+// Delay makes the server wait d before it accepts each message's data, as a
+// slow mail server does; 0 answers at once.
+func (c *Catcher) Delay(d time.Duration) {
+	c.mu.Lock()
+	c.delay = d
+	c.mu.Unlock()
+}
+
 // RefuseSender makes MAIL FROM answer code (e.g. 530, authentication
 // required: a misconfigured sender); 0 accepts again.
 func (c *Catcher) RefuseSender(code int) {
@@ -193,6 +202,10 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	s.c.mu.Lock()
+	delay := s.c.delay
+	s.c.mu.Unlock()
+	time.Sleep(delay)
 	m := Message{From: s.from, To: s.to, Received: time.Now(), Raw: string(raw)}
 	parse(&m, raw)
 	s.c.add(m)
