@@ -573,48 +573,42 @@ func TestWorkersKilledDuringTwoThousandPosts(t *testing.T) {
 	t.Logf("SIGKILL x%d over %d posts (%d vendor retries): %+v", kills.Load(), n, retries, c)
 }
 
-// TestPostgresRestartMidRun: the application's PostgreSQL is shut down for 5 s
-// while leads are posted; the API answers 503 meanwhile (vendors retry),
-// routing and emails wait, and afterwards every lead is routed exactly once.
-func TestPostgresRestartMidRun(t *testing.T) {
+// faultMidRun posts 600 leads through one worker and one API process, runs
+// fault once a third of them are accepted, and checks that nothing was lost,
+// routed twice or emailed twice.
+func faultMidRun(t *testing.T, what string, fault func(r *rig)) {
 	r := newRig(t, 1, 1)
 	sc := r.setup(t)
 	const n = 600
 	var once sync.Once
 	ids, retries := r.postAll(t, sc, n, func(done int) {
 		if done == n/3 {
-			once.Do(func() { r.restartPostgres(t, 5*time.Second) })
+			once.Do(func() { fault(r) })
 		}
 	})
 	c := r.verify(t, sc, ids, n)
 	if c.EmailCopies != 0 {
 		t.Errorf("%d emails sent twice", c.EmailCopies)
 	}
-	t.Logf("PostgreSQL restarted after %d of %d posts (%d vendor retries): %+v", n/3, n, retries, c)
+	t.Logf("%s after %d of %d posts (%d vendor retries): %+v", what, n/3, n, retries, c)
+}
+
+// TestPostgresRestartMidRun: the application's PostgreSQL is shut down for 5 s
+// while leads are posted; the API answers 503 meanwhile (vendors retry),
+// routing and emails wait, and afterwards every lead is routed exactly once.
+func TestPostgresRestartMidRun(t *testing.T) {
+	faultMidRun(t, "PostgreSQL restarted", func(r *rig) { r.restartPostgres(t, 5*time.Second) })
 }
 
 // TestTemporalRestartMidRun: the Temporal server restarts while leads are
 // posted; starts fail meanwhile (503, the lead is recorded and the vendor's
 // retry starts it), workers reconnect, and every lead is routed exactly once.
 func TestTemporalRestartMidRun(t *testing.T) {
-	r := newRig(t, 1, 1)
-	sc := r.setup(t)
-	const n = 600
-	var once sync.Once
-	ids, retries := r.postAll(t, sc, n, func(done int) {
-		if done == n/3 {
-			once.Do(func() {
-				if err := r.temporal.Restart(context.Background()); err != nil {
-					t.Error(err)
-				}
-			})
+	faultMidRun(t, "Temporal restarted", func(r *rig) {
+		if err := r.temporal.Restart(context.Background()); err != nil {
+			t.Error(err)
 		}
 	})
-	c := r.verify(t, sc, ids, n)
-	if c.EmailCopies != 0 {
-		t.Errorf("%d emails sent twice", c.EmailCopies)
-	}
-	t.Logf("Temporal restarted after %d of %d posts (%d vendor retries): %+v", n/3, n, retries, c)
 }
 
 // TestWorkerStopLetsAnEmailInFlightFinish: a deploy stops the worker (SIGTERM)

@@ -186,15 +186,25 @@ func (s *Server) putSource(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, src)
 }
 
-// rotateKey issues a new vendor key; the old one stops working at once.
-func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
-	org, slug := r.PathValue("org"), r.PathValue("slug")
+// sourceKeyTarget checks a vendor-key route: owner or admin of the org, and
+// a slug that can name a source (anything else is simply not found).
+func (s *Server) sourceKeyTarget(w http.ResponseWriter, r *http.Request) (org, slug string, ok bool) {
+	org, slug = r.PathValue("org"), r.PathValue("slug")
 	if _, err := s.member(r, org, true); err != nil {
 		writeErr(w, err)
-		return
+		return "", "", false
 	}
 	if !domain.ValidSlug(slug) {
 		writeErr(w, domain.Errorf(domain.ENotFound, "source not found"))
+		return "", "", false
+	}
+	return org, slug, true
+}
+
+// rotateKey issues a new vendor key; the old one stops working at once.
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
+	org, slug, ok := s.sourceKeyTarget(w, r)
+	if !ok {
 		return
 	}
 	key, err := s.Store.RotateVendorKey(r.Context(), org, slug)
@@ -207,13 +217,8 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 
 // revokeKey revokes the vendor key and issues none.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
-	org, slug := r.PathValue("org"), r.PathValue("slug")
-	if _, err := s.member(r, org, true); err != nil {
-		writeErr(w, err)
-		return
-	}
-	if !domain.ValidSlug(slug) {
-		writeErr(w, domain.Errorf(domain.ENotFound, "source not found"))
+	org, slug, ok := s.sourceKeyTarget(w, r)
+	if !ok {
 		return
 	}
 	if err := s.Store.RevokeVendorKey(r.Context(), org, slug); err != nil {
