@@ -216,21 +216,13 @@ func runDev(ctx context.Context, args []string) error {
 // PostgreSQL that dbURL names, the stock SQL dynamic config), as `starter
 // bench` is measured against. Its databases are dropped when it stops.
 func startServerOnPostgres(ctx context.Context, root, data, dbURL string, log *zap.Logger) (*devstack.TemporalServer, error) {
-	server, sqlTool, err := devstack.TemporalServerBinaries(ctx, root, func(s string) { log.Info(s) })
-	if err != nil {
-		return nil, err
-	}
-	modDir, err := devstack.TemporalServerModuleDir(ctx, root)
-	if err != nil {
-		return nil, err
-	}
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	u.Path = "/postgres"
-	ts, err := devstack.StartTemporalServer(ctx, devstack.TemporalServerOptions{ServerBin: server, SQLToolBin: sqlTool,
-		ModuleDir: modDir, PostgresURL: u.String(), Dir: filepath.Join(data, "temporal-server")})
+	ts, err := devstack.StartPinnedTemporalServer(ctx, root, func(s string) { log.Info(s) },
+		devstack.TemporalServerOptions{PostgresURL: u.String(), Dir: filepath.Join(data, "temporal-server")})
 	if err != nil {
 		return nil, err
 	}

@@ -151,10 +151,9 @@ func (r *leadRun) route(ctx workflow.Context) (store.Decision, error) {
 		StartToCloseTimeout:    15 * time.Second,
 		ScheduleToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        500 * time.Millisecond,
-			BackoffCoefficient:     2,
-			MaximumInterval:        5 * time.Second,
-			NonRetryableErrorTypes: []string{"LeadNotFound"},
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Second,
 		},
 	})
 	err := workflow.ExecuteLocalActivity(lctx, a.RouteLead, req).Get(ctx, &d)
@@ -165,10 +164,9 @@ func (r *leadRun) route(ctx workflow.Context) (store.Decision, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute, // an outage delays routing; it never drops the lead
-			NonRetryableErrorTypes: []string{"LeadNotFound"},
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute, // an outage delays routing; it never drops the lead
 		},
 	})
 	if err := workflow.ExecuteActivity(actx, a.RouteLead, req).Get(ctx, &d); err != nil {

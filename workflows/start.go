@@ -34,7 +34,7 @@ func StartLead(ctx context.Context, tc client.Client, queue string, l store.Unro
 	if restart == RestartClosed {
 		reuse = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	}
-	_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       l.WorkflowID,
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    reuse,
@@ -46,12 +46,6 @@ func StartLead(ctx context.Context, tc client.Client, queue string, l store.Unro
 			OrgIDKey.ValueSet(l.OrgID), LeadSourceKey.ValueSet(l.Slug),
 			LeadIDKey.ValueSet(l.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(l.ExternalID)),
 	}, LeadWorkflow, LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID})
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		// Only a completed run is refused under RestartFailed: it routed the lead.
-		return nil
-	}
-	return err
 }
 
 // StartInvitation starts an invitation's run, or finds the one running. The
@@ -59,13 +53,20 @@ func StartLead(ctx context.Context, tc client.Client, queue string, l store.Unro
 // invitation whose run was never started (a crash between row and run) or
 // died.
 func StartInvitation(ctx context.Context, tc client.Client, queue string, in InvitationInput) error {
-	_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       InvitationWorkflowID(in.InvitationID),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(OrgIDKey.ValueSet(in.MasterOrgID)),
 	}, InvitationWorkflow, in)
+}
+
+// startOrFind starts a run; with USE_EXISTING a running one is found, and the
+// only refusal left is a closed run the reuse policy keeps: a completed one,
+// which did its work.
+func startOrFind(ctx context.Context, tc client.Client, opts client.StartWorkflowOptions, wf any, arg any) error {
+	_, err := tc.ExecuteWorkflow(ctx, opts, wf, arg)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		return nil

@@ -105,8 +105,8 @@ func writeErr(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &e):
 	case store.Unreachable(err):
-		// The database is restarting or unreachable: nothing was written
-		// (every write is one transaction), and the same request later works.
+		// The database is restarting or unreachable: the caller should retry
+		// (a lead post is idempotent by external_id), not report a bug.
 		w.Header().Set("Retry-After", "1")
 		e = &domain.Error{Code: domain.EUnavailable, Message: "the database is unavailable: retry the same request"}
 	default:
@@ -591,12 +591,8 @@ func (s *Server) preAuth(h http.Handler) http.Handler {
 			writeErr(w, domain.Errorf(domain.ERateLimited, "too many failed authentications from this address: retry after %s", wait.Round(time.Millisecond)))
 			return
 		}
-		// The handlers must see the access log's recorder (writeErr and
-		// logField look for it), so the status is read from it.
-		rec, ok := w.(*recorder)
-		if !ok {
-			rec = &recorder{ResponseWriter: w, status: http.StatusOK}
-		}
+		// preAuth runs inside logged: the status is read from its recorder.
+		rec := w.(*recorder)
 		h.ServeHTTP(rec, r)
 		if rec.status == http.StatusUnauthorized || (rec.status == http.StatusNotFound && tokenRoute(r.URL.Path)) {
 			s.authFails.spend(key)

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,8 +20,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"go.uber.org/zap"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/leadrelay/leadrelay/internal/logging"
 )
 
 // The production-shaped Temporal server: the real server binary
@@ -130,6 +131,20 @@ func (s *TemporalServer) LogPath() string { return filepath.Join(s.dir, "server.
 
 // Databases are the persistence and visibility database names.
 func (s *TemporalServer) Databases() []string { return append([]string(nil), s.dbs...) }
+
+// StartPinnedTemporalServer builds (or reuses) the binaries tools/go.mod pins,
+// finds the module's schemas and configs, and starts the server with opts.
+func StartPinnedTemporalServer(ctx context.Context, root string, progress func(string), opts TemporalServerOptions) (*TemporalServer, error) {
+	var err error
+	opts.ServerBin, opts.SQLToolBin, err = TemporalServerBinaries(ctx, root, progress)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ModuleDir, err = TemporalServerModuleDir(ctx, root); err != nil {
+		return nil, err
+	}
+	return StartTemporalServer(ctx, opts)
+}
 
 // StartTemporalServer creates two fresh databases with the schema tool,
 // writes a config derived from the module's development-postgres12.yaml on
@@ -302,9 +317,7 @@ func (s *TemporalServer) writeConfig() error {
 	return os.WriteFile(dyn, stockDyn, 0o644)
 }
 
-func quietLogger() sdklog.Logger {
-	return sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-}
+func quietLogger() sdklog.Logger { return logging.Temporal(zap.NewNop()) }
 
 // start runs the server and waits until its frontend answers.
 func (s *TemporalServer) start(ctx context.Context) error {
@@ -388,23 +401,6 @@ func (s *TemporalServer) Restart(ctx context.Context) error {
 	if s.proc != nil {
 		s.proc.Stop(30 * time.Second)
 		s.proc = nil
-	}
-	return s.Start(ctx)
-}
-
-// Kill ends the server without a graceful shutdown (SIGKILL); Start brings it back.
-func (s *TemporalServer) Kill() {
-	if s.proc != nil {
-		_ = syscall.Kill(-s.proc.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.proc.done
-		s.proc = nil
-	}
-}
-
-// Start starts a server stopped by Kill on the same databases and ports.
-func (s *TemporalServer) Start(ctx context.Context) error {
-	if s.proc != nil && !s.proc.Exited() {
-		return fmt.Errorf("temporal server is running")
 	}
 	if err := s.start(ctx); err != nil {
 		return err

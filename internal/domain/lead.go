@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -53,14 +54,7 @@ const (
 var LeadStatuses = []string{StatusNew, StatusOnboarding, StatusReturned, StatusInvalid}
 
 // ValidLeadStatus reports whether s is one of LeadStatuses.
-func ValidLeadStatus(s string) bool {
-	for _, v := range LeadStatuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func ValidLeadStatus(s string) bool { return slices.Contains(LeadStatuses, s) }
 
 // MaxExternalID is the longest external_id, in characters (runes), not bytes.
 const MaxExternalID = 128

@@ -102,7 +102,7 @@ func (s *Store) CreateInvitation(ctx context.Context, orgID, email string, ttl t
 			WHERE org_id = $1 AND lower(email) = lower($2) AND status = 'pending' AND expires_at <= now()`, orgID, email); err != nil {
 			return err
 		}
-		id := newUUID(ctx, tx)
+		id := domain.NewID()
 		inv, err = scanInvite(tx.QueryRow(ctx, `INSERT INTO invitations (id, org_id, email, invited_by, workflow_id, expires_at)
 			VALUES ($1, $2, $3, $4, $5, now() + $6::interval) RETURNING `+inviteCols, id, orgID, email, ownerID, workflowID(id), ttl))
 		if isUnique(err, "invitations_one_pending") {
@@ -112,12 +112,6 @@ func (s *Store) CreateInvitation(ctx context.Context, orgID, email string, ttl t
 		return err
 	})
 	return inv, err
-}
-
-func newUUID(ctx context.Context, tx pgx.Tx) string {
-	var id string
-	_ = tx.QueryRow(ctx, `SELECT gen_random_uuid()`).Scan(&id)
-	return id
 }
 
 func (s *Store) GetInvitation(ctx context.Context, orgID, id string) (Invitation, error) {

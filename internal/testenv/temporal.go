@@ -104,29 +104,19 @@ func startProductionServer(t testing.TB) (TemporalServer, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	t0 := time.Now()
-	server, sqlTool, err := devstack.TemporalServerBinaries(ctx, root, func(s string) { t.Log(s) })
-	if err != nil {
-		return nil, nil, err
-	}
-	modDir, err := devstack.TemporalServerModuleDir(ctx, root)
-	if err != nil {
-		return nil, nil, err
-	}
-	t1 := time.Now()
 	level := "error"
 	if os.Getenv("TEST_TEMPORAL_LOG") != "" {
 		level = "info"
 	}
-	s, err := devstack.StartTemporalServer(ctx, devstack.TemporalServerOptions{
-		ServerBin: server, SQLToolBin: sqlTool, ModuleDir: modDir,
+	t0 := time.Now()
+	s, err := devstack.StartPinnedTemporalServer(ctx, root, func(s string) { t.Log(s) }, devstack.TemporalServerOptions{
 		PostgresURL: ServerURL(), Namespace: "default", LogLevel: level,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	t.Logf("production-shaped Temporal server on %s (databases %v): binaries %s, schema and start %s",
-		s.FrontendHostPort(), s.Databases(), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	t.Logf("production-shaped Temporal server on %s (databases %v) in %s", s.FrontendHostPort(), s.Databases(),
+		time.Since(t0).Round(time.Millisecond))
 	return s, s.Stop, nil
 }
 
