@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sethvargo/go-retry"
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
@@ -79,20 +80,14 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 // search attributes, SQL visibility refuses them for a few seconds: wait that
 // out here (bounded) rather than answer 503 to every post of a fresh deploy.
 func (s *Server) startLead(ctx context.Context, l store.UnroutedLead) error {
-	wait := 100 * time.Millisecond
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	b := retry.WithMaxDuration(10*time.Second, retry.WithCappedDuration(time.Second, retry.NewExponential(100*time.Millisecond)))
+	return retry.Do(ctx, b, func(ctx context.Context) error {
 		err := workflows.StartLead(ctx, s.Temporal, s.Cfg.TaskQueue, l, workflows.RestartFailed)
-		if err == nil || !searchattr.NotYetUsable(err) || time.Now().After(deadline) {
-			return err
+		if searchattr.NotYetUsable(err) {
+			return retry.RetryableError(err)
 		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
-	}
+		return err
+	})
 }
 
 func (s *Server) getLead(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sethvargo/go-retry"
 
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/api"
@@ -44,17 +45,16 @@ func Open(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Deps, erro
 	}
 	// A process started beside a booting or restarting PostgreSQL waits for
 	// it, as it does for Temporal, rather than exit and depend on a supervisor.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	err := retry.Do(ctx, retry.WithMaxDuration(60*time.Second, retry.NewConstant(time.Second)), func(ctx context.Context) error {
 		_, err := store.Migrate(ctx, cfg.DatabaseURL)
-		if err == nil {
-			break
+		if store.Unreachable(err) {
+			log.Warn("PostgreSQL not reachable yet: retrying", zap.Error(err))
+			return retry.RetryableError(err)
 		}
-		if !store.Unreachable(err) || time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, err
-		}
-		log.Warn("PostgreSQL not reachable yet: retrying", zap.Error(err))
-		time.Sleep(time.Second)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	pool, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -76,21 +76,19 @@ func (d *Deps) Close() {
 // DialTemporal connects with zap as the SDK's logger, retrying for a while so
 // a process started beside a booting server waits for it.
 func DialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (client.Client, error) {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  cfg.TemporalAddress,
-			Namespace: cfg.TemporalNamespace,
-			Logger:    logging.Temporal(log.Named("temporal")),
+	c, err := retry.DoValue(ctx, retry.WithMaxDuration(60*time.Second, retry.NewConstant(500*time.Millisecond)),
+		func(ctx context.Context) (client.Client, error) {
+			c, err := client.DialContext(ctx, client.Options{
+				HostPort:  cfg.TemporalAddress,
+				Namespace: cfg.TemporalNamespace,
+				Logger:    logging.Temporal(log.Named("temporal")),
+			})
+			return c, retry.RetryableError(err)
 		})
-		if err == nil {
-			return c, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("TEMPORAL_ADDRESS %s: %w", cfg.TemporalAddress, err)
-		}
-		time.Sleep(500 * time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("TEMPORAL_ADDRESS %s: %w", cfg.TemporalAddress, err)
 	}
+	return c, nil
 }
 
 // RegisterWorkflows puts every workflow on a worker or a replayer, so replay

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sethvargo/go-retry"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
@@ -92,26 +93,20 @@ func Probe(ctx context.Context, c client.Client) error {
 // calls it before polling and stops with its error: a worker whose runs
 // cannot be filtered (or whose API posts would be refused) must fail loudly.
 func Ensure(ctx context.Context, c client.Client, namespace string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	wait := 200 * time.Millisecond
-	for {
-		last := Probe(ctx, c)
-		if last == nil {
-			return nil
-		}
-		if NotYetUsable(last) {
-			if err := Register(ctx, c, namespace); err != nil {
-				last = fmt.Errorf("%w; registering them: %v", last, err)
+	b := retry.WithMaxDuration(timeout, retry.WithCappedDuration(2*time.Second, retry.NewExponential(200*time.Millisecond)))
+	err := retry.Do(ctx, b, func(ctx context.Context) error {
+		err := Probe(ctx, c)
+		if NotYetUsable(err) {
+			if rerr := Register(ctx, c, namespace); rerr != nil {
+				err = fmt.Errorf("%w; registering them: %v", err, rerr)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("search attributes %v not usable after %s: %w", workflows.SearchAttributeNames(), timeout, last)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 2*time.Second)
+		return retry.RetryableError(err)
+	})
+	if err != nil {
+		return fmt.Errorf("search attributes %v not usable after %s: %w", workflows.SearchAttributeNames(), timeout, err)
 	}
+	return nil
 }
 
 // Readiness remembers, per process, that the attributes were found usable;
