@@ -41,18 +41,17 @@ type Server struct {
 
 	adminHash   []byte
 	searchAttrs searchattr.Readiness
-	limMu       sync.Mutex
-	limiters    map[string]*rate.Limiter
-	authFails   *ipLimiter // nil: failed authentications are not limited
+	vendors     *keyedLimiter // per vendor key's source
+	authFails   *keyedLimiter // per client address; nil: failed authentications are not limited
 }
 
 func New(s *Server) http.Handler {
 	if s.Cfg.AdminToken != "" {
 		s.adminHash = domain.HashToken(s.Cfg.AdminToken)
 	}
-	s.limiters = map[string]*rate.Limiter{}
+	s.vendors = newKeyedLimiter(s.Cfg.VendorRate.PerSecond, s.Cfg.VendorRate.Burst)
 	if rl := s.Cfg.AuthFailureRate; rl.PerSecond > 0 {
-		s.authFails = newIPLimiter(rl.PerSecond, rl.Burst)
+		s.authFails = newKeyedLimiter(rl.PerSecond, rl.Burst)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -488,14 +487,7 @@ func (s *Server) member(r *http.Request, org string, manage bool) (*caller, erro
 // allow spends one token of the vendor key's bucket; it returns how long to
 // wait when the bucket is empty.
 func (s *Server) allow(key string) (bool, time.Duration) {
-	s.limMu.Lock()
-	l, ok := s.limiters[key]
-	if !ok {
-		l = rate.NewLimiter(rate.Limit(s.Cfg.VendorRate.PerSecond), s.Cfg.VendorRate.Burst)
-		s.limiters[key] = l
-	}
-	s.limMu.Unlock()
-	res := l.Reserve()
+	res := s.vendors.bucket(key, true).Reserve()
 	if d := res.Delay(); d > 0 {
 		res.Cancel()
 		return false, d
@@ -626,10 +618,10 @@ func clientKey(remoteAddr string) string {
 	return p.String()
 }
 
-// ipLimiter is a token bucket per client address. Buckets that have refilled
-// are forgotten when the map grows, so a spread of addresses cannot grow it
-// without bound for longer than a refill.
-type ipLimiter struct {
+// keyedLimiter is a token bucket per key (a vendor's source, a client
+// address). Buckets that have refilled are forgotten when the map grows, so a
+// spread of keys cannot grow it without bound for longer than a refill.
+type keyedLimiter struct {
 	mu        sync.Mutex
 	perSecond float64
 	burst     int
@@ -637,18 +629,37 @@ type ipLimiter struct {
 	sweepAt   int
 }
 
-const ipSweepFloor = 4096
+const sweepFloor = 4096
 
-func newIPLimiter(perSecond float64, burst int) *ipLimiter {
-	return &ipLimiter{perSecond: perSecond, burst: burst, buckets: map[string]*rate.Limiter{}, sweepAt: ipSweepFloor}
+func newKeyedLimiter(perSecond float64, burst int) *keyedLimiter {
+	return &keyedLimiter{perSecond: perSecond, burst: burst, buckets: map[string]*rate.Limiter{}, sweepAt: sweepFloor}
+}
+
+// bucket is key's bucket; nil when it has none and create is false.
+func (l *keyedLimiter) bucket(key string, create bool) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b != nil || !create {
+		return b
+	}
+	if len(l.buckets) >= l.sweepAt {
+		for k, v := range l.buckets {
+			if v.Tokens() >= float64(l.burst) {
+				delete(l.buckets, k)
+			}
+		}
+		l.sweepAt = max(sweepFloor, 2*len(l.buckets))
+	}
+	b = rate.NewLimiter(rate.Limit(l.perSecond), l.burst)
+	l.buckets[key] = b
+	return b
 }
 
 // wait is how long key must wait before its next attempt (0: go ahead). It
 // spends nothing.
-func (l *ipLimiter) wait(key string) time.Duration {
-	l.mu.Lock()
-	b := l.buckets[key]
-	l.mu.Unlock()
+func (l *keyedLimiter) wait(key string) time.Duration {
+	b := l.bucket(key, false)
 	if b == nil {
 		return 0
 	}
@@ -660,24 +671,7 @@ func (l *ipLimiter) wait(key string) time.Duration {
 }
 
 // spend records one failure of key.
-func (l *ipLimiter) spend(key string) {
-	l.mu.Lock()
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= l.sweepAt {
-			for k, v := range l.buckets {
-				if v.Tokens() >= float64(l.burst) {
-					delete(l.buckets, k)
-				}
-			}
-			l.sweepAt = max(ipSweepFloor, 2*len(l.buckets))
-		}
-		b = rate.NewLimiter(rate.Limit(l.perSecond), l.burst)
-		l.buckets[key] = b
-	}
-	l.mu.Unlock()
-	b.Allow()
-}
+func (l *keyedLimiter) spend(key string) { l.bucket(key, true).Allow() }
 
 // ---- logging ----
 

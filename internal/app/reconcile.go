@@ -20,7 +20,7 @@ var ReconcilePage = 500
 
 // Reconciled is what one pass found.
 type Reconciled struct {
-	Unrouted    int // leads past domain.UnroutedAfter and still unrouted when the pass began
+	Unrouted    int // leads past the cutoff and still unrouted, as the pass paged through them
 	Restarted   int // of those, runs started again (or found running)
 	Failed      int // starts that failed this pass (tried again next pass)
 	Invitations int // pending invitations whose run was started or found
@@ -59,28 +59,41 @@ func reconcileLoop(ctx context.Context, d *Deps) {
 func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconciled, error) {
 	var r Reconciled
 	cutoff := time.Now().Add(-olderThan)
-	n, err := d.Store.CountUnrouted(ctx, cutoff)
-	if err != nil {
+	if err := reconcileLeads(ctx, d, cutoff, &r); err != nil {
 		return r, err
 	}
-	r.Unrouted = n
+	return r, reconcileInvitations(ctx, d, cutoff, &r)
+}
+
+// startTimeout bounds each start of a pass, so an unresponsive Temporal
+// cannot hold a pass for ever.
+const startTimeout = 10 * time.Second
+
+func withTimeout(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	return f(ctx)
+}
+
+func reconcileLeads(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
 	var after store.UnroutedLead
 	failedInARow := 0
 	for {
 		page, err := d.Store.Unrouted(ctx, cutoff, after, ReconcilePage)
 		if err != nil {
-			return r, err
+			return err
 		}
+		r.Unrouted += len(page)
 		for _, l := range page {
 			if !workflows.ValidWorkflowID(l.WorkflowID) {
 				l.WorkflowID = workflows.LeadWorkflowID(l.LeadID)
 				if err := d.Store.SetWorkflowID(ctx, l.LeadID, l.WorkflowID); err != nil {
-					return r, err
+					return err
 				}
 			}
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := workflows.StartLead(sctx, d.Temporal, d.Cfg.TaskQueue, l, workflows.RestartClosed)
-			cancel()
+			err := withTimeout(ctx, func(ctx context.Context) error {
+				return workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l, workflows.RestartClosed)
+			})
 			if err != nil {
 				r.Failed++
 				failedInARow++
@@ -89,7 +102,7 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 				if failedInARow >= maxFailuresInARow {
 					// Temporal is down or refusing: a pass over a large backlog
 					// would only pile up time-outs. The next pass starts over.
-					return r, fmt.Errorf("reconcile: %d starts failed in a row, pass stopped: %w", failedInARow, err)
+					return fmt.Errorf("reconcile: %d starts failed in a row, pass stopped: %w", failedInARow, err)
 				}
 				continue
 			}
@@ -99,15 +112,18 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 				zap.String("workflow_id", l.WorkflowID))
 		}
 		if len(page) < ReconcilePage {
-			break
+			return nil
 		}
 		after = page[len(page)-1]
 	}
+}
+
+func reconcileInvitations(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
 	afterID := ""
 	for {
 		page, err := d.Store.PendingInvitations(ctx, cutoff, afterID, ReconcilePage)
 		if err != nil {
-			return r, err
+			return err
 		}
 		for _, inv := range page {
 			if !time.Now().Before(inv.ExpiresAt) {
@@ -116,8 +132,10 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 				}
 				continue
 			}
-			err := workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
-				InvitationID: inv.ID, MasterOrgID: inv.OrgID, Email: inv.Email, ExpiresAt: inv.ExpiresAt})
+			err := withTimeout(ctx, func(ctx context.Context) error {
+				return workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
+					InvitationID: inv.ID, MasterOrgID: inv.OrgID, Email: inv.Email, ExpiresAt: inv.ExpiresAt})
+			})
 			if err != nil {
 				d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))
 				continue
@@ -125,9 +143,8 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 			r.Invitations++
 		}
 		if len(page) < ReconcilePage {
-			break
+			return nil
 		}
 		afterID = page[len(page)-1].ID
 	}
-	return r, nil
 }

@@ -39,21 +39,21 @@ func (s *Store) MarkFailed(ctx context.Context, key, why string) error {
 // (an activity retry after a commit), and not at all if it was sent after all.
 func (s *Store) RecordEmailFailure(ctx context.Context, key, leadID, orgID, msg string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		// Serialises the check and the write per key.
+		// Serialises the check and the write per key, also for an email that
+		// was never begun (no row to lock).
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
 			return err
 		}
-		var status *string
-		err := tx.QueryRow(ctx, `UPDATE email_deliveries SET status = 'failed', last_error = coalesce(last_error, $2)
-			WHERE key = $1 AND status <> 'sent' RETURNING status`, key, msg).Scan(&status)
-		if err != nil && err != pgx.ErrNoRows {
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT status FROM email_deliveries WHERE key = $1), '')`, key).Scan(&status); err != nil {
 			return err
 		}
-		if err == pgx.ErrNoRows {
-			var sent bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_deliveries WHERE key = $1 AND status = 'sent')`, key).Scan(&sent); err != nil || sent {
-				return err
-			}
+		if status == "sent" {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE email_deliveries SET status = 'failed', last_error = coalesce(last_error, $2) WHERE key = $1`,
+			key, msg); err != nil {
+			return err
 		}
 		if leadID == "" {
 			return nil
