@@ -227,14 +227,7 @@ func (r *rig) startWorker(t *testing.T) {
 // supervise restarts a worker that exits by itself, as systemd, Kubernetes
 // or compose's restart policy would.
 func (r *rig) supervise(t *testing.T, done chan struct{}) {
-	tk := time.NewTicker(500 * time.Millisecond)
-	defer tk.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-tk.C:
-		}
+	every(500*time.Millisecond, done, func() {
 		r.mu.Lock()
 		var alive []*devstack.Proc
 		exited := 0
@@ -250,6 +243,20 @@ func (r *rig) supervise(t *testing.T, done chan struct{}) {
 		for i := 0; i < exited; i++ {
 			t.Logf("supervisor: a worker exited; starting another")
 			r.startWorker(t)
+		}
+	})
+}
+
+// every calls f every d until done is closed.
+func every(d time.Duration, done <-chan struct{}, f func()) {
+	tk := time.NewTicker(d)
+	defer tk.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tk.C:
+			f()
 		}
 	}
 }
@@ -547,19 +554,10 @@ func TestWorkersKilledDuringTwoThousandPosts(t *testing.T) {
 	sc := r.setup(t)
 	stop := make(chan struct{})
 	var kills atomic.Int64
-	go func() {
-		tk := time.NewTicker(2 * time.Second)
-		defer tk.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tk.C:
-				r.killWorker(t)
-				kills.Add(1)
-			}
-		}
-	}()
+	go every(2*time.Second, stop, func() {
+		r.killWorker(t)
+		kills.Add(1)
+	})
 	const n = 2000
 	ids, retries := r.postAll(t, sc, n, nil)
 	close(stop)

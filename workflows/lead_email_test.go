@@ -12,9 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/testsuite"
-
-	"github.com/leadrelay/leadrelay/activities"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/mail"
@@ -129,11 +126,7 @@ func TestPermanentSMTPRefusalIsRecordedAtOnce(t *testing.T) {
 // is tried only within its first minute, the rest are regular attempts, and
 // the lead is routed once the database answers.
 func TestLongDatabaseOutageMovesRoutingOffTheLocalActivity(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(workflows.LeadWorkflow)
-	var a *activities.Activities
-	env.RegisterActivity(a)
+	env, a := mockEnv()
 	start := env.Now()
 	var local, regular int
 	env.SetOnLocalActivityStartedListener(func(*activity.Info, context.Context, []interface{}) { local++ })

@@ -40,6 +40,17 @@ func realEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store, *m
 	return env, s, sink
 }
 
+// mockEnv is a workflow test environment whose activities the test mocks
+// (through the returned nil *Activities).
+func mockEnv() (*testsuite.TestWorkflowEnvironment, *activities.Activities) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.LeadWorkflow)
+	var a *activities.Activities
+	env.RegisterActivity(a)
+	return env, a
+}
+
 type org struct {
 	id, owner string
 	staff     []string
@@ -134,11 +145,7 @@ func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
 }
 
 func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(workflows.LeadWorkflow)
-	var a *activities.Activities
-	env.RegisterActivity(a)
+	env, a := mockEnv()
 
 	dec := store.Decision{LeadID: "L1", OrgID: "O1", AssignedTo: "U1", Reason: "rotated to U1", SourceName: "S",
 		PurchaseEmails: []string{"buyer@x.example"}}

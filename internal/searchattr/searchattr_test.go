@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
+	"go.uber.org/zap"
 
+	"github.com/leadrelay/leadrelay/internal/logging"
 	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/testenv"
 )
@@ -38,7 +38,7 @@ func TestNotYetUsableIsTheServersRefusalOnly(t *testing.T) {
 // carrying every attribute is accepted; a second call is a no-op; the probe
 // leaves no run open.
 func TestEnsureOnARealServer(t *testing.T) {
-	c, err := client.Dial(client.Options{HostPort: testenv.Temporal(t).FrontendHostPort(), Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	c, err := client.Dial(client.Options{HostPort: testenv.Temporal(t).FrontendHostPort(), Logger: logging.Temporal(zap.NewNop())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,8 +104,12 @@ func TestEmailFailureIsRecordedOnce(t *testing.T) {
 	s := testenv.Tx(t)
 	f := seed(t, s, 1, domain.SourceConfig{})
 	in := post(t, s, f, "fail-once", "")
-	for _, key := range []string{"k-begun-" + in.LeadID, "k-never-" + in.LeadID} {
-		if key[:7] == "k-begun" {
+	for _, c := range []struct {
+		key   string
+		begun bool
+	}{{"k-begun-" + in.LeadID, true}, {"k-never-" + in.LeadID, false}} {
+		key := c.key
+		if c.begun {
 			_, err := s.BeginDelivery(ctx, store.Delivery{Key: key, MessageID: key + "@x", Kind: "purchase", To: "a@b.example", Subject: "s"})
 			must(t, err)
 		}
