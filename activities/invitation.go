@@ -2,18 +2,19 @@ package activities
 
 import (
 	"context"
-	"errors"
-
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // InvitationEmailKey is the outbox key of an invitation's email.
 func InvitationEmailKey(invitationID string) string { return "invitation:" + invitationID }
+
+// ConfirmationEmailKey is the outbox key of the email that tells the
+// master's owner an invitation was accepted.
+func ConfirmationEmailKey(invitationID string) string { return "confirmation:" + invitationID }
 
 // SendInvitationEmail mints a token for the invitation, stores only its hash,
 // and emails the link. The token is made here, not in the workflow, so it
@@ -31,21 +32,36 @@ func (a *Activities) SendInvitationEmail(ctx context.Context, invitationID strin
 	if err != nil || !pending {
 		return err
 	}
-	_, err = a.Outbox.Deliver(ctx, mail.Email{Template: "invitation", Key: key, Kind: "invitation", To: m.Email,
+	return a.deliver(ctx, mail.Email{Template: "invitation", Key: key, Kind: "invitation", To: m.Email,
 		Data: map[string]string{"InviterName": m.InviterName, "InviterEmail": m.InviterEmail, "MasterName": m.MasterName,
 			"Link": a.PublicBaseURL + "/invitations/" + token, "Expires": m.ExpiresAt.UTC().Format(domain.DateLayout)}})
-	if errors.Is(err, mail.ErrSMTP) {
-		activity.GetLogger(ctx).Warn("invitation email not sent, will retry", "InvitationID", invitationID, "Error", err)
+}
+
+// AcceptInput is an accept of an invitation. Its JSON keys are those of the
+// request the first shape recorded.
+type AcceptInput struct {
+	InvitationID string `json:"invitation_id"`
+	OrgID        string `json:"org_id,omitempty"`  // which of the invitee's orgs to link; "" when they own one
+	UserID       string `json:"user_id,omitempty"` // the owner whose token came along, checked against the org
+}
+
+// Link is the link an accept made: ids only.
+type Link struct {
+	MasterOrgID string `json:"master_org_id"`
+	SubOrgID    string `json:"sub_org_id"`
+}
+
+// AcceptInvitation links the orgs (one transaction; idempotent on retry). A
+// refusal comes back typed with its domain code (internal/failure).
+func (a *Activities) AcceptInvitation(ctx context.Context, in AcceptInput) (Link, error) {
+	res, err := a.Store.AcceptInvitation(ctx, store.AcceptRequest{InvitationID: in.InvitationID, OrgID: in.OrgID, UserID: in.UserID})
+	if err != nil {
+		return Link{}, failure.FromDomain(err)
 	}
-	return err
+	return Link{MasterOrgID: res.MasterOrgID, SubOrgID: res.SubOrgID}, nil
 }
 
-// AcceptInvitation links the orgs (one transaction; idempotent on retry).
-func (a *Activities) AcceptInvitation(ctx context.Context, req store.AcceptRequest) (store.AcceptResult, error) {
-	res, err := a.Store.AcceptInvitation(ctx, req)
-	return res, asApplicationError(err)
-}
-
+// CloseInvitation is an ending without a link.
 type CloseInvitation struct {
 	InvitationID string
 	Status       string // declined, revoked, expired
@@ -53,36 +69,19 @@ type CloseInvitation struct {
 
 // CloseInvitation records how an invitation ended without a link.
 func (a *Activities) CloseInvitation(ctx context.Context, c CloseInvitation) error {
-	return asApplicationError(a.Store.CloseInvitation(ctx, c.InvitationID, c.Status))
+	return failure.FromDomain(a.Store.CloseInvitation(ctx, c.InvitationID, c.Status))
 }
 
-// asApplicationError turns a refusal (conflict, invalid, ...) into a
-// non-retryable error whose type is the domain code and whose details are
-// the field messages, so it reaches the HTTP caller intact through the
-// workflow's Update. Anything else stays retryable.
-func asApplicationError(err error) error {
-	var e *domain.Error
-	if err == nil || !errors.As(err, &e) || e.Code == domain.EInternal || e.Code == domain.EUnavailable {
-		return err
+// SendConfirmationEmail tells the master's owner that the invitation was
+// accepted and by whom; names and addresses are read here, not carried by
+// the workflow.
+func (a *Activities) SendConfirmationEmail(ctx context.Context, invitationID string) error {
+	n, err := a.Store.LinkNotice(ctx, invitationID)
+	if err != nil {
+		return failure.FromDomain(err)
 	}
-	return temporal.NewApplicationErrorWithOptions(e.Message, e.Code, temporal.ApplicationErrorOptions{
-		NonRetryable: true, Details: []any{e.Fields}})
-}
-
-// FromApplicationError is asApplicationError's inverse, for the API.
-func FromApplicationError(err error) error {
-	var ae *temporal.ApplicationError
-	if !errors.As(err, &ae) {
-		return err
-	}
-	switch ae.Type() {
-	case domain.EConflict, domain.EInvalid, domain.ENotFound, domain.EForbidden:
-	default:
-		return err
-	}
-	var fields map[string]string
-	if ae.HasDetails() {
-		_ = ae.Details(&fields)
-	}
-	return &domain.Error{Code: ae.Type(), Message: ae.Message(), Fields: fields}
+	return a.deliver(ctx, mail.Email{Template: "confirmation", Key: ConfirmationEmailKey(invitationID), Kind: "confirmation",
+		To: n.MasterOwnerEmail, OrgID: n.MasterOrgID,
+		Data: map[string]string{"MasterName": n.MasterName, "MasterOwnerName": n.MasterOwnerName,
+			"SubName": n.SubName, "SubOwnerEmail": n.SubOwnerEmail}})
 }

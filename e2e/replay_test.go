@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.temporal.io/api/enums/v1"
@@ -12,6 +14,7 @@ import (
 	"go.temporal.io/api/temporalproto"
 
 	"github.com/leadrelay/leadrelay/internal/app"
+	"github.com/leadrelay/leadrelay/workflows"
 )
 
 // TestLiveHistoriesReplay replays histories the dev server just recorded —
@@ -47,11 +50,18 @@ func TestLiveHistoriesReplay(t *testing.T) {
 	}
 	recorded := map[string]string{"lead_history.json": r.str("workflow_id"), "invitation_history.json": "invitation/" + invID,
 		"fanout_history.json": fr.str("workflow_id")}
+	// No personal data and no secret in any history: the lead's name, email
+	// and phone, every address the emails went to, and every token used.
+	secrets := []string{"Ada", "Lovelace", "ada@example.com", "312 555 0100", "3125550100", "replay@agency.example",
+		ownerEmail(t, s, tn), ownerEmail(t, s, sub), tn.vendorKey, fan.str("api_key"), tn.ownerToken, sub.ownerToken, tok, s.admin}
 	dir := os.Getenv("LEADRELAY_RECORD_HISTORY")
 	for name, wfID := range recorded {
 		h := history(t, s, wfID)
 		if err := app.Replay(h, wfID); err != nil {
 			t.Fatalf("replay of a fresh %s: %v", name, err)
+		}
+		if found := revealed(t, h, secrets); len(found) > 0 {
+			t.Errorf("%s (%s) holds %q", name, wfID, found)
 		}
 		if dir != "" {
 			b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
@@ -63,12 +73,71 @@ func TestLiveHistoriesReplay(t *testing.T) {
 			}
 		}
 	}
+	hop := workflows.HopWorkflowID(fr.str("lead_id"), north.id)
+	if found := revealed(t, history(t, s, hop), secrets); len(found) > 0 {
+		t.Errorf("the sub-agency hop %s holds %q", hop, found)
+	}
 	if dir != "" {
 		b, _ := json.MarshalIndent(recorded, "", "  ")
 		if err := os.WriteFile(filepath.Join(dir, "histories.json"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestHistoryScanFindsWhatTheFirstShapesRecorded keeps revealed honest: the
+// lead histories recorded before ids-only hold the lead's data, and it must
+// find it there.
+func TestHistoryScanFindsWhatTheFirstShapesRecorded(t *testing.T) {
+	h, err := app.LoadHistory("../workflows/testdata/histories/v1-2026-11-29/lead_history.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found := revealed(t, h, []string{"Lovelace", "ada@example.com", "no such text"}); len(found) != 2 {
+		t.Fatalf("found %q in a history known to hold the lead's name and email", found)
+	}
+}
+
+// revealed returns the secrets that appear anywhere in a history: in its
+// JSON, and in every payload decoded (payload data is base64 in the JSON).
+func revealed(t *testing.T, h *historypb.History, secrets []string) []string {
+	t.Helper()
+	b, err := temporalproto.CustomJSONMarshalOptions{}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	text.Write(b)
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case string:
+			if d, err := base64.StdEncoding.DecodeString(v); err == nil {
+				text.WriteString("\n")
+				text.Write(d)
+			}
+		}
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	walk(doc)
+	var found []string
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text.String(), s) {
+			found = append(found, s)
+		}
+	}
+	return found
 }
 
 // history waits for the run to close and returns its full history.

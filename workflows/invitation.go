@@ -9,6 +9,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
@@ -20,29 +21,50 @@ func InvitationWorkflowID(invitationID string) string { return "invitation/" + i
 
 // Update and query names.
 const (
-	UpdateAccept  = "accept"
-	UpdateDecline = "decline"
-	UpdateRevoke  = "revoke"
-	QueryStatus   = "status"
+	UpdateAccept  = "accept"  // takes an AcceptRequest, returns an InvitationLink
+	UpdateDecline = "decline" // no argument, no result
+	UpdateRevoke  = "revoke"  // no argument, no result
+	QueryStatus   = "status"  // the invitation's status word (store.Invite*)
 )
 
+// versionConfirmationByID marks the invitation shape whose confirmation
+// email is read by the activity from the invitation's id, rather than
+// carried by the workflow with both owners' names and addresses. It is asked
+// where the confirmation goes out, so an invitation opened on the first
+// shape and accepted after a deploy takes the new path.
+const versionConfirmationByID = "confirmation-by-id"
+
+// InvitationInput starts an invitation's run. The invitee's address is not
+// in it: the activity reads it.
 type InvitationInput struct {
 	InvitationID string
 	MasterOrgID  string
-	Email        string
 	ExpiresAt    time.Time
 }
 
+// AcceptRequest is the accept Update's argument.
+type AcceptRequest struct {
+	OrgID  string `json:"org_id,omitempty"`  // which of the invitee's orgs to link; "" when they own one
+	UserID string `json:"user_id,omitempty"` // the owner whose token came along
+}
+
+// InvitationLink is the accept Update's result: the link made, in ids.
+type InvitationLink struct {
+	MasterOrgID string `json:"master_org_id"`
+	SubOrgID    string `json:"sub_org_id"`
+}
+
+// InvitationResult is how an invitation ended.
 type InvitationResult struct {
-	Status string              `json:"status"`
-	Link   *store.AcceptResult `json:"link,omitempty"`
+	Status string          `json:"status"`
+	Link   *InvitationLink `json:"link,omitempty"`
 }
 
 type invitationRun struct {
 	in     InvitationInput
 	status string
 	busy   bool // an accept, decline or revoke is running its activity
-	link   *store.AcceptResult
+	link   *InvitationLink
 	log    log.Logger
 }
 
@@ -64,7 +86,7 @@ func (r *invitationRun) setup(ctx workflow.Context) error {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAccept, r.accept,
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req store.AcceptRequest) error { return r.open(ctx) }}); err != nil {
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req AcceptRequest) error { return r.open(ctx) }}); err != nil {
 		return err
 	}
 	for _, u := range [][2]string{{UpdateDecline, store.InviteDeclined}, {UpdateRevoke, store.InviteRevoked}} {
@@ -82,11 +104,11 @@ func (r *invitationRun) setup(ctx workflow.Context) error {
 func (r *invitationRun) open(ctx workflow.Context) error {
 	switch {
 	case r.status != store.InvitePending:
-		return temporal.NewApplicationError("this invitation was already "+r.status, domain.EConflict)
+		return failure.New(domain.EConflict, "this invitation was already "+r.status, nil)
 	case r.busy:
-		return temporal.NewApplicationError("another answer to this invitation is being processed", domain.EConflict)
+		return failure.New(domain.EConflict, "another answer to this invitation is being processed", nil)
 	case !workflow.Now(ctx).Before(r.in.ExpiresAt):
-		return temporal.NewApplicationError("this invitation has expired", domain.EConflict)
+		return failure.New(domain.EConflict, "this invitation has expired", nil)
 	}
 	return nil
 }
@@ -97,21 +119,22 @@ var answerOptions = workflow.ActivityOptions{
 		MaximumInterval: 10 * time.Second, MaximumAttempts: 10},
 }
 
-func (r *invitationRun) accept(ctx workflow.Context, req store.AcceptRequest) (store.AcceptResult, error) {
+func (r *invitationRun) accept(ctx workflow.Context, req AcceptRequest) (InvitationLink, error) {
 	// Updates validated in the same workflow task all pass the validator;
 	// checking again here, before the first yield, lets only one through.
 	if err := r.open(ctx); err != nil {
-		return store.AcceptResult{}, err
+		return InvitationLink{}, err
 	}
 	r.busy = true
 	defer func() { r.busy = false }()
 	var a *activities.Activities
-	req.InvitationID = r.in.InvitationID
-	var res store.AcceptResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), a.AcceptInvitation, req).Get(ctx, &res)
+	var l activities.Link
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), a.AcceptInvitation,
+		activities.AcceptInput{InvitationID: r.in.InvitationID, OrgID: req.OrgID, UserID: req.UserID}).Get(ctx, &l)
 	if err != nil {
-		return res, err // a refusal stays findable by its domain code (activities.FromApplicationError)
+		return InvitationLink{}, err // a refusal keeps its domain code (internal/failure)
 	}
+	res := InvitationLink{MasterOrgID: l.MasterOrgID, SubOrgID: l.SubOrgID}
 	r.status, r.link = store.InviteAccepted, &res
 	r.log.Info("invitation accepted", "SubOrgID", res.SubOrgID)
 	return res, nil
@@ -173,14 +196,16 @@ func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {
 		r.log.Error("invitation email failed for good", "Error", err)
 	}
 	if r.status == store.InviteAccepted && r.link != nil {
-		l := r.link
-		err := workflow.ExecuteActivity(actx, a.SendEmail, activities.Email{
-			Template: "confirmation", Key: "confirmation:" + r.in.InvitationID, Kind: "confirmation",
-			To: l.MasterOwnerEmail, OrgID: l.MasterOrgID,
-			Data: map[string]string{"MasterName": l.MasterName, "MasterOwnerName": l.MasterOwnerName,
-				"SubName": l.SubName, "SubOwnerEmail": l.SubOwnerEmail},
-		}).Get(ctx, nil)
-		if err != nil {
+		var confirmed workflow.Future
+		if workflow.GetVersion(ctx, versionConfirmationByID, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			// The first shape: a replay only. Its history holds the request
+			// as it was sent; what is built here is never sent again.
+			confirmed = workflow.ExecuteActivity(actx, a.SendEmail, activities.Email{Template: "confirmation",
+				Key: activities.ConfirmationEmailKey(r.in.InvitationID), Kind: "confirmation", OrgID: r.link.MasterOrgID})
+		} else {
+			confirmed = workflow.ExecuteActivity(actx, a.SendConfirmationEmail, r.in.InvitationID)
+		}
+		if err := confirmed.Get(ctx, nil); err != nil {
 			return InvitationResult{Status: r.status, Link: r.link}, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/mailcatcher"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
@@ -38,13 +39,13 @@ func newInvite(t *testing.T) *invite {
 	inv, err := s.CreateInvitation(ctx, m.ID, "nora@"+dom, workflows.InvitationTTL, workflows.InvitationWorkflowID)
 	require.NoError(t, err)
 	return &invite{env: env, s: s, sink: sink, master: m.ID, invitee: sub.ID, masterOwner: "olivia@" + dom, inviteeEmail: "nora@" + dom,
-		in: workflows.InvitationInput{InvitationID: inv.ID, MasterOrgID: m.ID, Email: inv.Email, ExpiresAt: inv.ExpiresAt}}
+		in: workflows.InvitationInput{InvitationID: inv.ID, MasterOrgID: m.ID, ExpiresAt: inv.ExpiresAt}}
 }
 
 // update sends an Update after delay and records how it ended.
 type outcome struct {
 	rejected, failed error
-	result           store.AcceptResult
+	result           workflows.InvitationLink
 	done             bool
 }
 
@@ -57,7 +58,7 @@ func (iv *invite) update(name string, delay time.Duration, args ...any) *outcome
 			OnReject: func(err error) { o.rejected, o.done = err, true },
 			OnComplete: func(v interface{}, err error) {
 				o.failed, o.done = err, true
-				if r, ok := v.(store.AcceptResult); ok {
+				if r, ok := v.(workflows.InvitationLink); ok {
 					o.result = r
 				}
 			},
@@ -98,8 +99,8 @@ func (iv *invite) invitationToken(t *testing.T) string {
 
 func TestInvitationAcceptLinksAndConfirms(t *testing.T) {
 	iv := newInvite(t)
-	acc := iv.update(workflows.UpdateAccept, time.Hour, store.AcceptRequest{})
-	again := iv.update(workflows.UpdateAccept, time.Hour, store.AcceptRequest{})
+	acc := iv.update(workflows.UpdateAccept, time.Hour, workflows.AcceptRequest{})
+	again := iv.update(workflows.UpdateAccept, time.Hour, workflows.AcceptRequest{})
 	r := iv.result(t)
 
 	require.Equal(t, store.InviteAccepted, r.Status)
@@ -112,6 +113,7 @@ func TestInvitationAcceptLinksAndConfirms(t *testing.T) {
 		lost = again.failed
 	}
 	require.Error(t, lost, "a duplicate accept at the same instant went through")
+	require.Equal(t, domain.EConflict, failure.Code(lost), "%v", lost)
 	require.Regexp(t, "being processed|already accepted", lost.Error())
 
 	subs, err := iv.s.SubAgencies(ctx, iv.master)
@@ -137,7 +139,7 @@ func TestInvitationDeclineAndRevoke(t *testing.T) {
 			iv := newInvite(t)
 			o := iv.update(c.update, time.Minute)
 			// an accept at the same instant must lose: one answer only
-			rival := iv.update(workflows.UpdateAccept, time.Minute, store.AcceptRequest{})
+			rival := iv.update(workflows.UpdateAccept, time.Minute, workflows.AcceptRequest{})
 			r := iv.result(t)
 			require.Equal(t, c.status, r.Status)
 			require.NoError(t, o.failed)
@@ -147,6 +149,7 @@ func TestInvitationDeclineAndRevoke(t *testing.T) {
 				lost = rival.failed
 			}
 			require.Error(t, lost, "a concurrent accept went through")
+			require.Equal(t, domain.EConflict, failure.Code(lost), "%v", lost)
 			require.Regexp(t, "being processed|already "+c.status, lost.Error())
 			inv, err := iv.s.GetInvitation(ctx, iv.master, iv.in.InvitationID)
 			require.NoError(t, err)
@@ -173,10 +176,13 @@ func TestInvitationRefusedAcceptLeavesItPending(t *testing.T) {
 	iv := newInvite(t)
 	other, _, _, err := iv.s.CreateOrg(ctx, "Not Nora's", "UTC", fmt.Sprintf("x%d@x.example", time.Now().UnixNano()), "X")
 	require.NoError(t, err)
-	bad := iv.update(workflows.UpdateAccept, time.Minute, store.AcceptRequest{OrgID: other.ID})
-	good := iv.update(workflows.UpdateAccept, 2*time.Minute, store.AcceptRequest{OrgID: iv.invitee})
+	bad := iv.update(workflows.UpdateAccept, time.Minute, workflows.AcceptRequest{OrgID: other.ID})
+	good := iv.update(workflows.UpdateAccept, 2*time.Minute, workflows.AcceptRequest{OrgID: iv.invitee})
 	r := iv.result(t)
-	require.ErrorContains(t, bad.failed, "invalid org_id")
+	require.Equal(t, domain.EInvalid, failure.Code(bad.failed), "%v", bad.failed)
+	var refused *domain.Error
+	require.ErrorAs(t, failure.ToDomain(bad.failed), &refused, "the API gets the refusal back as it was made")
+	require.Contains(t, refused.Fields, "org_id")
 	require.NoError(t, good.failed)
 	require.Equal(t, store.InviteAccepted, r.Status)
 }

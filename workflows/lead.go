@@ -11,7 +11,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/leadrelay/leadrelay/activities"
-	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/failure"
 )
 
 // Search attributes operators filter runs by in the Web UI.
@@ -61,26 +62,47 @@ func ValidWorkflowID(id string) bool {
 	return true
 }
 
-// versionAsyncEmails marks the lead workflow shape in which routing never
-// waits for an email, child IDs are flat (HopWorkflowID), purchase keys name
-// the hop's org and an email that fails for good is recorded, not fatal.
-// Histories recorded before it replay on the old path (README: versioning).
-const versionAsyncEmails = "async-emails-flat-ids"
+// versionLeadShape names the lead workflow's shapes; GetVersion records the
+// one a run started with, and older histories replay on the path they took
+// (README: versioning rule). DefaultVersion: emails before the next hop,
+// nested child IDs. 1 (versionAsyncEmails): routing never waits for an
+// email, flat child IDs, a failed email recorded rather than fatal. 2
+// (versionIDsOnly): ids only in the history; the email activity reads the
+// lead and the addresses itself.
+const (
+	versionLeadShape   = "async-emails-flat-ids"
+	versionAsyncEmails = 1
+	versionIDsOnly     = 2
+)
 
+// LeadInput starts one hop of a lead's routing.
 type LeadInput struct {
 	LeadID     string
 	OrgID      string // the org whose rules apply in this run
 	Slug       string
-	ExternalID string
-	Hop        int // 0 for the org that received the lead, +1 per sub-agency level
+	ExternalID string // the vendor's id: an id, not the lead's data
+	Hop        int    // 0 for the org that received the lead, +1 per sub-agency level
 }
 
-// QueryDecision answers with the routing decision once it is made.
+// LeadResult is where a lead's routing ended: the decision of the last hop,
+// in ids. The reason in words, with names, is on the lead's timeline.
+type LeadResult struct {
+	LeadID        string `json:"lead_id"`
+	OrgID         string `json:"org_id"` // the org whose rules placed the lead
+	Location      string `json:"location,omitempty"`
+	AssignedTo    string `json:"assigned_to,omitempty"` // user id
+	FanOutTo      string `json:"fan_out_to,omitempty"`  // only in a query answered between a hop and its child
+	AlreadyRouted bool   `json:"already_routed,omitempty"`
+	Status        string `json:"status"` // what LeadStatus says: assigned, queue, ..., sub_agency
+}
+
+// QueryDecision answers with this hop's LeadResult once routing decided it
+// (nil before).
 const QueryDecision = "decision"
 
 type leadRun struct {
 	in       LeadInput
-	decision *store.Decision
+	decision *LeadResult
 	log      log.Logger
 }
 
@@ -88,65 +110,72 @@ type leadRun struct {
 // purchase notifications. When the org's rule passes the lead to a
 // sub-agency, the sub-agency's own routing runs as a child workflow and its
 // final decision is this run's result.
-func LeadWorkflow(ctx workflow.Context, in LeadInput) (store.Decision, error) {
+func LeadWorkflow(ctx workflow.Context, in LeadInput) (LeadResult, error) {
 	r := &leadRun{in: in}
-	if err := r.setup(ctx); err != nil {
-		return store.Decision{}, err
+	r.log = log.With(workflow.GetLogger(ctx), "LeadID", in.LeadID, "OrgID", in.OrgID)
+	if err := workflow.SetQueryHandler(ctx, QueryDecision, func() (*LeadResult, error) { return r.decision, nil }); err != nil {
+		return LeadResult{}, err
+	}
+	switch workflow.GetVersion(ctx, versionLeadShape, workflow.DefaultVersion, versionIDsOnly) {
+	case workflow.DefaultVersion:
+		return r.runV0(ctx)
+	case versionAsyncEmails:
+		return r.runV1(ctx)
 	}
 	return r.run(ctx)
 }
 
-func (r *leadRun) setup(ctx workflow.Context) error {
-	r.log = log.With(workflow.GetLogger(ctx), "LeadID", r.in.LeadID, "OrgID", r.in.OrgID)
-	return workflow.SetQueryHandler(ctx, QueryDecision, func() (*store.Decision, error) { return r.decision, nil })
-}
-
-func (r *leadRun) run(ctx workflow.Context) (store.Decision, error) {
-	v := workflow.GetVersion(ctx, versionAsyncEmails, workflow.DefaultVersion, 1)
-	d, err := r.route(ctx)
-	if err != nil {
-		return d, err
+func (r *leadRun) run(ctx workflow.Context) (LeadResult, error) {
+	var a *activities.Activities
+	var d activities.RouteResult
+	if err := r.route(ctx, a.Route, &d); err != nil {
+		return LeadResult{}, err
 	}
-	r.decision = &d
-	r.log.Info("routed", "Location", d.Location, "AssignedTo", d.AssignedTo, "FanOutTo", d.FanOutTo, "Reason", d.Reason)
-	if err := workflow.UpsertTypedSearchAttributes(ctx, LeadStatusKey.ValueSet(d.Status())); err != nil {
-		return d, err
-	}
-	if v == workflow.DefaultVersion {
-		return r.runV0(ctx, d)
+	res := LeadResult{LeadID: d.LeadID, OrgID: d.OrgID, Location: d.Location, AssignedTo: d.AssignedTo,
+		FanOutTo: d.FanOutTo, AlreadyRouted: d.AlreadyRouted, Status: d.Status()}
+	if err := r.decided(ctx, res); err != nil {
+		return res, err
 	}
 	// Emails go out beside the next hop, never before it: the lead is placed
 	// or passed on at once, whatever SMTP does.
-	sends := r.purchaseEmails(ctx, d, purchaseKeyPrefix(d.LeadID, d.OrgID, r.in.Hop))
-	final := d
+	var sent workflow.Future
+	if d.Notify > 0 {
+		sent = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, EmailActivityOptions), a.NotifyPurchase,
+			activities.PurchaseNotice{LeadID: d.LeadID, OrgID: d.OrgID, Hop: r.in.Hop, ExternalID: r.in.ExternalID})
+	}
+	final := res
 	var hopErr error
 	if d.FanOutTo != "" {
-		final, hopErr = r.fanOut(ctx, d, HopWorkflowID(r.in.LeadID, d.FanOutTo))
+		final, hopErr = r.fanOut(ctx, d.FanOutTo, HopWorkflowID(r.in.LeadID, d.FanOutTo))
 	}
-	var a *activities.Activities
-	fctx := workflow.WithActivityOptions(ctx, bookkeepingOptions)
-	for _, s := range sends {
-		err := s.f.Get(ctx, nil)
-		if err == nil {
-			continue
-		}
-		r.log.Error("purchase email failed for good", "To", s.email.To, "Error", err)
-		if ferr := workflow.ExecuteActivity(fctx, a.RecordEmailFailure, activities.EmailFailure{Key: s.email.Key, Kind: s.email.Kind,
-			To: s.email.To, OrgID: s.email.OrgID, LeadID: s.email.LeadID, Reason: failureReason(err)}).Get(ctx, nil); ferr != nil {
-			return final, ferr
+	if sent != nil {
+		if err := sent.Get(ctx, nil); err != nil {
+			r.log.Error("purchase emails failed for good", "Error", err)
+			err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeepingOptions), a.RecordPurchaseFailure,
+				activities.PurchaseFailure{LeadID: d.LeadID, OrgID: d.OrgID, Hop: r.in.Hop, Reason: failureReason(err)}).Get(ctx, nil)
+			if err != nil {
+				return final, err
+			}
 		}
 	}
 	return final, hopErr
 }
 
-// route runs the routing transaction as a local activity (no server round
-// trip between deciding and recording). A database outage longer than its
-// minute falls back to a regular activity: its retries add no events, so
-// the run's history stays small however long the outage lasts.
-func (r *leadRun) route(ctx workflow.Context) (store.Decision, error) {
-	var a *activities.Activities
-	var d store.Decision
-	req := store.RouteRequest{LeadID: r.in.LeadID, OrgID: r.in.OrgID, Hop: r.in.Hop}
+// decided makes a hop's decision visible: to the decision query, in the log
+// and in the LeadStatus search attribute.
+func (r *leadRun) decided(ctx workflow.Context, res LeadResult) error {
+	r.decision = &res
+	r.log.Info("routed", "Status", res.Status, "Location", res.Location, "AssignedTo", res.AssignedTo, "FanOutTo", res.FanOutTo)
+	return workflow.UpsertTypedSearchAttributes(ctx, LeadStatusKey.ValueSet(res.Status))
+}
+
+// route runs the routing transaction (activity fn, result into out) as a
+// local activity: no server round trip between deciding and recording. A
+// database outage longer than its minute falls back to a regular activity:
+// its retries add no events, so the run's history stays small however long
+// the outage lasts.
+func (r *leadRun) route(ctx workflow.Context, fn any, out any) error {
+	in := activities.RouteInput{LeadID: r.in.LeadID, OrgID: r.in.OrgID, Hop: r.in.Hop}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout:    15 * time.Second,
 		ScheduleToCloseTimeout: time.Minute,
@@ -156,9 +185,9 @@ func (r *leadRun) route(ctx workflow.Context) (store.Decision, error) {
 			MaximumInterval:    5 * time.Second,
 		},
 	})
-	err := workflow.ExecuteLocalActivity(lctx, a.RouteLead, req).Get(ctx, &d)
-	if err == nil || isLeadNotFound(err) {
-		return d, err
+	err := workflow.ExecuteLocalActivity(lctx, fn, in).Get(ctx, out)
+	if err == nil || failure.Code(err) == domain.ENotFound {
+		return err
 	}
 	r.log.Warn("routing did not commit within a minute: retrying as a regular activity", "Error", err)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -169,106 +198,37 @@ func (r *leadRun) route(ctx workflow.Context) (store.Decision, error) {
 			MaximumInterval:    time.Minute, // an outage delays routing; it never drops the lead
 		},
 	})
-	if err := workflow.ExecuteActivity(actx, a.RouteLead, req).Get(ctx, &d); err != nil {
+	if err := workflow.ExecuteActivity(actx, fn, in).Get(ctx, out); err != nil {
 		r.log.Error("routing failed", "Error", err)
-		return d, err
+		return err
 	}
-	return d, nil
-}
-
-func isLeadNotFound(err error) bool {
-	var ae *temporal.ApplicationError
-	return errors.As(err, &ae) && ae.Type() == "LeadNotFound"
+	return nil
 }
 
 // failureReason is the activity's own message, without Temporal's wrapping.
 func failureReason(err error) string {
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		return ae.Error()
-	}
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) {
 		return "gave up after retrying for " + EmailActivityOptions.ScheduleToCloseTimeout.String()
 	}
-	return err.Error()
-}
-
-// purchaseKeyPrefix names a hop's purchase emails. The receiving org's hop
-// keeps the key it always had (purchase:<lead>:<address>), so a lead of the
-// old shape restarted by the reconciler never emails twice; each sub-agency
-// hop adds its org, so the same address notified by two hops gets both.
-func purchaseKeyPrefix(leadID, orgID string, hop int) string {
-	if hop == 0 {
-		return "purchase:" + leadID + ":"
-	}
-	return "purchase:" + leadID + ":" + orgID + ":"
-}
-
-type pendingEmail struct {
-	email activities.Email
-	f     workflow.Future
-}
-
-func (r *leadRun) purchaseEmails(ctx workflow.Context, d store.Decision, keyPrefix string) []pendingEmail {
-	var a *activities.Activities
-	actx := workflow.WithActivityOptions(ctx, EmailActivityOptions)
-	var sends []pendingEmail
-	for _, to := range d.PurchaseEmails {
-		e := activities.Email{
-			Template: "purchase",
-			Key:      keyPrefix + to,
-			Kind:     "purchase",
-			To:       to,
-			OrgID:    d.OrgID,
-			LeadID:   d.LeadID,
-			Data: map[string]string{
-				"SourceName": d.SourceName, "Slug": d.Slug, "LeadName": d.LeadName, "ExternalID": r.in.ExternalID,
-				"LeadEmail": d.LeadEmail, "LeadPhone": d.LeadPhone, "Reason": d.Reason,
-			},
-		}
-		sends = append(sends, pendingEmail{e, workflow.ExecuteActivity(actx, a.SendEmail, e)})
-	}
-	return sends
-}
-
-// runV0 is the shape recorded before versionAsyncEmails: emails first, then
-// the next hop under a nested ID. Kept only so open runs and kept fixtures
-// replay.
-func (r *leadRun) runV0(ctx workflow.Context, d store.Decision) (store.Decision, error) {
-	for _, s := range r.purchaseEmails(ctx, d, "purchase:"+d.LeadID+":") {
-		if err := s.f.Get(ctx, nil); err != nil {
-			r.log.Error("purchase email failed for good", "Error", err)
-			return d, err
-		}
-	}
-	if d.FanOutTo == "" {
-		return d, nil
-	}
-	childID := workflow.GetInfo(ctx).WorkflowExecution.ID + "/via/" + d.FanOutTo
-	if !ValidWorkflowID(childID) {
-		// A SQL-backed server refused this start, so no history holds it: the
-		// run sat in a failing workflow task. The flat ID lets it go on.
-		childID = HopWorkflowID(r.in.LeadID, d.FanOutTo)
-	}
-	return r.fanOut(ctx, d, childID)
+	return failure.Message(err)
 }
 
 // fanOut runs the chosen sub-agency's routing for the same slug as a child
 // workflow with a deterministic ID, so a replayed or restarted parent finds
 // the same child (or, after that child closed badly, starts it again).
-func (r *leadRun) fanOut(ctx workflow.Context, d store.Decision, childID string) (store.Decision, error) {
+func (r *leadRun) fanOut(ctx workflow.Context, sub, childID string) (LeadResult, error) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: childID,
-		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(d.FanOutTo), LeadSourceKey.ValueSet(r.in.Slug),
+		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(sub), LeadSourceKey.ValueSet(r.in.Slug),
 			LeadIDKey.ValueSet(r.in.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(r.in.ExternalID)),
 	})
-	var final store.Decision
-	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, LeadInput{LeadID: r.in.LeadID, OrgID: d.FanOutTo, Slug: r.in.Slug,
+	var final LeadResult
+	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, LeadInput{LeadID: r.in.LeadID, OrgID: sub, Slug: r.in.Slug,
 		ExternalID: r.in.ExternalID, Hop: r.in.Hop + 1}).Get(ctx, &final)
 	if err != nil {
-		r.log.Error("sub-agency routing failed", "SubAgency", d.FanOutTo, "Error", err)
-		return d, err
+		r.log.Error("sub-agency routing failed", "SubAgency", sub, "Error", err)
+		return LeadResult{}, err
 	}
 	return final, nil
 }

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -131,21 +132,21 @@ func TestLongDatabaseOutageMovesRoutingOffTheLocalActivity(t *testing.T) {
 	var local, regular int
 	env.SetOnLocalActivityStartedListener(func(*activity.Info, context.Context, []interface{}) { local++ })
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
-		if info.ActivityType.Name == "RouteLead" {
+		if info.ActivityType.Name == "Route" {
 			regular++
 		}
 	})
-	dec := store.Decision{LeadID: "L1", OrgID: "O1", AssignedTo: "U1", Reason: "rotated to U1"}
-	env.OnActivity(a.RouteLead, mock.Anything, mock.Anything).Return(func(context.Context, store.RouteRequest) (store.Decision, error) {
+	dec := activities.RouteResult{LeadID: "L1", OrgID: "O1", AssignedTo: "U1"}
+	env.OnActivity(a.Route, mock.Anything, mock.Anything).Return(func(context.Context, activities.RouteInput) (activities.RouteResult, error) {
 		if env.Now().Sub(start) < 3*time.Minute {
-			return store.Decision{}, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+			return activities.RouteResult{}, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 		}
 		return dec, nil
 	})
 	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e"})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
-	var got store.Decision
+	var got workflows.LeadResult
 	require.NoError(t, env.GetWorkflowResult(&got))
 	require.Equal(t, "U1", got.AssignedTo)
 	require.LessOrEqual(t, local, 20, "local attempts are bounded by the first minute (every 5 s at most)")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/mailcatcher"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -110,9 +111,8 @@ func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
 			env.ExecuteWorkflow(workflows.LeadWorkflow, in)
 			require.True(t, env.IsWorkflowCompleted())
 			require.NoError(t, env.GetWorkflowError())
-			var d store.Decision
+			var d workflows.LeadResult
 			require.NoError(t, env.GetWorkflowResult(&d))
-			require.Contains(t, d.Reason, tc.inReason)
 			require.Equal(t, tc.wantLoc, d.Location)
 
 			l, err := s.GetLead(ctx, o.id, in.LeadID)
@@ -121,17 +121,28 @@ func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
 			case tc.wantLoc != "":
 				require.Nil(t, l.AssignedTo)
 				require.Equal(t, tc.wantLoc, *l.Location)
+				require.Equal(t, tc.wantLoc, d.Status)
 			case tc.toOwner:
 				require.Equal(t, o.owner, *l.AssignedTo)
+				require.Equal(t, o.owner, d.AssignedTo)
 			default:
 				require.Contains(t, o.staff, *l.AssignedTo)
+				require.Equal(t, *l.AssignedTo, d.AssignedTo)
 			}
+			var reasons []string
+			for _, e := range l.Timeline {
+				if e.Kind == "routed" {
+					reasons = append(reasons, e.Message)
+				}
+			}
+			require.Len(t, reasons, 1, "one decision, explained on the lead's timeline")
+			require.Contains(t, reasons[0], tc.inReason)
 
 			q, err := env.QueryWorkflow(workflows.QueryDecision)
 			require.NoError(t, err)
-			var qd store.Decision
+			var qd workflows.LeadResult
 			require.NoError(t, q.Get(&qd))
-			require.Equal(t, d.Reason, qd.Reason)
+			require.Equal(t, d, qd)
 
 			msgs := sink.Messages()
 			require.Len(t, msgs, 2, "one purchase email per address")
@@ -147,15 +158,14 @@ func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
 func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
 	env, a := mockEnv()
 
-	dec := store.Decision{LeadID: "L1", OrgID: "O1", AssignedTo: "U1", Reason: "rotated to U1", SourceName: "S",
-		PurchaseEmails: []string{"buyer@x.example"}}
-	env.OnActivity(a.RouteLead, mock.Anything, store.RouteRequest{LeadID: "L1", OrgID: "O1"}).Return(store.Decision{}, errors.New("connection refused")).Twice()
-	env.OnActivity(a.RouteLead, mock.Anything, store.RouteRequest{LeadID: "L1", OrgID: "O1"}).Return(dec, nil).Once()
-	smtpDown := errors.New("dial tcp 127.0.0.1:25: connect: connection refused")
-	env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(smtpDown).Times(3)
-	var sent []activities.Email
-	env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(func(_ context.Context, e activities.Email) error {
-		sent = append(sent, e)
+	in := activities.RouteInput{LeadID: "L1", OrgID: "O1"}
+	env.OnActivity(a.Route, mock.Anything, in).Return(activities.RouteResult{}, errors.New("connection refused")).Twice()
+	env.OnActivity(a.Route, mock.Anything, in).Return(activities.RouteResult{LeadID: "L1", OrgID: "O1", AssignedTo: "U1", Notify: 1}, nil).Once()
+	smtpDown := errors.New("purchase email not sent, will retry: dial tcp 127.0.0.1:25: connect: connection refused")
+	env.OnActivity(a.NotifyPurchase, mock.Anything, mock.Anything).Return(smtpDown).Times(3)
+	var sent []activities.PurchaseNotice
+	env.OnActivity(a.NotifyPurchase, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.PurchaseNotice) error {
+		sent = append(sent, n)
 		return nil
 	}).Once()
 
@@ -163,9 +173,22 @@ func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	env.AssertExpectations(t)
-	require.Len(t, sent, 1)
-	require.Equal(t, "purchase:L1:buyer@x.example", sent[0].Key, "the receiving org's hop keeps the key of the first shape")
-	require.Equal(t, "buyer@x.example", sent[0].To)
+	require.Equal(t, []activities.PurchaseNotice{{LeadID: "L1", OrgID: "O1", Hop: 0, ExternalID: "e"}}, sent,
+		"the email activity gets ids; it reads the lead and the addresses itself")
+}
+
+// TestAHopWithoutAddressesSchedulesNoEmail: no purchase addresses, no email
+// activity in the history.
+func TestAHopWithoutAddressesSchedulesNoEmail(t *testing.T) {
+	env, a := mockEnv()
+	env.OnActivity(a.Route, mock.Anything, mock.Anything).Return(activities.RouteResult{LeadID: "L1", OrgID: "O1", Location: "queue"}, nil).Once()
+	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e"})
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertExpectations(t)
+	env.AssertNotCalled(t, "NotifyPurchase", mock.Anything, mock.Anything)
+	var d workflows.LeadResult
+	require.NoError(t, env.GetWorkflowResult(&d))
+	require.Equal(t, "queue", d.Status)
 }
 
 func TestLeadNotFoundFailsTheRunWithoutRetrying(t *testing.T) {
@@ -174,7 +197,7 @@ func TestLeadNotFoundFailsTheRunWithoutRetrying(t *testing.T) {
 	require.True(t, env.IsWorkflowCompleted())
 	err := env.GetWorkflowError()
 	require.Error(t, err)
-	require.True(t, strings.Contains(err.Error(), "lead not found"), err.Error())
+	require.Equal(t, domain.ENotFound, failure.Code(err), "%v", err)
 }
 
 // Workflow IDs never carry vendor data: they must fit every persistence
@@ -201,7 +224,7 @@ func TestFanOutRunsTheSubAgencysRoutingAsAChild(t *testing.T) {
 	env.ExecuteWorkflow(workflows.LeadWorkflow, in)
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
-	var d store.Decision
+	var d workflows.LeadResult
 	require.NoError(t, env.GetWorkflowResult(&d))
 	require.Equal(t, sub.id, d.OrgID, "the result is the sub-agency's decision")
 	require.Equal(t, f.rep, d.AssignedTo)

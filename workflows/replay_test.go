@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/leadrelay/leadrelay/internal/app"
 )
 
@@ -43,12 +41,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 		}
 		for file, id := range ids {
 			t.Run(filepath.Base(dir)+"/"+file, func(t *testing.T) {
-				f, err := os.Open(filepath.Join(dir, file))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer f.Close()
-				h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+				h, err := app.LoadHistory(filepath.Join(dir, file))
 				if err != nil {
 					t.Fatal(err)
 				}

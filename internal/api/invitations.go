@@ -11,10 +11,11 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
-	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -59,7 +60,7 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = workflows.StartInvitation(r.Context(), s.Temporal, s.Cfg.TaskQueue,
-		workflows.InvitationInput{InvitationID: inv.ID, MasterOrgID: org, Email: inv.Email, ExpiresAt: inv.ExpiresAt})
+		workflows.InvitationInput{InvitationID: inv.ID, MasterOrgID: org, ExpiresAt: inv.ExpiresAt})
 	if err != nil {
 		// Without its workflow the invitation can never be answered: close it so
 		// the owner can simply invite again.
@@ -128,14 +129,15 @@ func (s *Server) update(ctx context.Context, inv store.Invitation, name string, 
 	if err == nil {
 		return nil
 	}
+	// The run closed before or while the answer arrived: the server says
+	// NotFound before acceptance, or fails an accepted Update with its own
+	// type after it.
 	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) || strings.Contains(err.Error(), "workflow execution already completed") {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &nf) || (errors.As(err, &ae) && ae.Type() == "AcceptedUpdateCompletedWorkflow") {
 		return domain.Errorf(domain.EConflict, "this invitation is no longer open")
 	}
-	if e := activities.FromApplicationError(err); e != err {
-		return e
-	}
-	return err
+	return failure.ToDomain(err)
 }
 
 func closedErr(status string) error {
@@ -174,23 +176,23 @@ func (s *Server) decline(ctx context.Context, token string) (store.InvitationVie
 
 // accept runs an accept from the link; a user token sent along must be the
 // invited owner's.
-func (s *Server) accept(r *http.Request, token, orgID string) (store.AcceptResult, error) {
-	var res store.AcceptResult
+func (s *Server) accept(r *http.Request, token, orgID string) (store.InvitationView, workflows.InvitationLink, error) {
+	var res workflows.InvitationLink
 	v, err := s.byToken(r.Context(), token)
 	if err != nil {
-		return res, err
+		return v, res, err
 	}
-	req := store.AcceptRequest{OrgID: orgID}
+	req := workflows.AcceptRequest{OrgID: orgID}
 	if orgID != "" && !domain.ValidUUID(orgID) {
-		return res, &domain.Error{Code: domain.EInvalid, Message: "invalid org_id", Fields: map[string]string{"org_id": "not an org id"}}
+		return v, res, &domain.Error{Code: domain.EInvalid, Message: "invalid org_id", Fields: map[string]string{"org_id": "not an org id"}}
 	}
 	if r.Header.Get("Authorization") != "" {
 		c, err := s.authenticate(r)
 		if err != nil {
-			return res, err
+			return v, res, err
 		}
 		if c.admin || c.User == nil || c.User.Role != domain.RoleOwner || !strings.EqualFold(c.User.Email, v.Email) {
-			return res, domain.Errorf(domain.EForbidden, "the token sent along is not the invited owner's")
+			return v, res, domain.Errorf(domain.EForbidden, "the token sent along is not the invited owner's")
 		}
 		req.UserID = c.User.ID
 		if req.OrgID == "" {
@@ -198,7 +200,7 @@ func (s *Server) accept(r *http.Request, token, orgID string) (store.AcceptResul
 		}
 	}
 	err = s.update(r.Context(), v.Invitation, workflows.UpdateAccept, req, &res)
-	return res, err
+	return v, res, err
 }
 
 func (s *Server) acceptJSON(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +213,7 @@ func (s *Server) acceptJSON(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	res, err := s.accept(r, r.PathValue("token"), in.OrgID)
+	_, res, err := s.accept(r, r.PathValue("token"), in.OrgID)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -284,13 +286,19 @@ func (s *Server) invitationPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) acceptPage(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, smallBody)
-	res, err := s.accept(r, r.PathValue("token"), r.PostFormValue("org_id"))
+	v, res, err := s.accept(r, r.PathValue("token"), r.PostFormValue("org_id"))
 	if err != nil {
 		s.problemPage(w, err)
 		return
 	}
-	s.page(w, 200, pageData{Title: "You joined " + res.MasterName, OK: true,
-		Message: res.SubName + " is now a sub-agency of " + res.MasterName + ". Its owner has been told."})
+	sub := "Your organization"
+	for _, o := range v.Owned {
+		if o.ID == res.SubOrgID {
+			sub = o.Name
+		}
+	}
+	s.page(w, 200, pageData{Title: "You joined " + v.MasterName, OK: true,
+		Message: sub + " is now a sub-agency of " + v.MasterName + ". Its owner has been told."})
 }
 
 func (s *Server) declinePage(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
@@ -160,4 +161,15 @@ func Replay(h *historypb.History, workflowID string) error {
 	RegisterWorkflows(r)
 	return r.ReplayWorkflowHistoryWithOptions(nil, h, worker.ReplayWorkflowHistoryOptions{
 		OriginalExecution: workflow.Execution{ID: workflowID, RunID: "replay"}})
+}
+
+// LoadHistory reads a history kept as JSON (what `temporal workflow show
+// --output json` and the fixture recorder write).
+func LoadHistory(path string) (*historypb.History, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return client.HistoryFromJSON(f, client.HistoryJSONOptions{})
 }

@@ -134,7 +134,7 @@ func reconcileInvitations(ctx context.Context, d *Deps, cutoff time.Time, r *Rec
 			}
 			err := withTimeout(ctx, func(ctx context.Context) error {
 				return workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
-					InvitationID: inv.ID, MasterOrgID: inv.OrgID, Email: inv.Email, ExpiresAt: inv.ExpiresAt})
+					InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt})
 			})
 			if err != nil {
 				d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))

@@ -16,6 +16,7 @@ const (
 	EConflict     = "conflict"     // 409
 	ETooLarge     = "too_large"    // 413
 	EInvalid      = "invalid"      // 422
+	ERefused      = "refused"      // 502: a remote party (the mail server) refused for good
 	ERateLimited  = "rate_limited" // 429
 	EUnavailable  = "unavailable"  // 503
 	EInternal     = "internal"     // 500
