@@ -8,8 +8,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // Restart says how StartLead treats a closed run under the lead's ID.
@@ -26,16 +24,17 @@ const (
 	RestartClosed
 )
 
-// StartLead starts a lead's first run (client side, not workflow code), or
-// finds the one running under its ID. The API calls it for each new post,
-// the reconciler for leads recorded but not routed in time.
-func StartLead(ctx context.Context, tc client.Client, queue string, l store.UnroutedLead, restart Restart) error {
+// StartLead starts a lead's first run (client side, not workflow code) under
+// workflowID (the lead's recorded one, LeadWorkflowID for every new lead),
+// or finds the one running under it. The API calls it for each new post, the
+// reconciler for leads recorded but not routed in time.
+func StartLead(ctx context.Context, tc client.Client, queue, workflowID string, in LeadInput, restart Restart) error {
 	reuse := enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
 	if restart == RestartClosed {
 		reuse = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	}
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
-		ID:                       l.WorkflowID,
+		ID:                       workflowID,
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    reuse,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -43,9 +42,9 @@ func StartLead(ctx context.Context, tc client.Client, queue string, l store.Unro
 		// task comes back in the start response: one round trip fewer.
 		EnableEagerStart: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			OrgIDKey.ValueSet(l.OrgID), LeadSourceKey.ValueSet(l.Slug),
-			LeadIDKey.ValueSet(l.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(l.ExternalID)),
-	}, LeadWorkflow, LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID})
+			OrgIDKey.ValueSet(in.OrgID), LeadSourceKey.ValueSet(in.Slug),
+			LeadIDKey.ValueSet(in.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(in.ExternalID)),
+	}, LeadWorkflow, in)
 }
 
 // StartInvitation starts an invitation's run, or finds the one running. The

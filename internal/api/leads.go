@@ -82,7 +82,8 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 func (s *Server) startLead(ctx context.Context, l store.UnroutedLead) error {
 	b := retry.WithMaxDuration(10*time.Second, retry.WithCappedDuration(time.Second, retry.NewExponential(100*time.Millisecond)))
 	return retry.Do(ctx, b, func(ctx context.Context) error {
-		err := workflows.StartLead(ctx, s.Temporal, s.Cfg.TaskQueue, l, workflows.RestartFailed)
+		err := workflows.StartLead(ctx, s.Temporal, s.Cfg.TaskQueue, l.WorkflowID, workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID},
+			workflows.RestartFailed)
 		if searchattr.NotYetUsable(err) {
 			return retry.RetryableError(err)
 		}

@@ -92,7 +92,8 @@ func reconcileLeads(ctx context.Context, d *Deps, cutoff time.Time, r *Reconcile
 				}
 			}
 			err := withTimeout(ctx, func(ctx context.Context) error {
-				return workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l, workflows.RestartClosed)
+				return workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l.WorkflowID,
+					workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID}, workflows.RestartClosed)
 			})
 			if err != nil {
 				r.Failed++
