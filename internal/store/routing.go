@@ -80,9 +80,9 @@ func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, erro
 		// sub-agency's own source for the same slug (maybe none).
 		var src *hopSource
 		if d.OrgID == intake {
-			src, err = loadSource(ctx, tx, `id = $1`, intakeSource)
+			src, err = sourceByID(ctx, tx, intakeSource)
 		} else {
-			src, err = loadSource(ctx, tx, `org_id = $1 AND slug = $2`, d.OrgID, d.Slug)
+			src, err = sourceBySlug(ctx, tx, d.OrgID, d.Slug)
 		}
 		if err != nil {
 			return err
@@ -115,8 +115,7 @@ func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, erro
 
 		switch src.mode {
 		case domain.RouteStaffEvenly:
-			pick, err := rotate(ctx, tx, src.id, `SELECT id, name, created_at AS since FROM users
-				WHERE org_id = $2 AND active AND role = ANY($3)`, d.OrgID, domain.RotatingRoles)
+			pick, err := staffPick(ctx, tx, src.id, d.OrgID)
 			if err != nil {
 				return err
 			}
@@ -132,8 +131,7 @@ func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, erro
 				d.Reason = fmt.Sprintf("%d sub-agency levels passed (sub_agencies_evenly): assigned to the org owner", req.Hop)
 				return assign(ctx, tx, &d, "", src.priority)
 			}
-			pick, err := rotate(ctx, tx, src.id, `SELECT id, name, linked_at AS since FROM orgs
-				WHERE parent_id = $2 AND id = ANY($3::uuid[])`, d.OrgID, src.subs)
+			pick, err := subAgencyPick(ctx, tx, src.id, d.OrgID, src.subs)
 			if err != nil {
 				return err
 			}
@@ -167,11 +165,29 @@ type hopSource struct {
 	subs           []string
 }
 
-func loadSource(ctx context.Context, tx pgx.Tx, where string, args ...any) (*hopSource, error) {
+// hopSourceCols is what scanHopSource reads, in its order.
+const hopSourceCols = `id, name, routing_mode, force_location, queue_delay, priority, purchase_notification_emails,
+	routing_sub_agencies::text[]`
+
+const (
+	sourceByIDSQL   = `SELECT ` + hopSourceCols + ` FROM lead_sources WHERE id = $1`
+	sourceBySlugSQL = `SELECT ` + hopSourceCols + ` FROM lead_sources WHERE org_id = $1 AND slug = $2`
+)
+
+// sourceByID is the source that received the lead: the first hop's rules.
+func sourceByID(ctx context.Context, tx pgx.Tx, id string) (*hopSource, error) {
+	return scanHopSource(tx.QueryRow(ctx, sourceByIDSQL, id))
+}
+
+// sourceBySlug is a sub-agency's own source for the slug the lead came in
+// on, or nil when it has none.
+func sourceBySlug(ctx context.Context, tx pgx.Tx, orgID, slug string) (*hopSource, error) {
+	return scanHopSource(tx.QueryRow(ctx, sourceBySlugSQL, orgID, slug))
+}
+
+func scanHopSource(row pgx.Row) (*hopSource, error) {
 	var h hopSource
-	err := tx.QueryRow(ctx, `SELECT id, name, routing_mode, force_location, queue_delay, priority, purchase_notification_emails,
-			routing_sub_agencies::text[] FROM lead_sources WHERE `+where, args...).
-		Scan(&h.id, &h.name, &h.mode, &h.force, &h.delay, &h.priority, &h.purchaseEmails, &h.subs)
+	err := row.Scan(&h.id, &h.name, &h.mode, &h.force, &h.delay, &h.priority, &h.purchaseEmails, &h.subs)
 	if err == pgx.ErrNoRows {
 		return nil, nil
 	}
@@ -218,22 +234,53 @@ type rotationPick struct {
 	pos, n   int
 }
 
-// rotate chooses, among the candidates (a query of id, name, since with $2
-// and $3 as its arguments), the least recently chosen for this source, in a
-// stable order. The UPDATE of the source row takes a lock that serialises
-// concurrent decisions for one source, which is what keeps the rotation fair.
-func rotate(ctx context.Context, tx pgx.Tx, sourceID, candidates string, a2, a3 any) (*rotationPick, error) {
+// leastRecentlyChosen picks, from the candidates c(id, name, since) defined
+// before it, the one this source ($1) chose least recently, ties broken by
+// (since, id); pos and n place it in that stable order for the reason.
+const leastRecentlyChosen = `SELECT id, name, pos, n FROM (
+		SELECT c.id, c.name, c.since, coalesce(r.last_seq, 0) AS last_seq,
+			row_number() OVER (ORDER BY c.since, c.id) AS pos, count(*) OVER () AS n
+		FROM c LEFT JOIN rotation_state r ON r.source_id = $1 AND r.member_id = c.id) x
+	ORDER BY last_seq, since, id LIMIT 1`
+
+const (
+	// staffPickSQL: the org's ($2) active users in the rotating roles ($3).
+	staffPickSQL = `WITH c AS (SELECT id, name, created_at AS since FROM users
+		WHERE org_id = $2 AND active AND role = ANY($3)) ` + leastRecentlyChosen
+	// subAgencyPickSQL: the source's sub-agencies ($3) still linked under the org ($2).
+	subAgencyPickSQL = `WITH c AS (SELECT id, name, linked_at AS since FROM orgs
+		WHERE parent_id = $2 AND id = ANY($3::uuid[])) ` + leastRecentlyChosen
+)
+
+// staffPick rotates the source over the org's active staff, professionals
+// and managers; nil when there are none.
+func staffPick(ctx context.Context, tx pgx.Tx, sourceID, orgID string) (*rotationPick, error) {
+	return rotate(ctx, tx, sourceID, func() pgx.Row {
+		return tx.QueryRow(ctx, staffPickSQL, sourceID, orgID, domain.RotatingRoles)
+	})
+}
+
+// subAgencyPick rotates the source over the listed sub-agencies that are
+// still linked under the org; nil when there are none.
+func subAgencyPick(ctx context.Context, tx pgx.Tx, sourceID, orgID string, subs []string) (*rotationPick, error) {
+	return rotate(ctx, tx, sourceID, func() pgx.Row {
+		return tx.QueryRow(ctx, subAgencyPickSQL, sourceID, orgID, subs)
+	})
+}
+
+// rotate records one more decision for the source and takes the candidate
+// pick returns. The UPDATE of the source row comes first: its lock
+// serialises concurrent decisions for one source, and pick's fresh snapshot
+// then sees the previous decision's rotation_state, which is what keeps the
+// rotation fair.
+func rotate(ctx context.Context, tx pgx.Tx, sourceID string, pick func() pgx.Row) (*rotationPick, error) {
 	var seq int64
 	if err := tx.QueryRow(ctx, `UPDATE lead_sources SET rotation_seq = rotation_seq + 1 WHERE id = $1 RETURNING rotation_seq`,
 		sourceID).Scan(&seq); err != nil {
 		return nil, err
 	}
 	var p rotationPick
-	err := tx.QueryRow(ctx, `SELECT id, name, pos, n FROM (
-			SELECT c.id, c.name, c.since, coalesce(r.last_seq, 0) AS last_seq,
-				row_number() OVER (ORDER BY c.since, c.id) AS pos, count(*) OVER () AS n
-			FROM (`+candidates+`) c LEFT JOIN rotation_state r ON r.source_id = $1 AND r.member_id = c.id) x
-		ORDER BY last_seq, since, id LIMIT 1`, sourceID, a2, a3).Scan(&p.id, &p.name, &p.pos, &p.n)
+	err := pick().Scan(&p.id, &p.name, &p.pos, &p.n)
 	if err == pgx.ErrNoRows {
 		return nil, nil
 	}
