@@ -285,34 +285,3 @@ type UnroutedLead struct {
 	LeadID, OrgID, SourceID, Slug, ExternalID, WorkflowID string
 	ReceivedAt                                            time.Time
 }
-
-// RoutedTimes maps each routed lead of the sources (by external id) to when
-// it was routed, for the benchmark and the tests that wait on routing.
-func (s *Store) RoutedTimes(ctx context.Context, sourceIDs []string) (map[string]time.Time, error) {
-	return byExternalID[time.Time](ctx, s.db, `SELECT external_id, routed_at FROM leads
-		WHERE source_id = ANY($1::uuid[]) AND routed_at IS NOT NULL`, sourceIDs)
-}
-
-// Holders maps each lead of a source (by lead id) to the org holding it now,
-// for the benchmark's fan-out row.
-func (s *Store) Holders(ctx context.Context, sourceID string) (map[string]string, error) {
-	return byExternalID[string](ctx, s.db, `SELECT id::text, org_id::text FROM leads WHERE source_id = $1`, sourceID)
-}
-
-func byExternalID[T any](ctx context.Context, db DB, query string, args ...any) (map[string]T, error) {
-	rows, err := db.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]T{}
-	for rows.Next() {
-		var k string
-		var v T
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		out[k] = v
-	}
-	return out, rows.Err()
-}
