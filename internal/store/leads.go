@@ -100,11 +100,13 @@ func addEvent(ctx context.Context, tx pgx.Tx, leadID, orgID, kind, actor, msg st
 
 // ---- reading ----
 
+// Owner is who a lead belongs to: the org as a team, or one user.
 type Owner struct {
 	Type string `json:"type"` // "org" (team-owned) or "user"
 	ID   string `json:"id"`
 }
 
+// Event is one entry of a lead's timeline: what happened, who did it, and why.
 type Event struct {
 	At      time.Time      `json:"at"`
 	Kind    string         `json:"kind"`
@@ -113,6 +115,7 @@ type Event struct {
 	Data    map[string]any `json:"data,omitempty"`
 }
 
+// Lead is a lead as the API shows it; only GetLead fills Timeline.
 type Lead struct {
 	ID          string            `json:"id"`
 	OrgID       string            `json:"org_id"`
@@ -183,6 +186,8 @@ func (s *Store) GetLead(ctx context.Context, orgID, id string) (Lead, error) {
 	return l, err
 }
 
+// LeadFilter narrows ListLeads: an empty field matches everything; Cursor
+// continues from a previous page.
 type LeadFilter struct {
 	Status, AssignedTo, Source string
 	Limit                      int
@@ -281,6 +286,8 @@ func (s *Store) SetWorkflowID(ctx context.Context, leadID, workflowID string) er
 	return err
 }
 
+// UnroutedLead is what the reconciler needs to restart a lead's first run,
+// and the position Unrouted's next page starts after.
 type UnroutedLead struct {
 	LeadID, OrgID, SourceID, Slug, ExternalID, WorkflowID string
 	ReceivedAt                                            time.Time
