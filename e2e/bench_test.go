@@ -14,7 +14,7 @@ import (
 func TestBenchRunsAgainstTheStack(t *testing.T) {
 	s := up(t)
 	r, err := bench.Run(context.Background(), bench.Options{API: s.api.URL, AdminToken: s.admin, Temporal: s.deps.Temporal,
-		TaskQueue: s.deps.Cfg.TaskQueue, Store: s.store(), Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, FanOutLeads: 12, FanOutSubs: 3, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
+		TaskQueue: s.deps.Cfg.TaskQueue, DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, FanOutLeads: 12, FanOutSubs: 3, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/internal/app"
+	"github.com/leadrelay/leadrelay/internal/bench"
 )
 
 // TestWorkerRedeployLosesAndDoublesNothing: leads posted while no worker runs
@@ -51,7 +52,7 @@ func TestWorkerRedeployLosesAndDoublesNothing(t *testing.T) {
 		return func() { cancel(); <-done }
 	}
 	routed := func() int {
-		got, err := s.store().RoutedTimes(context.Background(), []string{tn.sourceID})
+		got, err := bench.RoutedTimes(context.Background(), s.deps.Pool, []string{tn.sourceID})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/app"
+	"github.com/leadrelay/leadrelay/internal/bench"
 	"github.com/leadrelay/leadrelay/internal/config"
 	"github.com/leadrelay/leadrelay/internal/mailcatcher"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -216,7 +217,7 @@ func (s *stack) waitRouted(t *testing.T, sourceID string, n int) map[string]time
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		got, err := s.store().RoutedTimes(context.Background(), []string{sourceID})
+		got, err := bench.RoutedTimes(context.Background(), s.deps.Pool, []string{sourceID})
 		if err != nil {
 			t.Fatal(err)
 		}

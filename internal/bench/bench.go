@@ -29,10 +29,10 @@ type Options struct {
 	AdminToken  string
 	Temporal    client.Client
 	TaskQueue   string
-	Store       *store.Store
-	Noop        int // no-op workflows to run
-	Leads       int // leads to post as fast as the API takes them (throughput)
-	PacedLeads  int // leads to post at PacedRate (latency without a backlog)
+	DB          store.DB // the stack's database: links sub-agencies, reads routing outcomes
+	Noop        int      // no-op workflows to run
+	Leads       int      // leads to post as fast as the API takes them (throughput)
+	PacedLeads  int      // leads to post at PacedRate (latency without a backlog)
 	PacedRate   float64
 	Concurrency int
 	Sources     int // vendor keys to spread posts over (each has its own rate limit)
@@ -125,7 +125,7 @@ func fanOut(ctx context.Context, o Options, run string, r *Result) error {
 		if _, err := owner.PutSource(ctx, sub.ID, "fan", map[string]any{"name": "Fan", "routing": map[string]string{"mode": "staff_evenly"}}); err != nil {
 			return err
 		}
-		if err := o.Store.LinkOrgs(ctx, master.ID, sub.ID); err != nil {
+		if err := store.New(o.DB).LinkOrgs(ctx, master.ID, sub.ID); err != nil {
 			return err
 		}
 		subs[i] = sub.ID
@@ -142,7 +142,7 @@ func fanOut(ctx context.Context, o Options, run string, r *Result) error {
 		return err
 	}
 	r.FanOutRate = p.rate
-	holders, err := o.Store.Holders(ctx, src.ID)
+	holders, err := leadHolders(ctx, o.DB, src.ID)
 	if err != nil {
 		return err
 	}
@@ -308,7 +308,7 @@ func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate
 	var routed map[string]time.Time
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		all, err := o.Store.RoutedTimes(ctx, t.sourceIDs)
+		all, err := RoutedTimes(ctx, o.DB, t.sourceIDs)
 		if err != nil {
 			return p, err
 		}

@@ -24,11 +24,15 @@ func (s *Store) BeginDelivery(ctx context.Context, d Delivery) (alreadySent bool
 	return status == "sent", err
 }
 
+// MarkSent records that the email went out: a repeat of its key sends nothing.
 func (s *Store) MarkSent(ctx context.Context, key string) error {
 	_, err := s.db.Exec(ctx, `UPDATE email_deliveries SET status = 'sent', sent_at = now(), last_error = NULL WHERE key = $1`, key)
 	return err
 }
 
+// MarkFailed notes why an attempt failed without changing the delivery's
+// status, so a retry may still send it; RecordEmailFailure is the verdict
+// for good.
 func (s *Store) MarkFailed(ctx context.Context, key, why string) error {
 	_, err := s.db.Exec(ctx, `UPDATE email_deliveries SET last_error = $2 WHERE key = $1`, key, why)
 	return err

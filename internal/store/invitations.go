@@ -20,6 +20,8 @@ const (
 	InviteRevoked  = "revoked"
 )
 
+// Invitation offers an email's owner to link one of their orgs under OrgID
+// as a sub-agency; its workflow waits for the answer until ExpiresAt.
 type Invitation struct {
 	ID         string     `json:"id"`
 	OrgID      string     `json:"org_id"`
@@ -114,6 +116,8 @@ func (s *Store) CreateInvitation(ctx context.Context, orgID, email string, ttl t
 	return inv, err
 }
 
+// GetInvitation returns one of the org's invitations; another org's is "not
+// found", never "forbidden".
 func (s *Store) GetInvitation(ctx context.Context, orgID, id string) (Invitation, error) {
 	if !domain.ValidUUID(id) {
 		return Invitation{}, domain.Errorf(domain.ENotFound, "invitation not found")
@@ -122,6 +126,7 @@ func (s *Store) GetInvitation(ctx context.Context, orgID, id string) (Invitation
 	return inv, notFound(err, "invitation")
 }
 
+// ListInvitations returns the org's invitations, newest first, at most 500.
 func (s *Store) ListInvitations(ctx context.Context, orgID string) ([]Invitation, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+inviteCols+` FROM invitations WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 500`, orgID)
 	if err != nil {
@@ -139,6 +144,8 @@ type InvitationView struct {
 	Owned       []OwnedOrg
 }
 
+// InvitationByToken finds the invitation a link's token opens, with what its
+// page shows.
 func (s *Store) InvitationByToken(ctx context.Context, hash []byte) (InvitationView, error) {
 	var v InvitationView
 	err := s.db.QueryRow(ctx, `SELECT i.id, i.org_id, i.email, i.status, i.workflow_id, i.expires_at, i.created_at, i.decided_at,
@@ -177,9 +184,6 @@ func (s *Store) AddInvitationToken(ctx context.Context, id string, hash []byte) 
 	return m, err == nil, err
 }
 
-// CloseInvitation moves a pending invitation to declined, revoked or expired.
-// Closing one that is already closed the same way is not an error (a retried
-// activity); closing one closed otherwise is a conflict.
 // PendingInvitations pages through invitations still pending that were
 // created before cutoff, by id after the given one: the reconciler makes sure
 // each has its run (or closes it if it is past its expiry).
@@ -192,6 +196,9 @@ func (s *Store) PendingInvitations(ctx context.Context, cutoff time.Time, afterI
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invitation, error) { return scanInvite(r) })
 }
 
+// CloseInvitation moves a pending invitation to declined, revoked or expired.
+// Closing one that is already closed the same way is not an error (a retried
+// activity); closing one closed otherwise is a conflict.
 func (s *Store) CloseInvitation(ctx context.Context, id, status string) error {
 	var got string
 	err := s.db.QueryRow(ctx, `WITH upd AS (
@@ -215,6 +222,8 @@ type AcceptRequest struct {
 	UserID       string `json:"user_id,omitempty"`
 }
 
+// AcceptResult is the link an acceptance made, with what the confirmation
+// email needs.
 type AcceptResult struct {
 	MasterOrgID string `json:"master_org_id"`
 	SubOrgID    string `json:"sub_org_id"`
@@ -283,6 +292,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, req AcceptRequest) (Accept
 	return res, err
 }
 
+// SubAgency is an org linked under a master, as the master's owner sees it.
 type SubAgency struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
@@ -290,6 +300,7 @@ type SubAgency struct {
 	LinkedAt   time.Time `json:"linked_at"`
 }
 
+// SubAgencies lists the org's sub-agencies, oldest link first.
 func (s *Store) SubAgencies(ctx context.Context, orgID string) ([]SubAgency, error) {
 	rows, err := s.db.Query(ctx, `SELECT o.id, o.name, u.email, o.linked_at FROM orgs o JOIN users u ON u.org_id = o.id AND u.role = 'owner'
 		WHERE o.parent_id = $1 ORDER BY o.linked_at, o.id`, orgID)

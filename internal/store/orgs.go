@@ -10,6 +10,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
 
+// Org is an agency; ParentID is its master once it is linked as a sub-agency.
 type Org struct {
 	ID       string    `json:"id"`
 	Name     string    `json:"name"`
@@ -18,6 +19,8 @@ type Org struct {
 	Created  time.Time `json:"created_at"`
 }
 
+// User is a member of one org; Role decides what they may do and whether
+// staff_evenly rotates to them.
 type User struct {
 	ID             string      `json:"id"`
 	OrgID          string      `json:"org_id"`
@@ -54,6 +57,8 @@ func (s *Store) CreateOrg(ctx context.Context, name, tz, ownerEmail, ownerName s
 	return o, u, tok, err
 }
 
+// GetOrg returns the org; an id that is not a UUID is "not found", not a
+// database error.
 func (s *Store) GetOrg(ctx context.Context, id string) (Org, error) {
 	var o Org
 	if !domain.ValidUUID(id) {
@@ -150,6 +155,8 @@ func insertUser(ctx context.Context, tx pgx.Tx, orgID, email, name string, role 
 	return u, tok, err
 }
 
+// CreateUser adds a user to the org and returns their token, the only time
+// it is seen: only its hash is stored.
 func (s *Store) CreateUser(ctx context.Context, orgID, email, name string, role domain.Role, notify bool) (User, string, error) {
 	var u User
 	var tok string
@@ -178,12 +185,16 @@ func (s *Store) GetUser(ctx context.Context, orgID, userID string) (User, error)
 	return u, notFound(err, "user")
 }
 
+// UserPatch is a change to a user; a nil field is left as it is.
 type UserPatch struct {
 	Active         *bool        `json:"active"`
 	Role           *domain.Role `json:"role"`
 	NotifyNewLeads *bool        `json:"notify_new_leads"`
 }
 
+// UpdateUser applies p to the org's user. The owner can be neither demoted
+// nor deactivated and nobody else can be made owner: an org has exactly one,
+// and routing falls back on them.
 func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatch) (User, error) {
 	var u User
 	if !domain.ValidUUID(userID) {

@@ -9,6 +9,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
 
+// Source is one org's routing and notifications for one vendor slug.
 type Source struct {
 	ID                         string         `json:"id"`
 	OrgID                      string         `json:"org_id"`
@@ -95,6 +96,7 @@ func (s *Store) PutSource(ctx context.Context, orgID, slug string, c domain.Sour
 	return src, created, key, err
 }
 
+// ListSources returns the org's sources by slug.
 func (s *Store) ListSources(ctx context.Context, orgID string) ([]Source, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+sourceCols+` FROM lead_sources WHERE org_id = $1 ORDER BY slug`, orgID)
 	if err != nil {
@@ -103,6 +105,7 @@ func (s *Store) ListSources(ctx context.Context, orgID string) ([]Source, error)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Source, error) { return scanSource(r) })
 }
 
+// GetSourceBySlug returns the org's source for slug, or "not found".
 func (s *Store) GetSourceBySlug(ctx context.Context, orgID, slug string) (Source, error) {
 	src, err := scanSource(s.db.QueryRow(ctx, `SELECT `+sourceCols+` FROM lead_sources WHERE org_id = $1 AND slug = $2`, orgID, slug))
 	return src, notFound(err, "source")

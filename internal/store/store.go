@@ -36,8 +36,12 @@ type DB interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
+// Store runs leadrelay's queries against one DB.
 type Store struct{ db DB }
 
+// New returns a Store on db: a pool in production, a transaction in tests,
+// whose rollback then undoes everything (Store's own transactions become
+// savepoints).
 func New(db DB) *Store { return &Store{db: db} }
 
 // Open returns a pool sized for this machine unless the URL says otherwise:
