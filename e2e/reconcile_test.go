@@ -159,7 +159,7 @@ func TestReconcilerClosesAnInvitationPastItsExpiry(t *testing.T) {
 		t.Fatalf("reconcile pass %+v: %v", r, err)
 	}
 	got, err := s.store().GetInvitation(ctx, master.id, inv.ID)
-	if err != nil || got.Status != store.InviteExpired {
+	if err != nil || got.Status != domain.InviteExpired {
 		t.Fatalf("invitation %+v: %v", got, err)
 	}
 	if len(s.mailsFor(email)) != 0 {

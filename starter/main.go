@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	"github.com/leadrelay/leadrelay/internal/config"
-	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/store/migrate"
 )
 
 const usage = `usage: starter <command> [flags]
@@ -56,7 +56,7 @@ func runMigrate(ctx context.Context, _ []string) error {
 	if err := cfg.Require("DATABASE_URL"); err != nil {
 		return err
 	}
-	applied, err := store.Migrate(ctx, cfg.DatabaseURL)
+	applied, err := migrate.Up(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // InvitationTTL is how long an invitation waits for an answer (SPEC §5.1).
@@ -73,7 +72,7 @@ type invitationRun struct {
 // refuses a request that cannot apply before it reaches the history — and
 // after an accept sends the master's owner the confirmation.
 func InvitationWorkflow(ctx workflow.Context, in InvitationInput) (InvitationResult, error) {
-	r := &invitationRun{in: in, status: store.InvitePending}
+	r := &invitationRun{in: in, status: domain.InvitePending}
 	if err := r.setup(ctx); err != nil {
 		return InvitationResult{}, err
 	}
@@ -89,7 +88,7 @@ func (r *invitationRun) setup(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req AcceptRequest) error { return r.open(ctx) }}); err != nil {
 		return err
 	}
-	for _, u := range [][2]string{{UpdateDecline, store.InviteDeclined}, {UpdateRevoke, store.InviteRevoked}} {
+	for _, u := range [][2]string{{UpdateDecline, domain.InviteDeclined}, {UpdateRevoke, domain.InviteRevoked}} {
 		status := u[1]
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u[0],
 			func(ctx workflow.Context) error { return r.answer(ctx, status) },
@@ -103,7 +102,7 @@ func (r *invitationRun) setup(ctx workflow.Context) error {
 // open is every Update's validator: the invitation still takes an answer.
 func (r *invitationRun) open(ctx workflow.Context) error {
 	switch {
-	case r.status != store.InvitePending:
+	case r.status != domain.InvitePending:
 		return failure.New(domain.EConflict, "this invitation was already "+r.status, nil)
 	case r.busy:
 		return failure.New(domain.EConflict, "another answer to this invitation is being processed", nil)
@@ -135,7 +134,7 @@ func (r *invitationRun) accept(ctx workflow.Context, req AcceptRequest) (Invitat
 		return InvitationLink{}, err // a refusal keeps its domain code (internal/failure)
 	}
 	res := InvitationLink{MasterOrgID: l.MasterOrgID, SubOrgID: l.SubOrgID}
-	r.status, r.link = store.InviteAccepted, &res
+	r.status, r.link = domain.InviteAccepted, &res
 	r.log.Info("invitation accepted", "SubOrgID", res.SubOrgID)
 	return res, nil
 }
@@ -174,7 +173,7 @@ func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {
 	sent := workflow.ExecuteActivity(actx, a.SendInvitationEmail, r.in.InvitationID)
 
 	answered, err := workflow.AwaitWithTimeout(ctx, r.in.ExpiresAt.Sub(workflow.Now(ctx)), func() bool {
-		return r.status != store.InvitePending
+		return r.status != domain.InvitePending
 	})
 	if err != nil {
 		return InvitationResult{}, err
@@ -184,10 +183,10 @@ func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {
 		if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
 			return InvitationResult{}, err
 		}
-		if r.status == store.InvitePending {
+		if r.status == domain.InvitePending {
 			// Retried until PostgreSQL answers: an expiry that never lands
 			// would leave the invitation pending for ever.
-			if err := r.closeWith(ctx, store.InviteExpired, bookkeepingOptions); err != nil {
+			if err := r.closeWith(ctx, domain.InviteExpired, bookkeepingOptions); err != nil {
 				return InvitationResult{}, err
 			}
 		}
@@ -195,7 +194,7 @@ func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {
 	if err := sent.Get(ctx, nil); err != nil {
 		r.log.Error("invitation email failed for good", "Error", err)
 	}
-	if r.status == store.InviteAccepted && r.link != nil {
+	if r.status == domain.InviteAccepted && r.link != nil {
 		var confirmed workflow.Future
 		if workflow.GetVersion(ctx, versionConfirmationByID, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 			// The first shape: a replay only. Its history holds the request

@@ -103,7 +103,7 @@ func TestInvitationAcceptLinksAndConfirms(t *testing.T) {
 	again := iv.update(workflows.UpdateAccept, time.Hour, workflows.AcceptRequest{})
 	r := iv.result(t)
 
-	require.Equal(t, store.InviteAccepted, r.Status)
+	require.Equal(t, domain.InviteAccepted, r.Status)
 	require.NoError(t, acc.failed)
 	require.Equal(t, iv.invitee, acc.result.SubOrgID)
 	require.Equal(t, iv.master, acc.result.MasterOrgID)
@@ -134,7 +134,7 @@ func TestInvitationAcceptLinksAndConfirms(t *testing.T) {
 
 func TestInvitationDeclineAndRevoke(t *testing.T) {
 	for _, c := range []struct{ update, status string }{
-		{workflows.UpdateDecline, store.InviteDeclined}, {workflows.UpdateRevoke, store.InviteRevoked}} {
+		{workflows.UpdateDecline, domain.InviteDeclined}, {workflows.UpdateRevoke, domain.InviteRevoked}} {
 		t.Run(c.update, func(t *testing.T) {
 			iv := newInvite(t)
 			o := iv.update(c.update, time.Minute)
@@ -165,11 +165,11 @@ func TestInvitationExpiresAfterSevenDays(t *testing.T) {
 	iv := newInvite(t)
 	start := iv.env.Now()
 	r := iv.result(t)
-	require.Equal(t, store.InviteExpired, r.Status)
+	require.Equal(t, domain.InviteExpired, r.Status)
 	require.GreaterOrEqual(t, iv.env.Now().Sub(start), workflows.InvitationTTL-time.Minute, "time was skipped to the expiry")
 	inv, err := iv.s.GetInvitation(ctx, iv.master, iv.in.InvitationID)
 	require.NoError(t, err)
-	require.Equal(t, store.InviteExpired, inv.Status)
+	require.Equal(t, domain.InviteExpired, inv.Status)
 }
 
 func TestInvitationRefusedAcceptLeavesItPending(t *testing.T) {
@@ -184,5 +184,5 @@ func TestInvitationRefusedAcceptLeavesItPending(t *testing.T) {
 	require.ErrorAs(t, failure.ToDomain(bad.failed), &refused, "the API gets the refusal back as it was made")
 	require.Contains(t, refused.Fields, "org_id")
 	require.NoError(t, good.failed)
-	require.Equal(t, store.InviteAccepted, r.Status)
+	require.Equal(t, domain.InviteAccepted, r.Status)
 }

@@ -64,7 +64,7 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Without its workflow the invitation can never be answered: close it so
 		// the owner can simply invite again.
-		_ = s.Store.CloseInvitation(context.WithoutCancel(r.Context()), inv.ID, store.InviteRevoked)
+		_ = s.Store.CloseInvitation(context.WithoutCancel(r.Context()), inv.ID, domain.InviteRevoked)
 		s.Log.Error("could not start invitation workflow", zap.String("invitation_id", inv.ID), zap.Error(err))
 		writeErr(w, domain.Errorf(domain.EUnavailable, "could not start the invitation: try again"))
 		return
@@ -109,13 +109,13 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, 200, map[string]any{"id": inv.ID, "status": store.InviteRevoked})
+	writeJSON(w, 200, map[string]any{"id": inv.ID, "status": domain.InviteRevoked})
 }
 
 // update sends an answer to an invitation's workflow and waits for its
 // outcome. A closed invitation is refused from the record, before Temporal.
 func (s *Server) update(ctx context.Context, inv store.Invitation, name string, arg, out any) error {
-	if st := inv.Effective(time.Now()); st != store.InvitePending {
+	if st := inv.Effective(time.Now()); st != domain.InvitePending {
 		return closedErr(st)
 	}
 	opts := client.UpdateWorkflowOptions{WorkflowID: inv.WorkflowID, UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted}
@@ -141,7 +141,7 @@ func (s *Server) update(ctx context.Context, inv store.Invitation, name string, 
 }
 
 func closedErr(status string) error {
-	if status == store.InviteExpired {
+	if status == domain.InviteExpired {
 		return domain.Errorf(domain.EConflict, "this invitation has expired")
 	}
 	return domain.Errorf(domain.EConflict, "this invitation was already %s", status)
@@ -226,7 +226,7 @@ func (s *Server) declineJSON(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, 200, map[string]string{"status": store.InviteDeclined})
+	writeJSON(w, 200, map[string]string{"status": domain.InviteDeclined})
 }
 
 // ---- the page ----
@@ -271,7 +271,7 @@ func (s *Server) invitationPage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	v, err := s.byToken(r.Context(), token)
 	if err == nil {
-		if st := v.Effective(time.Now()); st != store.InvitePending {
+		if st := v.Effective(time.Now()); st != domain.InvitePending {
 			err = closedErr(st)
 		}
 	}

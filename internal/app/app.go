@@ -27,6 +27,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/store/migrate"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -47,7 +48,7 @@ func Open(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Deps, erro
 	// A process started beside a booting or restarting PostgreSQL waits for
 	// it, as it does for Temporal, rather than exit and depend on a supervisor.
 	err := retry.Do(ctx, retry.WithMaxDuration(60*time.Second, retry.NewConstant(time.Second)), func(ctx context.Context) error {
-		_, err := store.Migrate(ctx, cfg.DatabaseURL)
+		_, err := migrate.Up(ctx, cfg.DatabaseURL)
 		if store.Unreachable(err) {
 			log.Warn("PostgreSQL not reachable yet: retrying", zap.Error(err))
 			return retry.RetryableError(err)

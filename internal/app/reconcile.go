@@ -128,7 +128,7 @@ func reconcileInvitations(ctx context.Context, d *Deps, cutoff time.Time, r *Rec
 		}
 		for _, inv := range page {
 			if !time.Now().Before(inv.ExpiresAt) {
-				if err := d.Store.CloseInvitation(ctx, inv.ID, store.InviteExpired); err == nil {
+				if err := d.Store.CloseInvitation(ctx, inv.ID, domain.InviteExpired); err == nil {
 					r.Expired++
 				}
 				continue

@@ -221,3 +221,13 @@ func ValidPhone(s string) bool {
 	}
 	return digits >= 7 && digits <= 15
 }
+
+// Invitation statuses: the word the API shows and the invitation's workflow
+// reports.
+const (
+	InvitePending  = "pending"
+	InviteAccepted = "accepted"
+	InviteDeclined = "declined"
+	InviteExpired  = "expired"
+	InviteRevoked  = "revoked"
+)

@@ -11,15 +11,6 @@ import (
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
 
-// Invitation statuses.
-const (
-	InvitePending  = "pending"
-	InviteAccepted = "accepted"
-	InviteDeclined = "declined"
-	InviteExpired  = "expired"
-	InviteRevoked  = "revoked"
-)
-
 // Invitation offers an email's owner to link one of their orgs under OrgID
 // as a sub-agency; its workflow waits for the answer until ExpiresAt.
 type Invitation struct {
@@ -37,8 +28,8 @@ type Invitation struct {
 // Effective reports an unanswered invitation past its expiry as expired even
 // before its workflow's timer has recorded it.
 func (i Invitation) Effective(now time.Time) string {
-	if i.Status == InvitePending && !now.Before(i.ExpiresAt) {
-		return InviteExpired
+	if i.Status == domain.InvitePending && !now.Before(i.ExpiresAt) {
+		return domain.InviteExpired
 	}
 	return i.Status
 }
@@ -246,9 +237,9 @@ func (s *Store) AcceptInvitation(ctx context.Context, req AcceptRequest) (Accept
 			return notFound(err, "invitation")
 		}
 		switch {
-		case inv.Status == InviteAccepted && inv.SubOrgID != nil:
+		case inv.Status == domain.InviteAccepted && inv.SubOrgID != nil:
 			res.MasterOrgID, res.SubOrgID = inv.OrgID, *inv.SubOrgID
-		case inv.Status != InvitePending:
+		case inv.Status != domain.InvitePending:
 			return domain.Errorf(domain.EConflict, "this invitation was already %s", inv.Status)
 		case !time.Now().Before(inv.ExpiresAt):
 			return domain.Errorf(domain.EConflict, "this invitation has expired")

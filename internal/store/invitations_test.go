@@ -25,7 +25,7 @@ func TestInvitationLifecycle(t *testing.T) {
 
 	inv, err := s.CreateInvitation(ctx, m.ID, "inv@"+d, 7*24*time.Hour, wfID)
 	must(t, err)
-	if inv.Status != store.InvitePending || inv.WorkflowID != "invitation/"+inv.ID || time.Until(inv.ExpiresAt) < 167*time.Hour {
+	if inv.Status != domain.InvitePending || inv.WorkflowID != "invitation/"+inv.ID || time.Until(inv.ExpiresAt) < 167*time.Hour {
 		t.Fatalf("created %+v", inv)
 	}
 	if _, err := s.CreateInvitation(ctx, m.ID, "Inv@"+d, time.Hour, wfID); domain.ErrorCode(err) != domain.EConflict {
@@ -76,7 +76,7 @@ func TestInvitationLifecycle(t *testing.T) {
 	if again.SubOrgID != b.ID {
 		t.Fatal("a retried accept changed the link")
 	}
-	if err := s.CloseInvitation(ctx, inv.ID, store.InviteDeclined); domain.ErrorCode(err) != domain.EConflict {
+	if err := s.CloseInvitation(ctx, inv.ID, domain.InviteDeclined); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("decline after accept: %v", err)
 	}
 	if _, ok, _ := s.AddInvitationToken(ctx, inv.ID, []byte("x")); ok {
@@ -96,9 +96,9 @@ func TestCloseInvitationIsIdempotentPerOutcome(t *testing.T) {
 	must(t, err)
 	inv, err := s.CreateInvitation(ctx, m.ID, "someone@"+d, time.Hour, wfID)
 	must(t, err)
-	must(t, s.CloseInvitation(ctx, inv.ID, store.InviteRevoked))
-	must(t, s.CloseInvitation(ctx, inv.ID, store.InviteRevoked)) // a retried activity
-	if err := s.CloseInvitation(ctx, inv.ID, store.InviteExpired); domain.ErrorCode(err) != domain.EConflict {
+	must(t, s.CloseInvitation(ctx, inv.ID, domain.InviteRevoked))
+	must(t, s.CloseInvitation(ctx, inv.ID, domain.InviteRevoked)) // a retried activity
+	if err := s.CloseInvitation(ctx, inv.ID, domain.InviteExpired); domain.ErrorCode(err) != domain.EConflict {
 		t.Fatalf("expire after revoke: %v", err)
 	}
 	if _, err := s.CreateInvitation(ctx, m.ID, "someone@"+d, time.Hour, wfID); err != nil {
@@ -169,12 +169,12 @@ func TestStalePendingInvitationDoesNotBlockReinviting(t *testing.T) {
 	must(t, err)
 	fresh, err := s.CreateInvitation(ctx, m.ID, "sub@"+d, 7*24*time.Hour, wfID)
 	must(t, err)
-	if fresh.ID == stale.ID || fresh.Status != store.InvitePending {
+	if fresh.ID == stale.ID || fresh.Status != domain.InvitePending {
 		t.Fatalf("re-invite: %+v", fresh)
 	}
 	got, err := s.GetInvitation(ctx, m.ID, stale.ID)
 	must(t, err)
-	if got.Status != store.InviteExpired {
+	if got.Status != domain.InviteExpired {
 		t.Fatalf("the stale invitation is %s, want expired", got.Status)
 	}
 }

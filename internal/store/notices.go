@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -13,24 +12,19 @@ import (
 // not found. Workflows carry ids only, and the email activities read the rest
 // here.
 func (s *Store) RecordedDecision(ctx context.Context, req RouteRequest) (Decision, error) {
-	d := Decision{LeadID: req.LeadID, OrgID: req.OrgID}
+	var d Decision
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var intake, intakeSource, first, last string
-		err := tx.QueryRow(ctx, `SELECT intake_org_id, source_id, source_slug, first_name, last_name, email, phone
-			FROM leads WHERE id = $1`, req.LeadID).
-			Scan(&intake, &intakeSource, &d.Slug, &first, &last, &d.LeadEmail, &d.LeadPhone)
+		l, err := readLead(ctx, tx, req.LeadID)
 		if err != nil {
-			return notFound(err, "lead")
-		}
-		d.LeadName = strings.TrimSpace(first + " " + last)
-		if d.OrgID == "" {
-			d.OrgID = intake
-		}
-		err = tx.QueryRow(ctx, `SELECT name, purchase_notification_emails FROM lead_sources
-			WHERE CASE WHEN $1::uuid = $2::uuid THEN id = $3 ELSE org_id = $1 AND slug = $4 END`,
-			d.OrgID, intake, intakeSource, d.Slug).Scan(&d.SourceName, &d.PurchaseEmails)
-		if err != nil && err != pgx.ErrNoRows { // a sub-agency without this slug notifies no one
 			return err
+		}
+		d = l.decision(req.OrgID)
+		src, err := l.source(ctx, tx, d.OrgID)
+		if err != nil {
+			return err
+		}
+		if src != nil { // a sub-agency without this slug notifies no one
+			d.SourceName, d.PurchaseEmails = src.name, src.purchaseEmails
 		}
 		return reread(ctx, tx, &d)
 	})

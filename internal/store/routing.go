@@ -97,11 +97,21 @@ type lockedLead struct {
 // retry, a restarted run) go one after the other, and the second finds the
 // first's decision instead of making another.
 func lockLead(ctx context.Context, tx pgx.Tx, id string) (lockedLead, error) {
+	return scanLeadRow(tx.QueryRow(ctx, leadRowSQL+` FOR UPDATE`, id), id)
+}
+
+// readLead is lockLead without the lock, for reading a decision back.
+func readLead(ctx context.Context, tx pgx.Tx, id string) (lockedLead, error) {
+	return scanLeadRow(tx.QueryRow(ctx, leadRowSQL, id), id)
+}
+
+const leadRowSQL = `SELECT org_id, intake_org_id, source_id, source_slug, routed_at IS NOT NULL, requested_location,
+		first_name, last_name, email, phone
+	FROM leads WHERE id = $1`
+
+func scanLeadRow(row pgx.Row, id string) (lockedLead, error) {
 	l := lockedLead{id: id}
-	err := tx.QueryRow(ctx, `SELECT org_id, intake_org_id, source_id, source_slug, routed_at IS NOT NULL, requested_location,
-			first_name, last_name, email, phone
-		FROM leads WHERE id = $1 FOR UPDATE`, id).
-		Scan(&l.holder, &l.intakeOrg, &l.intakeSource, &l.slug, &l.routed, &l.requested, &l.first, &l.last, &l.email, &l.phone)
+	err := row.Scan(&l.holder, &l.intakeOrg, &l.intakeSource, &l.slug, &l.routed, &l.requested, &l.first, &l.last, &l.email, &l.phone)
 	return l, notFound(err, "lead")
 }
 

@@ -1,16 +1,13 @@
-// Package store is leadrelay's PostgreSQL: the pool, the embedded migrations and
-// every query. Methods take a DB so tests can run them inside a transaction that
+// Package store is leadrelay's PostgreSQL: the pool and every query (the
+// schema's migrations are in store/migrate). Methods take a DB so tests can run them inside a transaction that
 // is rolled back at the end.
 package store
 
 import (
 	"context"
-	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"runtime"
 	"strings"
@@ -18,15 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver, for goose only
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // DB is what both *pgxpool.Pool and pgx.Tx offer.
 type DB interface {
@@ -67,37 +58,6 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	return pool, nil
-}
-
-// Migrate applies every pending migration. A Postgres advisory lock makes it
-// safe for several processes (worker, API, tests) to call at once.
-func Migrate(ctx context.Context, url string) ([]string, error) {
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return nil, err
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
-	if err != nil {
-		return nil, err
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	var applied []string
-	for _, r := range res {
-		applied = append(applied, r.Source.Path)
-	}
-	return applied, nil
 }
 
 // inTx runs fn in a transaction (a savepoint when s.db is already one).

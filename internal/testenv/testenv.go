@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/store/migrate"
 )
 
 var (
@@ -80,7 +81,7 @@ func DB(t testing.TB) (*pgxpool.Pool, string) {
 		u, _ := url.Parse(admin)
 		u.Path = "/" + dbName
 		dbURL = u.String()
-		if _, err := store.Migrate(ctx, dbURL); err != nil {
+		if _, err := migrate.Up(ctx, dbURL); err != nil {
 			dbErr = err
 			return
 		}
