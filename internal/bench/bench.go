@@ -67,7 +67,8 @@ type Result struct {
 
 func (o *Options) logf(format string, a ...any) {
 	if o.Log != nil {
-		fmt.Fprintf(o.Log, format+"\n", a...)
+		// Progress only: a lost line must not stop a benchmark.
+		_, _ = fmt.Fprintf(o.Log, format+"\n", a...)
 	}
 }
 
