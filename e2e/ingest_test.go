@@ -16,7 +16,7 @@ func TestIngestCSVAndJSONLines(t *testing.T) {
 	tn := s.newTenant(t, "ingest", 2, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"}})
 	dir := t.TempDir()
 	csvFile := filepath.Join(dir, "leads.csv")
-	os.WriteFile(csvFile, []byte(strings.Join([]string{
+	writeFile(t, csvFile, strings.Join([]string{
 		"external_id,first_name,last_name,email,phone,city,labels,attr.vehicle",
 		"c1,Ada,Lovelace,ada@example.com,,London,auto;hot,Civic",
 		"c2,Alan,Turing,,+44 20 7946 0000,Wilmslow,,",
@@ -25,7 +25,7 @@ func TestIngestCSVAndJSONLines(t *testing.T) {
 		",No,Id,x@example.com,,,,",
 		"c5,No,Contact,,,,,",
 		"c6,Bad,Email,not-an-email,,,,",
-	}, "\n")), 0o644)
+	}, "\n"))
 	sum, err := ingest.Run(context.Background(), ingest.Options{URL: s.api.URL, Key: tn.vendorKey, File: csvFile, Concurrency: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -57,11 +57,11 @@ func TestIngestCSVAndJSONLines(t *testing.T) {
 	}
 
 	jl := filepath.Join(dir, "leads.jsonl")
-	os.WriteFile(jl, []byte(`{"external_id":"j1","email":"j1@example.com"}
+	writeFile(t, jl, `{"external_id":"j1","email":"j1@example.com"}
 {"external_id":"j2","phone":"+1 312 555 0101","color":"red"}
 
 {"external_id":"c2","phone":"+44 20 7946 0000"}
-`), 0o644)
+`)
 	sum, err = ingest.Run(context.Background(), ingest.Options{URL: s.api.URL, Key: tn.vendorKey, File: jl, Concurrency: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -76,9 +76,18 @@ func TestIngestCSVAndJSONLines(t *testing.T) {
 	}
 
 	bad := filepath.Join(dir, "bad.csv")
-	os.WriteFile(bad, []byte("external_id,favourite_color\nx,red\n"), 0o644)
+	writeFile(t, bad, "external_id,favourite_color\nx,red\n")
 	if _, err := ingest.Run(context.Background(), ingest.Options{URL: s.api.URL, Key: tn.vendorKey, File: bad}); err == nil ||
 		!strings.Contains(err.Error(), `unknown column "favourite_color"`) {
 		t.Fatalf("unknown CSV column: %v", err)
+	}
+}
+
+// writeFile writes a file for ingest to read; a test that cannot write it
+// would only fail later with a confusing error.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -59,13 +59,16 @@ func TestE2EOnProductionShapedTemporal(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pw.Close()
+	// Our copy of the write end must go, or the scanner never sees EOF.
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
 		t.Log("prod| " + sc.Text())
 	}
-	pr.Close()
+	_ = pr.Close() // read to the end: nothing left to lose
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("e2e tests on the production-shaped Temporal server failed after %s: %v (LEADRELAY_TEMPORAL=postgres go test ./e2e/ reproduces)",
 			time.Since(start).Round(time.Second), err)

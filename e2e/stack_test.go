@@ -80,7 +80,7 @@ func up(t *testing.T) *stack {
 			}
 		}()
 		srv := httptest.NewUnstartedServer(app.APIHandler(d))
-		srv.Listener.Close()
+		_ = srv.Listener.Close() // httptest's own, never served on: ln replaces it
 		srv.Listener = ln
 		srv.Start()
 		// The worker registers the search attributes; a fresh production

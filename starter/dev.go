@@ -58,10 +58,12 @@ func runDev(ctx context.Context, args []string) error {
 		return fmt.Errorf("run it from the repository: %w", err)
 	}
 	if os.Getenv("LOG_FORMAT") == "" {
-		os.Setenv("LOG_FORMAT", "console")
+		if err := os.Setenv("LOG_FORMAT", "console"); err != nil {
+			return err
+		}
 	}
 	log := logging.New("dev")
-	defer log.Sync() //nolint:errcheck
+	defer log.Sync()
 	data := filepath.Join(root, ".data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return err
@@ -75,7 +77,9 @@ func runDev(ctx context.Context, args []string) error {
 		if sec.AdminToken == "" {
 			sec.AdminToken = randomToken("lra_")
 		}
-		os.Setenv("ADMIN_TOKEN", sec.AdminToken)
+		if err := os.Setenv("ADMIN_TOKEN", sec.AdminToken); err != nil {
+			return err
+		}
 	}
 	cfg, err := config.Load(nil)
 	if err != nil {
@@ -107,7 +111,7 @@ func runDev(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		defer ts.Stop() //nolint:errcheck
+		defer logIfFails(log, "stop the Temporal server", ts.Stop)
 		cfg.TemporalAddress = ts.FrontendHostPort()
 		uiURL = "(none: the production-shaped server has no Web UI; use `temporal --address " + cfg.TemporalAddress + "`)"
 	} else if os.Getenv("TEMPORAL_ADDRESS") == "" {
@@ -147,7 +151,7 @@ func runDev(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		defer mc.Close() //nolint:errcheck
+		defer logIfFails(log, "close the mail catcher", mc.Close)
 		cfg.SMTPURL = mc.URL()
 		webAddr := "127.0.0.1:8025"
 		if !devstack.PortFree(webAddr) {
@@ -159,8 +163,12 @@ func runDev(ctx context.Context, args []string) error {
 		}
 		inboxURL = "http://" + ln.Addr().String()
 		srv := &http.Server{Handler: mc.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln) //nolint:errcheck
-		defer srv.Close()
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("the inbox page stopped", zap.Error(err))
+			}
+		}()
+		defer logIfFails(log, "close the inbox page", srv.Close)
 	}
 
 	// 4. API listener first, so a taken port fails before anything else runs.
@@ -170,7 +178,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	d, err := app.Open(ctx, cfg, log)
 	if err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return err
 	}
 	defer d.Close()
@@ -229,6 +237,15 @@ func startServerOnPostgres(ctx context.Context, root, data, dbURL string, log *z
 	log.Info("production-shaped Temporal server started", zap.String("address", ts.FrontendHostPort()),
 		zap.Strings("databases", ts.Databases()))
 	return ts, nil
+}
+
+// logIfFails runs a step of runDev's shutdown and logs its error: by then
+// runDev's result is settled, but what was left behind (a database, a bound
+// port) is worth a line.
+func logIfFails(log *zap.Logger, what string, step func() error) {
+	if err := step(); err != nil {
+		log.Warn("could not "+what, zap.Error(err))
+	}
 }
 
 func randomToken(prefix string) string {

@@ -18,7 +18,7 @@ func runServe(ctx context.Context, _ []string) error {
 		return err
 	}
 	log := logging.New("api")
-	defer log.Sync() //nolint:errcheck
+	defer log.Sync()
 	if cfg.AdminToken == "" {
 		log.Warn("ADMIN_TOKEN is not set: nobody can create orgs")
 	}

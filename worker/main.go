@@ -31,7 +31,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log := logging.New("worker")
-	defer log.Sync() //nolint:errcheck
+	defer log.Sync()
 	d, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err

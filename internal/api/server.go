@@ -45,6 +45,8 @@ type Server struct {
 	authFails   *keyedLimiter // per client address; nil: failed authentications are not limited
 }
 
+// New returns the API's handler: every route behind the request log and the
+// per-address limit on failed authentications, so no route can skip either.
 func New(s *Server) http.Handler {
 	if s.Cfg.AdminToken != "" {
 		s.adminHash = domain.HashToken(s.Cfg.AdminToken)

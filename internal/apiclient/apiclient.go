@@ -18,6 +18,8 @@ import (
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
+// Client is one caller of the API: one base URL, one bearer token. A nil
+// HTTP gets a 60-second timeout, so a hung API cannot hang a command.
 type Client struct {
 	Base  string // e.g. http://127.0.0.1:8080
 	Token string
@@ -98,6 +100,8 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
+// Invited is the API's answer to an invitation: the workflow ID lets an
+// operator follow the invitation in Temporal.
 type Invited struct {
 	ID         string    `json:"id"`
 	WorkflowID string    `json:"workflow_id"`
@@ -128,6 +132,8 @@ func (c *Client) As(token string) *Client {
 	return &cc
 }
 
+// NewOrg is the answer to CreateOrg. The API keeps only a hash of the
+// owner's token, so this is the one chance to read it.
 type NewOrg struct {
 	ID    string `json:"id"`
 	Owner struct {
@@ -152,6 +158,8 @@ func (c *Client) CreateUser(ctx context.Context, org, email, name, role string) 
 	return out.ID, err
 }
 
+// Source is the answer to PutSource. APIKey is set only when the put created
+// the source: the API keeps only a hash of the key, so it cannot show it later.
 type Source struct {
 	ID     string `json:"id"`
 	APIKey string `json:"api_key"` // only when created

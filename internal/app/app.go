@@ -70,6 +70,8 @@ func Open(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Deps, erro
 	return &Deps{Cfg: cfg, Log: log, Pool: pool, Store: store.New(pool), Temporal: tc}, nil
 }
 
+// Close releases what Open connected; call it once the worker or API that
+// used them has stopped.
 func (d *Deps) Close() {
 	d.Temporal.Close()
 	d.Pool.Close()

@@ -24,6 +24,9 @@ import (
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
+// Options say what to measure against which stack. Sources spreads the posts
+// over several vendor keys, each with its own rate limit, so that limit does
+// not cap the throughput measured.
 type Options struct {
 	API         string // base URL of the API
 	AdminToken  string
@@ -42,6 +45,8 @@ type Options struct {
 	Log         io.Writer
 }
 
+// Result holds one run's numbers together with the sizes they came from,
+// so a report never quotes a rate without its sample.
 type Result struct {
 	NoopRate                 float64
 	IngestRate               float64
@@ -62,10 +67,14 @@ type Result struct {
 
 func (o *Options) logf(format string, a ...any) {
 	if o.Log != nil {
-		fmt.Fprintf(o.Log, format+"\n", a...)
+		// Progress only: a lost line must not stop a benchmark.
+		_, _ = fmt.Fprintf(o.Log, format+"\n", a...)
 	}
 }
 
+// Run measures the phases in a fixed order on a fresh tenant, so runs are
+// comparable and never count another run's leads. On error, the Result holds
+// the phases that finished.
 func Run(ctx context.Context, o Options) (Result, error) {
 	r := Result{NoopN: o.Noop, LeadsN: o.Leads, PacedN: o.PacedLeads, PacedRate: o.PacedRate, Conc: o.Concurrency}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)

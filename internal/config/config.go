@@ -15,6 +15,8 @@ import (
 	"time"
 )
 
+// Config is every setting a process reads, checked once by Load so that
+// nothing later has to handle a malformed value.
 type Config struct {
 	DatabaseURL       string
 	TemporalAddress   string
@@ -297,6 +299,8 @@ type SMTP struct {
 	ImplicitTLS bool
 }
 
+// ParseSMTPURL is shared by Load, which checks SMTP_URL at start, and the
+// mail sender, so both agree on the scheme, default port and credentials.
 func ParseSMTPURL(s string) (SMTP, error) {
 	u, err := url.Parse(s)
 	if err != nil {

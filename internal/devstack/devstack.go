@@ -65,7 +65,7 @@ func TemporalBinary(ctx context.Context, root string, progress func(string)) (st
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // often never written; the build's error is the one to report
 		return "", fmt.Errorf("build Temporal CLI: %v\n%s", err, out)
 	}
 	return bin, os.Rename(tmp, bin)
@@ -76,7 +76,9 @@ type Proc struct {
 	Name string
 	cmd  *exec.Cmd
 	stop syscall.Signal
-	done chan error
+	// exited is closed when the process has ended, so any number of Stop,
+	// Kill and Exited calls see it.
+	exited chan struct{}
 }
 
 // StartProcess runs bin with the given environment (added to ours) in its
@@ -91,8 +93,7 @@ func (p *Proc) Kill() {
 		return
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
-	p.done <- nil
+	<-p.exited
 }
 
 func start(name string, stop syscall.Signal, cred *syscall.Credential, logPath string, bin string, args ...string) (*Proc, error) {
@@ -116,8 +117,13 @@ func startEnv(name string, stop syscall.Signal, cred *syscall.Credential, logPat
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Proc{Name: name, cmd: cmd, stop: stop, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := &Proc{Name: name, cmd: cmd, stop: stop, exited: make(chan struct{})}
+	go func() {
+		// The exit status is not kept: Stop and Kill end the process on
+		// purpose, and an early exit is explained in its log, not its status.
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
 	return p, nil
 }
 
@@ -128,18 +134,17 @@ func (p *Proc) Stop(timeout time.Duration) {
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, p.stop)
 	select {
-	case <-p.done:
+	case <-p.exited:
 	case <-time.After(timeout):
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
+		<-p.exited
 	}
 }
 
 // Exited reports whether the process has ended.
 func (p *Proc) Exited() bool {
 	select {
-	case err := <-p.done:
-		p.done <- err
+	case <-p.exited:
 		return true
 	default:
 		return false
@@ -239,9 +244,13 @@ func StartPostgresOnPort(ctx context.Context, dir, logPath string, port int) (st
 		}
 	}
 	if logPath != "" {
+		// Create it now, so chown can hand it to the postgres user.
 		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err == nil {
-			f.Close()
+		if err != nil {
+			return "", nil, err
+		}
+		if err := f.Close(); err != nil {
+			return "", nil, err
 		}
 		chown(logPath)
 	}
@@ -293,16 +302,14 @@ func livePostmaster(dir string) int {
 func FreePort(preferred int) (int, error) {
 	if preferred > 0 {
 		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", preferred)); err == nil {
-			ln.Close()
-			return preferred, nil
+			return preferred, ln.Close()
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ln.Addr().(*net.TCPAddr).Port, ln.Close()
 }
 
 // PortFree reports whether addr can be listened on.
@@ -311,6 +318,5 @@ func PortFree(addr string) bool {
 	if err != nil {
 		return false
 	}
-	ln.Close()
-	return true
+	return ln.Close() == nil
 }

@@ -59,7 +59,7 @@ func TemporalServerBinaries(ctx context.Context, root string, progress func(stri
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return "", "", err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
 	cmd := exec.CommandContext(ctx, "go", "build", "-modfile=tools/go.mod", "-o", tmp+string(filepath.Separator),
 		"go.temporal.io/server/cmd/server", "go.temporal.io/server/cmd/tools/sql")
 	cmd.Dir = root
@@ -180,7 +180,7 @@ func StartTemporalServer(ctx context.Context, opts TemporalServerOptions) (_ *Te
 	}
 	defer func() {
 		if err != nil {
-			s.Stop()
+			err = errors.Join(err, s.Stop())
 		}
 	}()
 	b := make([]byte, 4)

@@ -11,8 +11,11 @@ import (
 	"time"
 )
 
+// Role decides what a user may do in an org and whether routing rotates
+// leads to them (SPEC §1).
 type Role string
 
+// The roles of SPEC §1, in the form the API and the database store them.
 const (
 	RoleOwner        Role = "owner"
 	RoleAdmin        Role = "admin"
@@ -21,6 +24,8 @@ const (
 	RoleStaff        Role = "staff"
 )
 
+// Valid reports whether r is one of the five roles, since a role arrives
+// as free text from the API.
 func (r Role) Valid() bool {
 	switch r {
 	case RoleOwner, RoleAdmin, RoleManager, RoleProfessional, RoleStaff:
@@ -32,17 +37,19 @@ func (r Role) Valid() bool {
 // Licensed roles hold a sales licence (SPEC §1).
 func (r Role) Licensed() bool { return r == RoleManager || r == RoleProfessional }
 
-// ManagesOrg: may add users and configure sources.
+// ManagesOrg reports whether r may add users and configure sources.
 func (r Role) ManagesOrg() bool { return r == RoleOwner || r == RoleAdmin }
 
-// Rotates: the roles staff_evenly rotates over (SPEC §5.2).
+// Rotates reports whether staff_evenly rotates leads to r (SPEC §5.2).
 func (r Role) Rotates() bool { return r == RoleStaff || r == RoleProfessional || r == RoleManager }
 
 // RotatingRoles is Rotates as a list, for SQL.
 var RotatingRoles = []string{string(RoleStaff), string(RoleProfessional), string(RoleManager)}
 
+// RoutingMode is how a source hands out its leads (SPEC §4, §5.2).
 type RoutingMode string
 
+// The routing modes a source may be configured with.
 const (
 	RouteOwner       RoutingMode = "owner"
 	RouteStaffEvenly RoutingMode = "staff_evenly"
@@ -51,6 +58,8 @@ const (
 	RouteQueue       RoutingMode = "queue"
 )
 
+// Where an unassigned lead waits (SPEC §1): pending until someone with
+// permission acts, or queue until a rep claims it.
 const (
 	LocationPending = "pending"
 	LocationQueue   = "queue"
@@ -118,6 +127,8 @@ type SourceConfig struct {
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
+// ValidSlug accepts lower-case letters, digits, '-' and '_' (at most 64),
+// so a slug can go into URL paths and workflow IDs as it is.
 func ValidSlug(s string) bool { return slugRE.MatchString(s) }
 
 // Validate checks everything that needs no database and normalises the config.
@@ -191,6 +202,8 @@ func (c *SourceConfig) Validate() (time.Duration, error) {
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
+// ValidUUID lets a malformed id be refused before it reaches a uuid column,
+// where PostgreSQL would fail the whole query (a 500, not a 404 or 422).
 func ValidUUID(s string) bool { return uuidRE.MatchString(s) }
 
 // ValidEmail accepts a bare address (no display name) with a dotted domain.

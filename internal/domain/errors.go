@@ -36,6 +36,8 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
+// Errorf makes an *Error, so the code travels with the message to the HTTP
+// layer and picks the status there.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
@@ -52,12 +54,16 @@ func ErrorCode(err error) string {
 // FieldErrors collects per-field problems; Err returns nil when there are none.
 type FieldErrors map[string]string
 
+// Add records why field is invalid unless it already has a reason: the
+// first check to fail is the one the caller should see.
 func (f FieldErrors) Add(field, why string) {
 	if _, ok := f[field]; !ok {
 		f[field] = why
 	}
 }
 
+// Err returns an EInvalid *Error with every field's problem at once, so a
+// caller can fix them all in one go; nil when there are none.
 func (f FieldErrors) Err(message string) error {
 	if len(f) == 0 {
 		return nil

@@ -17,6 +17,8 @@ const UnroutedAfter = 2 * time.Minute
 // MaxLeadBody is the largest lead a vendor may post (SPEC §4).
 const MaxLeadBody = 64 << 10
 
+// Address is a lead's postal address. Every part is optional, since a
+// vendor may know only the city or the postal code.
 type Address struct {
 	Street     string `json:"street,omitempty"`
 	City       string `json:"city,omitempty"`

@@ -24,6 +24,8 @@ import (
 	"github.com/leadrelay/leadrelay/internal/apiclient"
 )
 
+// Options name the file and the vendor key to post it with; Concurrency
+// bounds the posts in flight (below 1 means 1).
 type Options struct {
 	URL         string // API base
 	Key         string // vendor key
@@ -39,6 +41,7 @@ type Summary struct {
 	Elapsed                    time.Duration
 }
 
+// RejectedCount is the number of rejected lines, whatever the reason.
 func (s Summary) RejectedCount() int {
 	n := 0
 	for _, l := range s.Rejected {

@@ -78,6 +78,8 @@ type Sender struct {
 	Domain string // right-hand side of Message-IDs
 }
 
+// NewSender checks SMTP_URL and MAIL_FROM once, so a bad setting fails at
+// start, and takes the Message-ID domain from the sender's address.
 func NewSender(smtpURL, from string) (*Sender, error) {
 	s, err := config.ParseSMTPURL(smtpURL)
 	if err != nil {
