@@ -3,6 +3,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -169,10 +170,9 @@ func Replay(h *historypb.History, workflowID string) error {
 // LoadHistory reads a history kept as JSON (what `temporal workflow show
 // --output json` and the fixture recorder write).
 func LoadHistory(path string) (*historypb.History, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	return client.HistoryFromJSON(bytes.NewReader(b), client.HistoryJSONOptions{})
 }

@@ -66,7 +66,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit; on failure fn's error is the one to report
 	if err := fn(tx); err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func Up(ctx context.Context, url string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // one run's pool: a failed close changes nothing applied
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, err
