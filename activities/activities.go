@@ -29,6 +29,10 @@ type Activities struct {
 	Store         *store.Store
 	Outbox        *mail.Outbox
 	PublicBaseURL string
+	// StartHandover starts, or finds, the run that waits for a handed-over
+	// lead's review. internal/app wires workflows.StartHandover here: this
+	// package cannot import the workflows that call it.
+	StartHandover func(ctx context.Context, h HandoverRun) error
 }
 
 // deliver sends one email through the outbox and says how it went in the

@@ -60,11 +60,10 @@ type InvitationResult struct {
 }
 
 type invitationRun struct {
-	in     InvitationInput
-	status string
-	busy   bool // an accept, decline or revoke is running its activity
-	link   *InvitationLink
-	log    log.Logger
+	oneAnswer
+	in   InvitationInput
+	link *InvitationLink
+	log  log.Logger
 }
 
 // InvitationWorkflow sends the invitation, then waits up to its expiry for one
@@ -72,7 +71,7 @@ type invitationRun struct {
 // refuses a request that cannot apply before it reaches the history — and
 // after an accept sends the master's owner the confirmation.
 func InvitationWorkflow(ctx workflow.Context, in InvitationInput) (InvitationResult, error) {
-	r := &invitationRun{in: in, status: domain.InvitePending}
+	r := &invitationRun{in: in, oneAnswer: oneAnswer{what: "invitation", status: domain.InvitePending}}
 	if err := r.setup(ctx); err != nil {
 		return InvitationResult{}, err
 	}
@@ -101,12 +100,10 @@ func (r *invitationRun) setup(ctx workflow.Context) error {
 
 // open is every Update's validator: the invitation still takes an answer.
 func (r *invitationRun) open(ctx workflow.Context) error {
-	switch {
-	case r.status != domain.InvitePending:
-		return failure.New(domain.EConflict, "this invitation was already "+r.status, nil)
-	case r.busy:
-		return failure.New(domain.EConflict, "another answer to this invitation is being processed", nil)
-	case !workflow.Now(ctx).Before(r.in.ExpiresAt):
+	if err := r.oneAnswer.open(); err != nil {
+		return err
+	}
+	if !workflow.Now(ctx).Before(r.in.ExpiresAt) {
 		return failure.New(domain.EConflict, "this invitation has expired", nil)
 	}
 	return nil

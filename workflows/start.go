@@ -72,3 +72,34 @@ func startOrFind(ctx context.Context, tc client.Client, opts client.StartWorkflo
 	}
 	return err
 }
+
+// StartTransfer starts a transfer's run, or finds it (a repeated request with
+// the same Idempotency-Key, the reconciler after a crash).
+func StartTransfer(ctx context.Context, tc client.Client, queue string, in TransferInput, orgID string) error {
+	return startOrFind(ctx, tc, client.StartWorkflowOptions{
+		ID:                       TransferWorkflowID(in.TransferID),
+		TaskQueue:                queue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(OrgIDKey.ValueSet(orgID)),
+	}, TransferWorkflow, in)
+}
+
+// StartHandover starts the review run of a handed-over lead, or finds it.
+// The transfer's activities call it through activities.Activities.StartHandover.
+func StartHandover(ctx context.Context, tc client.Client, queue string, in HandoverInput) error {
+	return startOrFind(ctx, tc, client.StartWorkflowOptions{
+		ID:                       HandoverWorkflowID(in.LeadID, in.TransferID),
+		TaskQueue:                queue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(in.ToOrgID), LeadIDKey.ValueSet(in.LeadID),
+			LeadStatusKey.ValueSet("handover")),
+	}, HandoverWorkflow, in)
+}
+
+// HandoverWorkflowID names the run that waits for a handed-over lead's
+// review: one per lead and transfer, 82 bytes.
+func HandoverWorkflowID(leadID, transferID string) string {
+	return "handover/" + leadID + "/" + transferID
+}

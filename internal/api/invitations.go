@@ -9,13 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -126,18 +123,7 @@ func (s *Server) update(ctx context.Context, inv store.Invitation, name string, 
 	if err == nil {
 		err = h.Get(ctx, out)
 	}
-	if err == nil {
-		return nil
-	}
-	// The run closed before or while the answer arrived: the server says
-	// NotFound before acceptance, or fails an accepted Update with its own
-	// type after it.
-	var nf *serviceerror.NotFound
-	var ae *temporal.ApplicationError
-	if errors.As(err, &nf) || (errors.As(err, &ae) && ae.Type() == "AcceptedUpdateCompletedWorkflow") {
-		return domain.Errorf(domain.EConflict, "this invitation is no longer open")
-	}
-	return failure.ToDomain(err)
+	return updateOutcome(err, "this invitation is no longer open")
 }
 
 func closedErr(status string) error {

@@ -79,6 +79,11 @@ func New(s *Server) http.Handler {
 	mux.HandleFunc("POST /v1/invitations/{token}/decline", s.declineJSON)
 	mux.HandleFunc("GET /v1/orgs/{org}/sub-agencies", s.listSubAgencies)
 	mux.HandleFunc("DELETE /v1/orgs/{org}/sub-agencies/{sub}", s.unlink)
+	mux.HandleFunc("POST /v1/orgs/{org}/transfers", s.createTransfer)
+	mux.HandleFunc("GET /v1/orgs/{org}/transfers/{id}", s.getTransfer)
+	mux.HandleFunc("GET /v1/orgs/{org}/feed", s.feed)
+	mux.HandleFunc("POST /v1/leads/{id}/handover/accept", s.acceptHandover)
+	mux.HandleFunc("POST /v1/leads/{id}/handover/reject", s.rejectHandover)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -102,6 +102,17 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.LeadWorkflow)
 	w.RegisterWorkflow(workflows.NoopWorkflow)
 	w.RegisterWorkflow(workflows.InvitationWorkflow)
+	w.RegisterWorkflow(workflows.TransferWorkflow)
+	w.RegisterWorkflow(workflows.HandoverWorkflow)
+}
+
+// StartHandover is what the transfer activities use to start a handed-over
+// lead's review run.
+func StartHandover(tc client.Client, queue string) func(context.Context, activities.HandoverRun) error {
+	return func(ctx context.Context, h activities.HandoverRun) error {
+		return workflows.StartHandover(ctx, tc, queue, workflows.HandoverInput{LeadID: h.LeadID, TransferID: h.TransferID,
+			FromOrgID: h.FromOrgID, ToOrgID: h.ToOrgID})
+	}
 }
 
 // RunWorker runs the worker and the unrouted-lead sweep until ctx ends.
@@ -125,7 +136,7 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	})
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
-		PublicBaseURL: d.Cfg.PublicBaseURL})
+		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: StartHandover(d.Temporal, d.Cfg.TaskQueue)})
 	if err := w.Start(); err != nil {
 		return err
 	}

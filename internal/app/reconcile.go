@@ -25,6 +25,7 @@ type Reconciled struct {
 	Failed      int // starts that failed this pass (tried again next pass)
 	Invitations int // pending invitations whose run was started or found
 	Expired     int // pending invitations past their expiry closed directly
+	Transfers   int // running transfers whose run was started or found
 }
 
 // reconcileLoop runs a pass every 30 s until ctx ends.
@@ -62,7 +63,33 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 	if err := reconcileLeads(ctx, d, cutoff, &r); err != nil {
 		return r, err
 	}
-	return r, reconcileInvitations(ctx, d, cutoff, &r)
+	if err := reconcileInvitations(ctx, d, cutoff, &r); err != nil {
+		return r, err
+	}
+	return r, reconcileTransfers(ctx, d, cutoff, &r)
+}
+
+// reconcileTransfers starts the run of every transfer recorded but not
+// completed (a crash between the row and the start, a run terminated by an
+// operator): moving a batch again changes nothing that moved, so the new run
+// finishes what the old one did not.
+func reconcileTransfers(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
+	running, err := d.Store.RunningTransfers(ctx, cutoff, ReconcilePage)
+	if err != nil {
+		return err
+	}
+	for _, t := range running {
+		err := withTimeout(ctx, func(ctx context.Context) error {
+			return workflows.StartTransfer(ctx, d.Temporal, d.Cfg.TaskQueue,
+				workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total}, t.OrgID)
+		})
+		if err != nil {
+			d.Log.Warn("reconcile: could not start a transfer's run", zap.String("transfer_id", t.ID), zap.Error(err))
+			continue
+		}
+		r.Transfers++
+	}
+	return nil
 }
 
 // startTimeout bounds each start of a pass, so an unresponsive Temporal

@@ -23,6 +23,7 @@ func TestLeadValidation(t *testing.T) {
 		"bad phone":    {LeadInput{ExternalID: "x", Phone: "call me"}, "phone"},
 		"bad location": {LeadInput{ExternalID: "x", Email: "a@b.co", Location: "inbox"}, "location"},
 		"empty label":  {LeadInput{ExternalID: "x", Email: "a@b.co", Labels: []string{" "}}, "labels"},
+		"bad kind":     {LeadInput{ExternalID: "x", Email: "a@b.co", Kind: "customer"}, "kind"},
 	} {
 		err := c.in.Validate()
 		e, _ := err.(*Error)

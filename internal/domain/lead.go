@@ -41,7 +41,14 @@ type LeadInput struct {
 	Labels     []string          `json:"labels,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	Location   string            `json:"location,omitempty"`
+	Kind       string            `json:"kind,omitempty"` // lead (default) or team_member: a recruited agent tracked after hiring
 }
+
+// Lead kinds (SPEC §1).
+const (
+	KindLead       = "lead"
+	KindTeamMember = "team_member"
+)
 
 // Lead statuses a lead can be listed by (GET /v1/orgs/{org}/leads?status=):
 // every status the spec names, whether or not a lead has reached it yet.
@@ -160,6 +167,13 @@ func (in *LeadInput) Validate() error {
 		if p := TextProblem(v); p != "" {
 			f.Add("attributes."+k, p)
 		}
+	}
+	switch in.Kind {
+	case "":
+		in.Kind = KindLead
+	case KindLead, KindTeamMember:
+	default:
+		f.Add("kind", "lead or team_member")
 	}
 	if in.Location != "" && in.Location != LocationPending && in.Location != LocationQueue && f["location"] == "" {
 		f.Add("location", "pending or queue")

@@ -44,12 +44,12 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO leads (id, org_id, intake_org_id, source_id, source_slug, external_id, requested_location,
 				first_name, last_name, email, phone, street, city, state, postal_code, company, rating, notes, attributes,
-				workflow_id, received_at)
-			VALUES ($20,$1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+				workflow_id, received_at, kind)
+			VALUES ($20,$1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,coalesce(nullif($21,''),'lead'))
 			ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id`,
 			n.OrgID, n.SourceID, n.Slug, n.In.ExternalID, n.In.Location, n.In.FirstName, n.In.LastName, n.In.Email, n.In.Phone,
 			n.In.Address.Street, n.In.Address.City, n.In.Address.State, n.In.Address.PostalCode, n.In.Company, n.In.Rating,
-			n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt, n.ID).Scan(&out.LeadID)
+			n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt, n.ID, n.In.Kind).Scan(&out.LeadID)
 		if err == pgx.ErrNoRows {
 			out.Duplicate = true
 			return tx.QueryRow(ctx, `SELECT id, workflow_id, routed_at IS NOT NULL FROM leads WHERE source_id = $1 AND external_id = $2`,

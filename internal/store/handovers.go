@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+)
+
+// Handover is a handed-over lead waiting in (or decided by) the receiving
+// org's manager pipeline.
+type Handover struct {
+	LeadID, TransferID string
+	FromOrgID, ToOrgID string
+	Status             string // pending, accepted, rejected, expired
+}
+
+// PendingHandover is the lead's handover waiting for a decision.
+func (s *Store) PendingHandover(ctx context.Context, leadID string) (Handover, error) {
+	var h Handover
+	err := s.db.QueryRow(ctx, `SELECT lead_id, transfer_id, from_org_id, to_org_id, status FROM handovers
+		WHERE lead_id = $1 AND status = 'pending'`, leadID).
+		Scan(&h.LeadID, &h.TransferID, &h.FromOrgID, &h.ToOrgID, &h.Status)
+	return h, notFound(err, "pending handover")
+}
+
+// HandoverAnswer is a manager's accept or reject, recorded before the
+// handover's workflow applies it.
+type HandoverAnswer struct {
+	ID, LeadID, TransferID string
+	Kind                   string // accept, reject
+	Actor                  string // user id
+	AssignTo               string // accept: the user who works the lead
+	Reason                 string // reject: why, shown to the sender
+}
+
+// RecordHandoverAnswer stores an answer; its id is all the workflow carries.
+func (s *Store) RecordHandoverAnswer(ctx context.Context, a HandoverAnswer) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO handover_answers (id, lead_id, transfer_id, kind, actor, assign_to, reason)
+		VALUES ($1,$2,$3,$4,$5,nullif($6,'')::uuid,nullif($7,''))`, a.ID, a.LeadID, a.TransferID, a.Kind, a.Actor, a.AssignTo, a.Reason)
+	return err
+}
+
+// ApplyHandoverAnswer decides a pending handover by the recorded answer, in
+// one transaction. Accepted, the lead is assigned in the receiving org and
+// counts for its digest; rejected, it goes back to the sender as it was
+// (assignment and location restored). Both are on the lead's timeline and in
+// both orgs' feeds. Run again after it committed, it returns the same status
+// and changes nothing; a handover decided by another answer is a conflict.
+func (s *Store) ApplyHandoverAnswer(ctx context.Context, answerID string) (string, error) {
+	var status string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var a HandoverAnswer
+		var assignTo, reason *string
+		err := tx.QueryRow(ctx, `SELECT id, lead_id, transfer_id, kind, actor, assign_to, reason FROM handover_answers WHERE id = $1`, answerID).
+			Scan(&a.ID, &a.LeadID, &a.TransferID, &a.Kind, &a.Actor, &assignTo, &reason)
+		if err != nil {
+			return notFound(err, "handover answer")
+		}
+		a.AssignTo, a.Reason = deref(assignTo), deref(reason)
+		h, err := lockHandover(ctx, tx, a.LeadID, a.TransferID)
+		if err != nil {
+			return err
+		}
+		if h.status != domain.HandoverPending {
+			if h.answerID == a.ID {
+				status = h.status
+				return nil
+			}
+			return domain.Errorf(domain.EConflict, "this handover was already %s", h.status)
+		}
+		if a.Kind == "accept" {
+			status = domain.HandoverAccepted
+			return h.accept(ctx, tx, a)
+		}
+		status = domain.HandoverRejected
+		return h.reject(ctx, tx, a.ID, a.Actor, "rejected by "+userName(ctx, tx, a.Actor)+": "+a.Reason, domain.HandoverRejected)
+	})
+	return status, err
+}
+
+// ExpireHandover sends a lead nobody reviewed in time back to the sender.
+func (s *Store) ExpireHandover(ctx context.Context, leadID, transferID string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		h, err := lockHandover(ctx, tx, leadID, transferID)
+		if err != nil || h.status != domain.HandoverPending {
+			return err
+		}
+		return h.reject(ctx, tx, "", "leadrelay", fmt.Sprintf("not reviewed within %s", domain.HandoverTTL), domain.HandoverExpired)
+	})
+}
+
+type lockedHandover struct {
+	leadID, transferID, from, to string
+	fromName, toName             string
+	prevAssigned, prevLocation   *string
+	status, answerID             string
+}
+
+func lockHandover(ctx context.Context, tx pgx.Tx, leadID, transferID string) (lockedHandover, error) {
+	h := lockedHandover{leadID: leadID, transferID: transferID}
+	var answer *string
+	// The lead first, then the handover: the order a transfer batch locks in.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM leads WHERE id = $1 FOR UPDATE`, leadID); err != nil {
+		return h, err
+	}
+	err := tx.QueryRow(ctx, `SELECT h.from_org_id, h.to_org_id, f.name, t.name, h.prev_assigned_to, h.prev_location, h.status, h.answer_id
+		FROM handovers h JOIN orgs f ON f.id = h.from_org_id JOIN orgs t ON t.id = h.to_org_id
+		WHERE h.lead_id = $1 AND h.transfer_id = $2 FOR UPDATE OF h`, leadID, transferID).
+		Scan(&h.from, &h.to, &h.fromName, &h.toName, &h.prevAssigned, &h.prevLocation, &h.status, &answer)
+	h.answerID = deref(answer)
+	return h, notFound(err, "handover")
+}
+
+func (h lockedHandover) accept(ctx context.Context, tx pgx.Tx, a HandoverAnswer) error {
+	var active bool
+	err := tx.QueryRow(ctx, `SELECT active FROM users WHERE id = $1 AND org_id = $2`, a.AssignTo, h.to).Scan(&active)
+	if err == pgx.ErrNoRows || (err == nil && !active) {
+		return &domain.Error{Code: domain.EInvalid, Message: "invalid assign_to",
+			Fields: map[string]string{"assign_to": "not an active user of the receiving org"}}
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE leads SET assigned_to = $2, location = NULL, updated_at = now() WHERE id = $1`, h.leadID, a.AssignTo); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO lead_arrivals (org_id, lead_id, transfer_id)
+		SELECT $1, id, $3 FROM leads WHERE id = $2 AND kind <> 'team_member' ON CONFLICT DO NOTHING`, h.to, h.leadID, h.transferID); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("handover from %s accepted by %s: assigned to %s", h.fromName, userName(ctx, tx, a.Actor), userName(ctx, tx, a.AssignTo))
+	return h.decided(ctx, tx, a.ID, a.Actor, domain.HandoverAccepted, msg)
+}
+
+// reject puts the lead back with the sender as it was before the handover.
+func (h lockedHandover) reject(ctx context.Context, tx pgx.Tx, answerID, actor, why, status string) error {
+	if _, err := tx.Exec(ctx, `UPDATE leads SET org_id = $2, assigned_to = $3, location = $4, owner_user_id = NULL, updated_at = now() WHERE id = $1`,
+		h.leadID, h.from, h.prevAssigned, h.prevLocation); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("handover to %s %s; back with %s", h.toName, why, h.fromName)
+	return h.decided(ctx, tx, answerID, actor, status, msg)
+}
+
+// decided closes the handover and tells the lead's timeline and both feeds.
+func (h lockedHandover) decided(ctx context.Context, tx pgx.Tx, answerID, actor, status, msg string) error {
+	if _, err := tx.Exec(ctx, `UPDATE handovers SET status = $3, answer_id = nullif($4,'')::uuid, decided_at = now()
+		WHERE lead_id = $1 AND transfer_id = $2`, h.leadID, h.transferID, status, answerID); err != nil {
+		return err
+	}
+	holder := h.to
+	if status != domain.HandoverAccepted {
+		holder = h.from
+	}
+	if err := addEvent(ctx, tx, h.leadID, holder, "handover_"+status, actor, msg,
+		map[string]any{"transfer_id": h.transferID, "from_org": h.from, "to_org": h.to}); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO feed_events (org_id, kind, lead_id, other_org_id, transfer_id, actor, message)
+		VALUES ($1, $5, $3, $2, $4, $6, $7), ($2, $5, $3, $1, $4, $6, $7)`,
+		h.from, h.to, h.leadID, h.transferID, "handover_"+status, actor, msg)
+	return err
+}
+
+// userName is a user's name for a timeline line, or their id if unknown.
+func userName(ctx context.Context, tx pgx.Tx, id string) string {
+	var n string
+	if err := tx.QueryRow(ctx, `SELECT name FROM users WHERE id = $1`, id).Scan(&n); err != nil {
+		return id
+	}
+	return n
+}
