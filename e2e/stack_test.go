@@ -145,6 +145,12 @@ func (r resp) str(k string) string { v, _ := r.body[k].(string); return v }
 // do sends body (a value to encode, or raw []byte) with a bearer token.
 func (s *stack) do(t *testing.T, method, path, token string, body any) resp {
 	t.Helper()
+	return s.doWith(t, method, path, token, nil, body)
+}
+
+// doWith is do with extra request headers.
+func (s *stack) doWith(t *testing.T, method, path, token string, hdr map[string]string, body any) resp {
+	t.Helper()
 	var rdr io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -165,6 +171,9 @@ func (s *stack) do(t *testing.T, method, path, token string, body any) resp {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ func runBench(ctx context.Context, args []string) error {
 	conc := fs.Int("concurrency", 64, "requests and workflows in flight")
 	fanLeads := fs.Int("fanout-leads", 600, "leads for the fan-out row (0 skips it)")
 	fanSubs := fs.Int("fanout-subs", 20, "sub-agencies under the fan-out master")
+	transferLeads := fs.Int("transfer-leads", 10000, "leads in the transfer row's one transfer (0 skips it)")
 	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
 	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
 	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
@@ -61,7 +62,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	defer tc.Close()
 	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
-		TaskQueue: cfg.TaskQueue, DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs,
+		TaskQueue: cfg.TaskQueue, DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
 		WorkerPID: *pid, Log: os.Stderr})
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ commands:
   ingest    post a CSV or JSON-lines file of leads: ingest --key K --file F
   invite    invite an org's owner to become a sub-agency: invite --org ID --email E
   invitations  list an org's invitations: invitations --org ID
+  transfer  move leads to a linked org and follow the progress: transfer --org ID --to ID --leads IDS|@FILE --mode M
   bench     the benchmark of SPEC §7 against a running stack
 
 Configuration is read from the environment (see README).`
@@ -35,7 +36,7 @@ func main() {
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
 		"dev": runDev, "serve": runServe, "migrate": runMigrate, "ingest": runIngest, "bench": runBench,
-		"invite": runInvite, "invitations": runInvitations,
+		"invite": runInvite, "invitations": runInvitations, "transfer": runTransfer,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

@@ -52,6 +52,11 @@ func (e *Error) Error() string {
 // do sends body (a value to encode, or []byte sent as it is) and decodes the
 // answer into out.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	return c.send(ctx, method, path, nil, body, out)
+}
+
+// send is do with extra request headers.
+func (c *Client) send(ctx context.Context, method, path string, hdr http.Header, body, out any) error {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -67,6 +72,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
 	if err != nil {
 		return err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("Content-Type", "application/json")
@@ -180,4 +188,32 @@ func (c *Client) PostLead(ctx context.Context, lead any) (duplicate bool, err er
 	}
 	err = c.do(ctx, "POST", "/v1/leads", lead, &out)
 	return out.Duplicate, err
+}
+
+// TransferStarted is the API's answer to a transfer request.
+type TransferStarted struct {
+	ID         string `json:"id"`
+	WorkflowID string `json:"workflow_id"`
+	Total      int    `json:"total"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+// Transfer asks to move leads from org to toOrg. key is the request's
+// Idempotency-Key: sending the same request again with it starts nothing new.
+func (c *Client) Transfer(ctx context.Context, org, toOrg string, leadIDs []string, mode, key string) (TransferStarted, error) {
+	var out TransferStarted
+	hdr := http.Header{}
+	if key != "" {
+		hdr.Set("Idempotency-Key", key)
+	}
+	err := c.send(ctx, "POST", "/v1/orgs/"+org+"/transfers", hdr,
+		map[string]any{"to_org": toOrg, "lead_ids": leadIDs, "mode": mode}, &out)
+	return out, err
+}
+
+// TransferStatus reads a transfer's progress.
+func (c *Client) TransferStatus(ctx context.Context, org, id string) (store.TransferStatus, error) {
+	var out store.TransferStatus
+	err := c.do(ctx, "GET", "/v1/orgs/"+org+"/transfers/"+id, nil, &out)
+	return out, err
 }

@@ -41,8 +41,10 @@ type Options struct {
 	Sources     int // vendor keys to spread posts over (each has its own rate limit)
 	FanOutLeads int // leads for the fan-out row (0: skip it)
 	FanOutSubs  int // sub-agencies under the master
-	WorkerPID   int // 0: RSS not measured
-	Log         io.Writer
+	// TransferLeads is the size of the transfer row's one transfer (0: skip it).
+	TransferLeads int
+	WorkerPID     int // 0: RSS not measured
+	Log           io.Writer
 }
 
 // Result holds one run's numbers together with the sizes they came from,
@@ -57,6 +59,9 @@ type Result struct {
 	FanOutRate               float64
 	FanOutSpread             int   // max − min leads per sub-agency
 	MaxHistory               int64 // events in the largest run of the fan-out
+	TransferRate             float64
+	TransferHistory          int64 // events in the transfer's run
+	TransferN                int
 	FanOutN, FanOutSubs      int
 	RateLimited              int64
 	WorkerPeakRSS            int64 // bytes, 0 if unknown
@@ -105,6 +110,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.FanOutLeads > 0 {
 		o.logf("fan-out: %d leads over %d sub-agencies…", o.FanOutLeads, o.FanOutSubs)
 		if err := fanOut(ctx, o, run, &r); err != nil {
+			return r, err
+		}
+	}
+	if o.TransferLeads > 0 {
+		o.logf("transfer: %d leads from a master to a sub-agency…", o.TransferLeads)
+		if err := transfer(ctx, o, run, &r); err != nil {
 			return r, err
 		}
 	}
@@ -389,6 +400,10 @@ func (r Result) Table() string {
 		row(fmt.Sprintf("fan-out over %d sub-agencies (%d leads)", r.FanOutSubs, r.FanOutN), fmt.Sprintf("%.1f leads/s", r.FanOutRate))
 		row("fan-out: max − min leads per sub-agency", strconv.Itoa(r.FanOutSpread))
 		row("fan-out: largest history (events)", strconv.FormatInt(r.MaxHistory, 10))
+	}
+	if r.TransferN > 0 {
+		row(fmt.Sprintf("transfer, request → all moved (%d leads)", r.TransferN), fmt.Sprintf("%.1f leads/s", r.TransferRate))
+		row("transfer: largest history (events)", strconv.FormatInt(r.TransferHistory, 10))
 	}
 	row("posts answered 429 (retried)", strconv.FormatInt(r.RateLimited, 10))
 	rss := "not measured"
