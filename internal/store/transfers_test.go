@@ -255,3 +255,30 @@ func TestHandoverAcceptedAndRejected(t *testing.T) {
 		t.Fatalf("second page: %+v %q", rest, next2)
 	}
 }
+
+// TestOwnerModeAssignsTheReceivingOwner: mode owner gives every moved lead
+// to the receiving org's owner, team-owned by that org.
+func TestOwnerModeAssignsTheReceivingOwner(t *testing.T) {
+	p, _ := testenv.DB(t)
+	s := store.New(p)
+	m, sub := linkedPair(t, s)
+	ids := routedLeads(t, s, m, "own-", 3)
+	tr := newTransfer(t, s, m.org.ID, sub.org.ID, domain.TransferOwner, ids)
+	out, err := s.MoveTransferBatch(ctx, store.TransferBatch{TransferID: tr.ID, Size: 2})
+	must(t, err)
+	if out.Moved != 2 {
+		t.Fatalf("the first batch of two: %+v", out)
+	}
+	out, err = s.MoveTransferBatch(ctx, store.TransferBatch{TransferID: tr.ID, Index: 1, Size: 2})
+	must(t, err)
+	if out.Moved != 1 {
+		t.Fatalf("the second batch of one: %+v", out)
+	}
+	for _, id := range ids {
+		l, err := s.GetLead(ctx, sub.org.ID, id)
+		must(t, err)
+		if l.AssignedTo == nil || *l.AssignedTo != sub.owner.ID || l.Owner.Type != "org" || l.Location != nil {
+			t.Fatalf("%+v", l)
+		}
+	}
+}
