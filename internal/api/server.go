@@ -59,6 +59,8 @@ func New(s *Server) http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("POST /v1/orgs", s.createOrg)
+	mux.HandleFunc("GET /v1/orgs/{org}", s.getOrg)
+	mux.HandleFunc("PATCH /v1/orgs/{org}", s.patchOrg)
 	mux.HandleFunc("POST /v1/orgs/{org}/users", s.createUser)
 	mux.HandleFunc("PATCH /v1/orgs/{org}/users/{user}", s.updateUser)
 	mux.HandleFunc("PUT /v1/orgs/{org}/sources/{slug}", s.putSource)
