@@ -92,25 +92,12 @@ func (s *Server) startLead(ctx context.Context, l store.UnroutedLead) error {
 }
 
 func (s *Server) getLead(w http.ResponseWriter, r *http.Request) {
-	c, err := s.authenticate(r)
+	_, scope, err := s.leadCaller(r)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	org := c.OrgID
-	switch {
-	case c.admin:
-		org = ""
-	case c.Kind == domain.TokenVendor:
-		writeErr(w, domain.Errorf(domain.EForbidden, "a vendor key may only post leads"))
-		return
-	}
-	l, err := s.Store.GetLead(r.Context(), org, r.PathValue("id"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, l)
+	s.answerLead(w, r, scope, r.PathValue("id"))
 }
 
 func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {
