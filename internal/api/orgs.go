@@ -145,6 +145,12 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	if p.Active != nil && !*p.Active {
+		if err := s.startReroute(w, r, u); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
 	writeJSON(w, 200, toUserOut(u, ""))
 }
 

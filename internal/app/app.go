@@ -102,6 +102,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.LeadWorkflow)
 	w.RegisterWorkflow(workflows.NoopWorkflow)
 	w.RegisterWorkflow(workflows.InvitationWorkflow)
+	w.RegisterWorkflow(workflows.RerouteWorkflow)
 }
 
 // RunWorker runs the worker and the unrouted-lead sweep until ctx ends.
