@@ -18,9 +18,11 @@ import (
 )
 
 // TestLiveHistoriesReplay replays histories the dev server just recorded —
-// a lead run and an invitation accepted through an Update — against this
-// code. With LEADRELAY_RECORD_HISTORY=dir it also writes them there, which is
-// how workflows/testdata was made.
+// a lead run, a fan-out, an invitation accepted through an Update and the
+// reroute of a deactivated rep's leads — against this code. With
+// LEADRELAY_RECORD_HISTORY=dir it also writes them there, which is how
+// workflows/testdata was made (LEADRELAY_RECORD_FILES=a.json,b.json: only
+// those).
 func TestLiveHistoriesReplay(t *testing.T) {
 	s := up(t)
 	tn := s.newTenant(t, "replay", 2, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"},
@@ -48,13 +50,25 @@ func TestLiveHistoriesReplay(t *testing.T) {
 	if a := s.do(t, "POST", "/v1/invitations/"+tok+"/accept", "", nil); a.status != 200 {
 		t.Fatalf("accept: %d %s", a.status, a.raw)
 	}
+	// A deactivated rep's leads rerouted: the lead's run is closed first, so
+	// the rep it chose is known.
+	history(t, s, r.str("workflow_id"))
+	rep := s.do(t, "GET", "/v1/leads/"+r.str("lead_id"), tn.ownerToken, nil).str("assigned_to")
+	if d := s.do(t, "PATCH", "/v1/orgs/"+tn.id+"/users/"+rep, tn.ownerToken, map[string]any{"active": false}); d.status != 200 {
+		t.Fatalf("deactivate: %d %s", d.status, d.raw)
+	}
+	repUser, err := s.store().GetUser(context.Background(), tn.id, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
 	recorded := map[string]string{"lead_history.json": r.str("workflow_id"), "invitation_history.json": "invitation/" + invID,
-		"fanout_history.json": fr.str("workflow_id")}
+		"fanout_history.json": fr.str("workflow_id"), "reroute_history.json": workflows.RerouteWorkflowID(rep, 1)}
 	// No personal data and no secret in any history: the lead's name, email
 	// and phone, every address the emails went to, and every token used.
 	secrets := []string{"Ada", "Lovelace", "ada@example.com", "312 555 0100", "3125550100", "replay@agency.example",
-		ownerEmail(t, s, tn), ownerEmail(t, s, sub), tn.vendorKey, fan.str("api_key"), tn.ownerToken, sub.ownerToken, tok, s.admin}
+		ownerEmail(t, s, tn), ownerEmail(t, s, sub), repUser.Name, repUser.Email, tn.vendorKey, fan.str("api_key"), tn.ownerToken, sub.ownerToken, tok, s.admin}
 	dir := os.Getenv("LEADRELAY_RECORD_HISTORY")
+	keep := recordOnly(recorded, os.Getenv("LEADRELAY_RECORD_FILES"))
 	for name, wfID := range recorded {
 		h := history(t, s, wfID)
 		if err := app.Replay(h, wfID); err != nil {
@@ -63,7 +77,7 @@ func TestLiveHistoriesReplay(t *testing.T) {
 		if found := revealed(t, h, secrets); len(found) > 0 {
 			t.Errorf("%s (%s) holds %q", name, wfID, found)
 		}
-		if dir != "" {
+		if dir != "" && keep[name] != "" {
 			b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
 			if err != nil {
 				t.Fatal(err)
@@ -78,11 +92,28 @@ func TestLiveHistoriesReplay(t *testing.T) {
 		t.Errorf("the sub-agency hop %s holds %q", hop, found)
 	}
 	if dir != "" {
-		b, _ := json.MarshalIndent(recorded, "", "  ")
+		b, _ := json.MarshalIndent(keep, "", "  ")
 		if err := os.WriteFile(filepath.Join(dir, "histories.json"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// recordOnly is the part of recorded a new fixture set keeps: the files
+// named in only (comma-separated, as LEADRELAY_RECORD_FILES gives them), or
+// all of them when only is empty. A set for one new workflow
+// (v3-reroute) holds that workflow's history alone.
+func recordOnly(recorded map[string]string, only string) map[string]string {
+	if only == "" {
+		return recorded
+	}
+	keep := map[string]string{}
+	for _, name := range strings.Split(only, ",") {
+		if id, ok := recorded[strings.TrimSpace(name)]; ok {
+			keep[strings.TrimSpace(name)] = id
+		}
+	}
+	return keep
 }
 
 // TestHistoryScanFindsWhatTheFirstShapesRecorded keeps revealed honest: the

@@ -24,19 +24,23 @@ const (
 	RestartClosed
 )
 
+// reusePolicy is the ID reuse policy that treats a closed run as r says.
+func (r Restart) reusePolicy() enums.WorkflowIdReusePolicy {
+	if r == RestartClosed {
+		return enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+	}
+	return enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+}
+
 // StartLead starts a lead's first run (client side, not workflow code) under
 // workflowID (the lead's recorded one, LeadWorkflowID for every new lead),
 // or finds the one running under it. The API calls it for each new post, the
 // reconciler for leads recorded but not routed in time.
 func StartLead(ctx context.Context, tc client.Client, queue, workflowID string, in LeadInput, restart Restart) error {
-	reuse := enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
-	if restart == RestartClosed {
-		reuse = enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
-	}
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       workflowID,
 		TaskQueue:                queue,
-		WorkflowIDReusePolicy:    reuse,
+		WorkflowIDReusePolicy:    restart.reusePolicy(),
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		// When the worker shares this process (starter dev), the first workflow
 		// task comes back in the start response: one round trip fewer.
@@ -59,6 +63,22 @@ func StartInvitation(ctx context.Context, tc client.Client, queue string, in Inv
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(OrgIDKey.ValueSet(in.MasterOrgID)),
 	}, InvitationWorkflow, in)
+}
+
+// StartReroute starts the run that reroutes a deactivated user's team-owned
+// leads, or finds the one running. The API calls it once the deactivation
+// has committed (RestartFailed: a repeated PATCH finds the run that did the
+// work); the reconciler for a deactivated user whose leads are still
+// assigned to them (RestartClosed: rerouting is idempotent in PostgreSQL, so
+// a second run only finishes what the first did not).
+func StartReroute(ctx context.Context, tc client.Client, queue string, in RerouteInput, restart Restart) error {
+	return startOrFind(ctx, tc, client.StartWorkflowOptions{
+		ID:                       RerouteWorkflowID(in.UserID, in.Deactivation),
+		TaskQueue:                queue,
+		WorkflowIDReusePolicy:    restart.reusePolicy(),
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(OrgIDKey.ValueSet(in.OrgID)),
+	}, RerouteWorkflow, in)
 }
 
 // startOrFind starts a run; with USE_EXISTING a running one is found, and the

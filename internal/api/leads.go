@@ -80,10 +80,18 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 // search attributes, SQL visibility refuses them for a few seconds: wait that
 // out here (bounded) rather than answer 503 to every post of a fresh deploy.
 func (s *Server) startLead(ctx context.Context, l store.UnroutedLead) error {
+	return startPatiently(ctx, func(ctx context.Context) error {
+		return workflows.StartLead(ctx, s.Temporal, s.Cfg.TaskQueue, l.WorkflowID, workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID},
+			workflows.RestartFailed)
+	})
+}
+
+// startPatiently runs a workflow start, retrying for up to 10 s while the
+// server refuses search attributes it has only just registered.
+func startPatiently(ctx context.Context, start func(context.Context) error) error {
 	b := retry.WithMaxDuration(10*time.Second, retry.WithCappedDuration(time.Second, retry.NewExponential(100*time.Millisecond)))
 	return retry.Do(ctx, b, func(ctx context.Context) error {
-		err := workflows.StartLead(ctx, s.Temporal, s.Cfg.TaskQueue, l.WorkflowID, workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID},
-			workflows.RestartFailed)
+		err := start(ctx)
 		if searchattr.NotYetUsable(err) {
 			return retry.RetryableError(err)
 		}
@@ -92,25 +100,12 @@ func (s *Server) startLead(ctx context.Context, l store.UnroutedLead) error {
 }
 
 func (s *Server) getLead(w http.ResponseWriter, r *http.Request) {
-	c, err := s.authenticate(r)
+	_, scope, err := s.leadCaller(r)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	org := c.OrgID
-	switch {
-	case c.admin:
-		org = ""
-	case c.Kind == domain.TokenVendor:
-		writeErr(w, domain.Errorf(domain.EForbidden, "a vendor key may only post leads"))
-		return
-	}
-	l, err := s.Store.GetLead(r.Context(), org, r.PathValue("id"))
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, l)
+	s.answerLead(w, r, scope, r.PathValue("id"))
 }
 
 func (s *Server) listLeads(w http.ResponseWriter, r *http.Request) {

@@ -3,8 +3,6 @@ package api
 import (
 	"net/http"
 	"strings"
-	"time"
-	_ "time/tzdata" // org timezones must resolve on machines without zoneinfo
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -55,15 +53,15 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := domain.FieldErrors{}
-	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || len(in.Name) > 200 {
-		f.Add("name", "required, at most 200 characters")
+	var ok bool
+	if in.Name, ok = domain.CleanOrgName(in.Name); !ok {
+		f.Add("name", domain.OrgNameRule)
 	}
 	if in.Timezone == "" {
 		in.Timezone = "UTC"
 	}
-	if _, err := time.LoadLocation(in.Timezone); err != nil || in.Timezone == "Local" {
-		f.Add("timezone", "not an IANA time zone such as America/Chicago")
+	if !domain.ValidTimezone(in.Timezone) {
+		f.Add("timezone", domain.TimezoneRule)
 	}
 	if !domain.ValidEmail(in.Owner.Email) {
 		f.Add("owner.email", "a valid email address is required")
@@ -146,6 +144,12 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeErr(w, err)
 		return
+	}
+	if p.Active != nil && !*p.Active {
+		if err := s.startReroute(w, r, u); err != nil {
+			writeErr(w, err)
+			return
+		}
 	}
 	writeJSON(w, 200, toUserOut(u, ""))
 }

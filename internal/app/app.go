@@ -104,6 +104,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.InvitationWorkflow)
 	w.RegisterWorkflow(workflows.TransferWorkflow)
 	w.RegisterWorkflow(workflows.HandoverWorkflow)
+	w.RegisterWorkflow(workflows.RerouteWorkflow)
 }
 
 // StartHandover is what the transfer activities use to start a handed-over

@@ -26,6 +26,7 @@ type Reconciled struct {
 	Invitations int // pending invitations whose run was started or found
 	Expired     int // pending invitations past their expiry closed directly
 	Transfers   int // running transfers whose run was started or found
+	Reroutes    int // deactivated users with team-owned leads still assigned whose reroute was started or found
 }
 
 // reconcileLoop runs a pass every 30 s until ctx ends.
@@ -42,9 +43,10 @@ func reconcileLoop(ctx context.Context, d *Deps) {
 		if err != nil && ctx.Err() == nil {
 			d.Log.Warn("reconcile pass failed", zap.Error(err))
 		}
-		if r.Unrouted > 0 || r.Invitations > 0 || r.Expired > 0 {
+		if r.Unrouted > 0 || r.Invitations > 0 || r.Expired > 0 || r.Reroutes > 0 {
 			d.Log.Warn("reconciled stranded work", zap.Int("unrouted", r.Unrouted), zap.Int("restarted", r.Restarted),
-				zap.Int("failed", r.Failed), zap.Int("invitations", r.Invitations), zap.Int("expired_invitations", r.Expired))
+				zap.Int("failed", r.Failed), zap.Int("invitations", r.Invitations), zap.Int("expired_invitations", r.Expired),
+				zap.Int("reroutes", r.Reroutes))
 		}
 	}
 }
@@ -56,7 +58,8 @@ func reconcileLoop(ctx context.Context, d *Deps) {
 // through all such leads and starts the run again; a run still going is
 // found by its ID and left alone. Routing is idempotent in PostgreSQL, so a
 // second run only finishes what the first did not. Pending invitations get
-// the same care.
+// the same care, and so do users deactivated more than olderThan ago whose
+// team-owned leads are still assigned to them.
 func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconciled, error) {
 	var r Reconciled
 	cutoff := time.Now().Add(-olderThan)
@@ -66,7 +69,10 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 	if err := reconcileInvitations(ctx, d, cutoff, &r); err != nil {
 		return r, err
 	}
-	return r, reconcileTransfers(ctx, d, cutoff, &r)
+	if err := reconcileTransfers(ctx, d, cutoff, &r); err != nil {
+		return r, err
+	}
+	return r, reconcileReroutes(ctx, d, cutoff, &r)
 }
 
 // reconcileTransfers starts the run of every transfer recorded but not
@@ -147,32 +153,63 @@ func reconcileLeads(ctx context.Context, d *Deps, cutoff time.Time, r *Reconcile
 }
 
 func reconcileInvitations(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
-	afterID := ""
+	return eachPage(func(after string) ([]store.Invitation, error) {
+		return d.Store.PendingInvitations(ctx, cutoff, after, ReconcilePage)
+	}, func(inv store.Invitation) string { return inv.ID }, func(inv store.Invitation) {
+		if !time.Now().Before(inv.ExpiresAt) {
+			if err := d.Store.CloseInvitation(ctx, inv.ID, domain.InviteExpired); err == nil {
+				r.Expired++
+			}
+			return
+		}
+		err := withTimeout(ctx, func(ctx context.Context) error {
+			return workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
+				InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt})
+		})
+		if err != nil {
+			d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))
+			return
+		}
+		r.Invitations++
+	})
+}
+
+// reconcileReroutes starts the reroute of every user deactivated before
+// cutoff who still has team-owned leads assigned: the API crashed between
+// the PATCH and the start, or a lead was routed to them while the
+// deactivation committed. RestartClosed: a run that completed is run again,
+// and only finds what it missed.
+func reconcileReroutes(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
+	return eachPage(func(after string) ([]store.StrandedDeactivation, error) {
+		return d.Store.StrandedDeactivations(ctx, cutoff, after, ReconcilePage)
+	}, func(u store.StrandedDeactivation) string { return u.UserID }, func(u store.StrandedDeactivation) {
+		err := withTimeout(ctx, func(ctx context.Context) error {
+			return workflows.StartReroute(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.RerouteInput{
+				UserID: u.UserID, OrgID: u.OrgID, Deactivation: u.Deactivations}, workflows.RestartClosed)
+		})
+		if err != nil {
+			d.Log.Warn("reconcile: could not start a deactivated user's reroute", zap.String("user_id", u.UserID), zap.Error(err))
+			return
+		}
+		r.Reroutes++
+	})
+}
+
+// eachPage reads rows a page at a time (ReconcilePage rows, after the key of
+// the previous page's last row; "" for the first) and visits each of them.
+func eachPage[T any](fetch func(after string) ([]T, error), key func(T) string, visit func(T)) error {
+	after := ""
 	for {
-		page, err := d.Store.PendingInvitations(ctx, cutoff, afterID, ReconcilePage)
+		page, err := fetch(after)
 		if err != nil {
 			return err
 		}
-		for _, inv := range page {
-			if !time.Now().Before(inv.ExpiresAt) {
-				if err := d.Store.CloseInvitation(ctx, inv.ID, domain.InviteExpired); err == nil {
-					r.Expired++
-				}
-				continue
-			}
-			err := withTimeout(ctx, func(ctx context.Context) error {
-				return workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
-					InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt})
-			})
-			if err != nil {
-				d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))
-				continue
-			}
-			r.Invitations++
+		for _, row := range page {
+			visit(row)
 		}
 		if len(page) < ReconcilePage {
 			return nil
 		}
-		afterID = page[len(page)-1].ID
+		after = key(page[len(page)-1])
 	}
 }

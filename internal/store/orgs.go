@@ -29,6 +29,9 @@ type User struct {
 	Role           domain.Role `json:"role"`
 	Active         bool        `json:"active"`
 	NotifyNewLeads bool        `json:"notify_new_leads"`
+	// Deactivations counts the times the user was made inactive; it names
+	// the run that reroutes their leads (workflows.RerouteWorkflowID).
+	Deactivations int `json:"-"`
 }
 
 // Principal is who a token speaks for.
@@ -168,11 +171,11 @@ func (s *Store) CreateUser(ctx context.Context, orgID, email, name string, role 
 	return u, tok, err
 }
 
-const userCols = `id, org_id, email, name, role, active, notify_new_leads`
+const userCols = `id, org_id, email, name, role, active, notify_new_leads, deactivations`
 
 func scanUser(r pgx.Row) (User, error) {
 	var u User
-	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.Role, &u.Active, &u.NotifyNewLeads)
+	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.Role, &u.Active, &u.NotifyNewLeads, &u.Deactivations)
 	return u, err
 }
 
@@ -194,7 +197,9 @@ type UserPatch struct {
 
 // UpdateUser applies p to the org's user. The owner can be neither demoted
 // nor deactivated and nobody else can be made owner: an org has exactly one,
-// and routing falls back on them.
+// and routing falls back on them. Making an active user inactive counts one
+// more deactivation (User.Deactivations); the caller then starts the run
+// that reroutes their team-owned leads.
 func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatch) (User, error) {
 	var u User
 	if !domain.ValidUUID(userID) {
@@ -211,8 +216,12 @@ func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatc
 		if p.Role != nil && *p.Role == domain.RoleOwner && cur.Role != domain.RoleOwner {
 			return &domain.Error{Code: domain.EInvalid, Message: "an org has exactly one owner", Fields: map[string]string{"role": "cannot make a second owner"}}
 		}
+		// On the right of SET, active is the row's value before this change.
 		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET active = coalesce($3, active), role = coalesce($4, role),
-			notify_new_leads = coalesce($5, notify_new_leads) WHERE id = $1 AND org_id = $2 RETURNING `+userCols,
+			notify_new_leads = coalesce($5, notify_new_leads),
+			deactivations = deactivations + CASE WHEN active AND NOT coalesce($3, true) THEN 1 ELSE 0 END,
+			deactivated_at = CASE WHEN active AND NOT coalesce($3, true) THEN now() ELSE deactivated_at END
+			WHERE id = $1 AND org_id = $2 RETURNING `+userCols,
 			userID, orgID, p.Active, p.Role, p.NotifyNewLeads))
 		return err
 	})

@@ -27,6 +27,9 @@ type Decision struct {
 	LeadName       string   `json:"lead_name"`
 	LeadEmail      string   `json:"lead_email,omitempty"`
 	LeadPhone      string   `json:"lead_phone,omitempty"`
+	// ReroutedFrom is the deactivated user a reroute took the lead from
+	// (RerouteLead); "" for a lead's first routing.
+	ReroutedFrom string `json:"rerouted_from,omitempty"`
 }
 
 // Status is the word operators filter on in the Temporal UI.
@@ -260,11 +263,14 @@ func record(ctx context.Context, tx pgx.Tx, d *Decision, r ruling) error {
 	return assign(ctx, tx, d, r.assignee, r.priority)
 }
 
-// place leaves the lead waiting in location; this hop has routed it.
+// place leaves the lead waiting in location, assigned to nobody; this hop
+// has routed it. routed_at keeps the first decision's time, so a reroute
+// does not move a lead's speed-to-lead.
 func place(ctx context.Context, tx pgx.Tx, d *Decision, location string, availableAt *time.Time, priority string) error {
 	d.Location = location
-	if _, err := tx.Exec(ctx, `UPDATE leads SET location = $2, available_at = $3, priority = $4, routed_at = clock_timestamp(),
-			updated_at = now() WHERE id = $1`, d.LeadID, location, availableAt, priority); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE leads SET location = $2, available_at = $3, priority = $4, assigned_to = NULL,
+			routed_at = coalesce(routed_at, clock_timestamp()), updated_at = now() WHERE id = $1`,
+		d.LeadID, location, availableAt, priority); err != nil {
 		return err
 	}
 	return routedEvent(ctx, tx, d, map[string]any{"location": location})
@@ -292,8 +298,8 @@ func assign(ctx context.Context, tx pgx.Tx, d *Decision, userID, priority string
 		d.Reason += " " + d.AssigneeName
 	}
 	d.AssignedTo = userID
-	if _, err := tx.Exec(ctx, `UPDATE leads SET assigned_to = $2, location = NULL, priority = $3, routed_at = clock_timestamp(),
-			updated_at = now() WHERE id = $1`, d.LeadID, userID, priority); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE leads SET assigned_to = $2, location = NULL, priority = $3,
+			routed_at = coalesce(routed_at, clock_timestamp()), updated_at = now() WHERE id = $1`, d.LeadID, userID, priority); err != nil {
 		return err
 	}
 	return routedEvent(ctx, tx, d, map[string]any{"assigned_to": userID})
@@ -302,6 +308,9 @@ func assign(ctx context.Context, tx pgx.Tx, d *Decision, userID, priority string
 // routedEvent writes the hop's decision on the timeline: the record reread
 // finds when the hop is asked for again.
 func routedEvent(ctx context.Context, tx pgx.Tx, d *Decision, data map[string]any) error {
+	if d.ReroutedFrom != "" {
+		data["rerouted_from"] = d.ReroutedFrom
+	}
 	return addEvent(ctx, tx, d.LeadID, d.OrgID, "routed", "routing:"+d.Slug, d.Reason, data)
 }
 

@@ -1,0 +1,31 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/workflows"
+)
+
+// startReroute starts, once the deactivation has committed, the run that
+// sends the user's team-owned leads back through routing. A repeated PATCH
+// of an inactive user finds the same run (the ID counts deactivations). If
+// Temporal cannot take it, the caller is told to repeat the request rather
+// than told all is done; the reconciler also starts it within minutes.
+func (s *Server) startReroute(w http.ResponseWriter, r *http.Request, u store.User) error {
+	in := workflows.RerouteInput{UserID: u.ID, OrgID: u.OrgID, Deactivation: u.Deactivations}
+	id := workflows.RerouteWorkflowID(u.ID, u.Deactivations)
+	logField(w, zap.String("workflow_id", id))
+	err := startPatiently(r.Context(), func(ctx context.Context) error {
+		return workflows.StartReroute(ctx, s.Temporal, s.Cfg.TaskQueue, in, workflows.RestartFailed)
+	})
+	if err != nil {
+		s.Log.Error("could not start a deactivated user's reroute", zap.String("user_id", u.ID), zap.String("workflow_id", id), zap.Error(err))
+		return domain.Errorf(domain.EUnavailable, "the user is deactivated, but rerouting their leads could not start: repeat the same request")
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+)
+
+// OrgSettings is an org as its members read it and its owner and admins
+// change it (GET and PATCH /v1/orgs/{org}).
+type OrgSettings struct {
+	ID              string
+	Name            string
+	Timezone        string
+	ParentID        *string // its master, once linked as a sub-agency
+	HandoverEnabled bool
+	CrossSilo       bool
+	ClaimWindow     time.Duration
+}
+
+// OrgPatch is a change to an org's settings; a nil field is left as it is.
+// The caller has validated every value.
+type OrgPatch struct {
+	Name            *string
+	Timezone        *string
+	HandoverEnabled *bool
+	CrossSilo       *bool
+	ClaimWindow     *time.Duration
+}
+
+const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window`
+
+func scanOrgSettings(r pgx.Row) (OrgSettings, error) {
+	var o OrgSettings
+	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow)
+	return o, notFound(err, "org")
+}
+
+// GetOrgSettings reads an org's settings; an id that is not a UUID is "not
+// found", like any org the caller cannot see.
+func (s *Store) GetOrgSettings(ctx context.Context, id string) (OrgSettings, error) {
+	if !domain.ValidUUID(id) {
+		return OrgSettings{}, domain.Errorf(domain.ENotFound, "org not found")
+	}
+	return scanOrgSettings(s.db.QueryRow(ctx, `SELECT `+orgSettingsCols+` FROM orgs WHERE id = $1`, id))
+}
+
+// UpdateOrg applies p in one statement and returns the org as it now is.
+func (s *Store) UpdateOrg(ctx context.Context, id string, p OrgPatch) (OrgSettings, error) {
+	if !domain.ValidUUID(id) {
+		return OrgSettings{}, domain.Errorf(domain.ENotFound, "org not found")
+	}
+	return scanOrgSettings(s.db.QueryRow(ctx, `UPDATE orgs SET name = coalesce($2, name), timezone = coalesce($3, timezone),
+			handover_enabled = coalesce($4, handover_enabled), cross_silo = coalesce($5, cross_silo),
+			claim_window = coalesce($6, claim_window)
+		WHERE id = $1 RETURNING `+orgSettingsCols,
+		id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow))
+}
