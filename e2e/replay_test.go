@@ -61,12 +61,46 @@ func TestLiveHistoriesReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A handover of two leads (one a team member, owed retention updates):
+	// one accepted, one rejected with words that must stay out of history.
+	ho := s.newTenant(t, "replay-ho", 0, map[string]any{"name": "EQ", "routing": map[string]any{"mode": "owner"}})
+	hoSub := s.newTenant(t, "replay-ho-sub", 1, nil)
+	s.link(t, ho, hoSub)
+	s.settings(t, ho, true, false)
+	_, sender := s.user(t, ho, "manager")
+	_, reviewer := s.user(t, hoSub, "manager")
+	var hoLeads []string
+	for i, body := range []map[string]any{lead("replay-ho-1"), lead("replay-ho-2")} {
+		if i == 1 {
+			body["kind"] = "team_member"
+		}
+		p := s.do(t, "POST", "/v1/leads", ho.vendorKey, body)
+		if p.status != 202 {
+			t.Fatalf("post: %d %s", p.status, p.raw)
+		}
+		history(t, s, p.str("workflow_id"))
+		hoLeads = append(hoLeads, p.str("lead_id"))
+	}
+	xfer := s.do(t, "POST", "/v1/orgs/"+ho.id+"/transfers", sender, map[string]any{"to_org": hoSub.id, "lead_ids": hoLeads, "mode": "manager_review"})
+	if xfer.status != 202 {
+		t.Fatalf("handover: %d %s", xfer.status, xfer.raw)
+	}
+	history(t, s, xfer.str("workflow_id"))
+	const rejection = "Outside our territory, says Rita"
+	for i, answer := range []struct{ path, field, value string }{{"accept", "assign_to", hoSub.staff[0]}, {"reject", "reason", rejection}} {
+		if a := s.do(t, "POST", "/v1/leads/"+hoLeads[i]+"/handover/"+answer.path, reviewer, map[string]any{answer.field: answer.value}); a.status != 200 {
+			t.Fatalf("%s: %d %s", answer.path, a.status, a.raw)
+		}
+	}
 	recorded := map[string]string{"lead_history.json": r.str("workflow_id"), "invitation_history.json": "invitation/" + invID,
-		"fanout_history.json": fr.str("workflow_id"), "reroute_history.json": workflows.RerouteWorkflowID(rep, 1)}
+		"fanout_history.json": fr.str("workflow_id"), "reroute_history.json": workflows.RerouteWorkflowID(rep, 1),
+		"transfer_history.json": xfer.str("workflow_id"), "handover_history.json": workflows.HandoverWorkflowID(hoLeads[0], xfer.str("id")),
+		"handover_rejected_history.json": workflows.HandoverWorkflowID(hoLeads[1], xfer.str("id"))}
 	// No personal data and no secret in any history: the lead's name, email
 	// and phone, every address the emails went to, and every token used.
 	secrets := []string{"Ada", "Lovelace", "ada@example.com", "312 555 0100", "3125550100", "replay@agency.example",
-		ownerEmail(t, s, tn), ownerEmail(t, s, sub), repUser.Name, repUser.Email, tn.vendorKey, fan.str("api_key"), tn.ownerToken, sub.ownerToken, tok, s.admin}
+		ownerEmail(t, s, tn), ownerEmail(t, s, sub), repUser.Name, repUser.Email, tn.vendorKey, fan.str("api_key"), tn.ownerToken, sub.ownerToken, tok, s.admin,
+		rejection, ho.vendorKey, sender, reviewer}
 	dir := os.Getenv("LEADRELAY_RECORD_HISTORY")
 	keep := recordOnly(recorded, os.Getenv("LEADRELAY_RECORD_FILES"))
 	for name, wfID := range recorded {
