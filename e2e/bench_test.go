@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leadrelay/leadrelay/internal/app"
 	"github.com/leadrelay/leadrelay/internal/bench"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestBenchRunsAgainstTheStack(t *testing.T) {
 	s := up(t)
 	r, err := bench.Run(context.Background(), bench.Options{API: s.api.URL, AdminToken: s.admin, Temporal: s.deps.Temporal,
-		TaskQueue: s.deps.Cfg.TaskQueue, DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, FanOutLeads: 12, FanOutSubs: 3, TransferLeads: 1200, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
+		TaskQueue: s.deps.Cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, FanOutLeads: 12, FanOutSubs: 3, TransferLeads: 1200, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,11 +25,14 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 	if r.TransferRate <= 0 || r.TransferN != 1200 || r.TransferHistory < 10 || r.TransferHistory > 5000 {
 		t.Fatalf("transfer row %+v", r)
 	}
+	if r.NoopP50 <= 0 || r.NoopP99 < r.NoopP50 {
+		t.Fatalf("no-op latency %+v", r)
+	}
 	if r.NoopRate <= 0 || r.IngestRate <= 0 || r.STLp50 <= 0 || r.STLp99 < r.STLp50 || r.HTTPp50 <= 0 || r.WorkerPeakRSS <= 0 {
 		t.Fatalf("implausible result %+v", r)
 	}
 	tab := r.Table()
-	for _, want := range []string{"engine limit", "ingestion ÷ engine limit", "speed-to-lead p50/p95/p99", "HTTP answer p50/p99", "worker peak RSS", "fan-out over 3 sub-agencies", "largest history",
+	for _, want := range []string{"engine limit", "no-op start → completion p50/p99", "ingestion ÷ engine limit", "speed-to-lead p50/p95/p99", "HTTP answer p50/p99", "worker peak RSS", "fan-out over 3 sub-agencies", "largest history",
 		"transfer, request → all moved (1200 leads)"} {
 		if !strings.Contains(tab, want) {
 			t.Fatalf("table lacks %q:\n%s", want, tab)

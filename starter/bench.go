@@ -62,7 +62,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	defer tc.Close()
 	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
-		TaskQueue: cfg.TaskQueue, DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
+		TaskQueue: cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
 		WorkerPID: *pid, Log: os.Stderr})
 	if err != nil {
 		return err

@@ -116,6 +116,18 @@ func StartHandover(tc client.Client, queue string) func(context.Context, activit
 	}
 }
 
+// WorkerOptions are the worker's settings; the benchmark's no-op worker uses
+// them too, so its baseline runs under the same limits as the product.
+func WorkerOptions() worker.Options {
+	return worker.Options{
+		// Workflow tasks are short; many in flight keeps both cores busy.
+		MaxConcurrentWorkflowTaskExecutionSize:  200,
+		MaxConcurrentLocalActivityExecutionSize: 200,
+		// A deploy lets SMTP sends and routing transactions in flight finish.
+		WorkerStopTimeout: 30 * time.Second,
+	}
+}
+
 // RunWorker runs the worker and the unrouted-lead sweep until ctx ends.
 func RunWorker(ctx context.Context, d *Deps) error {
 	if err := d.Cfg.Require("SMTP_URL"); err != nil {
@@ -128,13 +140,7 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	if err := searchattr.Ensure(ctx, d.Temporal, d.Cfg.TemporalNamespace, 2*time.Minute); err != nil {
 		return err
 	}
-	w := worker.New(d.Temporal, d.Cfg.TaskQueue, worker.Options{
-		// Workflow tasks are short; many in flight keeps both cores busy.
-		MaxConcurrentWorkflowTaskExecutionSize:  200,
-		MaxConcurrentLocalActivityExecutionSize: 200,
-		// A deploy lets SMTP sends and routing transactions in flight finish.
-		WorkerStopTimeout: 30 * time.Second,
-	})
+	w := worker.New(d.Temporal, d.Cfg.TaskQueue, WorkerOptions())
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
 		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: StartHandover(d.Temporal, d.Cfg.TaskQueue)})

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
+	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/apiclient"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
@@ -28,19 +30,23 @@ import (
 // over several vendor keys, each with its own rate limit, so that limit does
 // not cap the throughput measured.
 type Options struct {
-	API         string // base URL of the API
-	AdminToken  string
-	Temporal    client.Client
-	TaskQueue   string
-	DB          store.DB // the stack's database: links sub-agencies, reads routing outcomes
-	Noop        int      // no-op workflows to run
-	Leads       int      // leads to post as fast as the API takes them (throughput)
-	PacedLeads  int      // leads to post at PacedRate (latency without a backlog)
-	PacedRate   float64
-	Concurrency int
-	Sources     int // vendor keys to spread posts over (each has its own rate limit)
-	FanOutLeads int // leads for the fan-out row (0: skip it)
-	FanOutSubs  int // sub-agencies under the master
+	API        string // base URL of the API
+	AdminToken string
+	Temporal   client.Client
+	// WorkerOptions configure the no-op baseline's in-process worker: the
+	// product's own (app.WorkerOptions), so the baseline is no faster or
+	// slower than a real worker would be.
+	WorkerOptions worker.Options
+	TaskQueue     string
+	DB            store.DB // the stack's database: links sub-agencies, reads routing outcomes
+	Noop          int      // no-op workflows to run
+	Leads         int      // leads to post as fast as the API takes them (throughput)
+	PacedLeads    int      // leads to post at PacedRate (latency without a backlog)
+	PacedRate     float64
+	Concurrency   int
+	Sources       int // vendor keys to spread posts over (each has its own rate limit)
+	FanOutLeads   int // leads for the fan-out row (0: skip it)
+	FanOutSubs    int // sub-agencies under the master
 	// TransferLeads is the size of the transfer row's one transfer (0: skip it).
 	TransferLeads int
 	WorkerPID     int // 0: RSS not measured
@@ -51,6 +57,7 @@ type Options struct {
 // so a report never quotes a rate without its sample.
 type Result struct {
 	NoopRate                 float64
+	NoopP50, NoopP99         time.Duration // start → completion of one no-op run, at full load
 	IngestRate               float64
 	STLp50, STLp95, STLp99   time.Duration // paced phase
 	HTTPp50, HTTPp99         time.Duration // paced phase
@@ -85,7 +92,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	var err error
 	o.logf("no-op workflows: %d at concurrency %d…", o.Noop, o.Concurrency)
-	if r.NoopRate, err = noop(ctx, o, run); err != nil {
+	if err = noop(ctx, o, run, &r); err != nil {
 		return r, err
 	}
 	t, err := newTenant(ctx, o, run)
@@ -217,17 +224,34 @@ func parallel(n, c int, fn func(i int) error) error {
 	return nil
 }
 
-func noop(ctx context.Context, o Options, run string) (float64, error) {
+func noop(ctx context.Context, o Options, run string, r *Result) error {
+	// Started as ingestion starts its runs: eagerly, by a client whose
+	// process runs a worker (its own, with the product's options, on a
+	// private task queue so the stack's worker never takes these tasks).
+	queue := o.TaskQueue + "-noop-" + run
+	w := worker.New(o.Temporal, queue, o.WorkerOptions)
+	w.RegisterWorkflow(workflows.NoopWorkflow)
+	w.RegisterActivity(&activities.Activities{})
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+	lat := make([]time.Duration, o.Noop)
 	start := time.Now()
 	err := parallel(o.Noop, o.Concurrency, func(i int) error {
+		t0 := time.Now()
 		wr, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: fmt.Sprintf("bench-noop/%s/%d", run, i), TaskQueue: o.TaskQueue}, workflows.NoopWorkflow)
+			ID: fmt.Sprintf("bench-noop/%s/%d", run, i), TaskQueue: queue, EnableEagerStart: true}, workflows.NoopWorkflow)
 		if err != nil {
 			return err
 		}
-		return wr.Get(ctx, nil)
+		err = wr.Get(ctx, nil)
+		lat[i] = time.Since(t0)
+		return err
 	})
-	return float64(o.Noop) / time.Since(start).Seconds(), err
+	r.NoopRate = float64(o.Noop) / time.Since(start).Seconds()
+	r.NoopP50, r.NoopP99 = pct(lat, 50), pct(lat, 99)
+	return err
 }
 
 // client is the API client the bench sets up with; one HTTP transport keeps
@@ -390,6 +414,7 @@ func (r Result) Table() string {
 	row := func(k, v string) { fmt.Fprintf(&b, "| %-46s | %28s |\n", k, v) }
 	fmt.Fprintf(&b, "| %-46s | %28s |\n|%s|%s|\n", "measure", "value", strings.Repeat("-", 48), strings.Repeat("-", 30))
 	row(fmt.Sprintf("engine limit: no-op workflow (%d runs)", r.NoopN), fmt.Sprintf("%.1f wf/s", r.NoopRate))
+	row("no-op start → completion p50/p99 at full load", ms(r.NoopP50)+" / "+ms(r.NoopP99))
 	row(fmt.Sprintf("ingestion, post → assigned (%d leads)", r.LeadsN), fmt.Sprintf("%.1f leads/s", r.IngestRate))
 	row("ingestion ÷ engine limit", fmt.Sprintf("%.2f", r.IngestRate/r.NoopRate))
 	row(fmt.Sprintf("speed-to-lead p50/p95/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.STLp50)+" / "+ms(r.STLp95)+" / "+ms(r.STLp99))
