@@ -166,7 +166,8 @@ func (s *Server) putSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in domain.SourceConfig
-	if err := decode(w, r, smallBody*2, &in); err != nil {
+	// Four times smallBody: a 16 KiB return_template may double when escaped.
+	if err := decode(w, r, smallBody*4, &in); err != nil {
 		writeErr(w, err)
 		return
 	}

@@ -89,6 +89,7 @@ func New(s *Server) http.Handler {
 	mux.HandleFunc("GET /v1/orgs/{org}/feed", s.feed)
 	mux.HandleFunc("POST /v1/leads/{id}/handover/accept", s.acceptHandover)
 	mux.HandleFunc("POST /v1/leads/{id}/handover/reject", s.rejectHandover)
+	mux.HandleFunc("POST /v1/leads/{id}/return", s.returnLead)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -194,8 +194,17 @@ func (c *SourceConfig) Validate() (time.Duration, error) {
 	if len(c.PurchaseNotificationEmails) > 20 {
 		f.Add("purchase_notification_emails", "at most 20 addresses")
 	}
-	if c.ReturnTemplate != nil && len(*c.ReturnTemplate) > 16<<10 {
-		f.Add("return_template", "at most 16 KiB")
+	if len(c.ReturnNotificationEmails) > 20 {
+		f.Add("return_notification_emails", "at most 20 addresses")
+	}
+	if c.ReturnTemplate != nil && strings.TrimSpace(*c.ReturnTemplate) == "" {
+		c.ReturnTemplate = nil // blank: the built-in template
+	}
+	if c.ReturnTemplate != nil {
+		// Checked here, once: a template that saves never fails an email.
+		if p := ReturnTemplateProblem(*c.ReturnTemplate); p != "" {
+			f.Add("return_template", p)
+		}
 	}
 	return delay, f.Err("invalid source")
 }

@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+)
+
+// Returned is a return as it was recorded: what starting its run needs.
+type Returned struct {
+	LeadID     string
+	OrgID      string // the org that held the lead and returned it
+	Slug       string // the slug of the source that received it
+	WorkflowID string
+}
+
+// ReturnLead returns a lead to its vendor (SPEC §5.5) in one transaction: the
+// lead becomes `returned`, is unassigned and leaves any location (it waits
+// for nobody now: no queue claims it, no pending list shows it), the return
+// is recorded with its comments for the email run, and the timeline says
+// who returned it and why. The lead must be held by orgScope ("" for any
+// org: the operator), else it is not found; by must be allowed to return it
+// (domain.Changer.MayReturn). A lead already returned, still being routed or
+// waiting for a handover decision is a conflict. workflowID names the run
+// that will email the source's return addresses.
+func (s *Store) ReturnLead(ctx context.Context, orgScope string, by domain.Changer, leadID string, in domain.ReturnInput,
+	workflowID string) (Returned, error) {
+	out := Returned{LeadID: leadID, WorkflowID: workflowID}
+	if !domain.ValidUUID(leadID) {
+		return out, domain.Errorf(domain.ENotFound, "lead not found")
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var owner, assigned, location *string
+		var status, sourceID, sourceName string
+		var routed, handover bool
+		err := tx.QueryRow(ctx, `SELECT l.org_id, l.owner_user_id, l.assigned_to, l.location, l.status, l.routed_at IS NOT NULL,
+				l.source_id, l.source_slug, s.name,
+				EXISTS (SELECT 1 FROM handovers h WHERE h.lead_id = l.id AND h.status = 'pending')
+			FROM leads l JOIN lead_sources s ON s.id = l.source_id
+			WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2) FOR UPDATE OF l`, leadID, orgScope).
+			Scan(&out.OrgID, &owner, &assigned, &location, &status, &routed, &sourceID, &out.Slug, &sourceName, &handover)
+		if err != nil {
+			return notFound(err, "lead")
+		}
+		if err := by.MayReturn(deref(owner)); err != nil {
+			return err
+		}
+		switch {
+		case status == domain.StatusReturned:
+			return domain.Errorf(domain.EConflict, "the lead was already returned")
+		case !routed:
+			return domain.Errorf(domain.EConflict, "the lead is still being routed: try again in a moment")
+		case handover:
+			return domain.Errorf(domain.EConflict, "the lead is waiting for a handover decision: it can be returned once it is answered")
+		}
+		byName, err := nameOf(ctx, tx, by.UserID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE leads SET status = $2, assigned_to = NULL, location = NULL, updated_at = now() WHERE id = $1`,
+			leadID, domain.StatusReturned); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO lead_returns (lead_id, org_id, source_id, reason, comments, returned_by, workflow_id)
+			VALUES ($1,$2,$3,$4,$5,$6,$7)`, leadID, out.OrgID, sourceID, in.Reason, in.Text(), by.Actor(), workflowID); err != nil {
+			if isUnique(err, "lead_returns_pkey") {
+				return domain.Errorf(domain.EConflict, "the lead was already returned")
+			}
+			return err
+		}
+		return addEvent(ctx, tx, leadID, out.OrgID, "returned", by.Actor(),
+			fmt.Sprintf("returned to the vendor of source %s by %s: %s", sourceName, byName, in.Reason),
+			map[string]any{"reason": in.Reason, "comments": in.Text() != "", "previous_assigned_to": assigned,
+				"previous_location": location, "workflow_id": workflowID})
+	})
+	return out, err
+}
+
+// ReturnNotice is everything a return's emails say and whom they go to,
+// read when they are sent: the workflow carries the lead's id only.
+type ReturnNotice struct {
+	LeadID, OrgID   string // OrgID: the org that returned it, whose timeline tells of the emails
+	To              []string
+	IncludeComments bool
+	Template        *string // the source's return_template; nil: the built-in one
+	// Fields but the dates, which are ReturnedAt and ReceivedAt, shown in
+	// Timezone (the source's org's).
+	Fields                 domain.ReturnFields
+	ReturnedAt, ReceivedAt time.Time
+	Timezone               string
+}
+
+// ReturnNotice reads a recorded return with the source that received the
+// lead (its addresses, whether comments go along, its template) as they are
+// now.
+func (s *Store) ReturnNotice(ctx context.Context, leadID string) (ReturnNotice, error) {
+	n := ReturnNotice{LeadID: leadID}
+	f := &n.Fields
+	err := s.db.QueryRow(ctx, `SELECT r.org_id, s.return_notification_emails, s.include_comments_on_return, s.return_template,
+			l.external_id, l.first_name, l.last_name, l.email, l.phone, s.name, s.slug, o.name, o.timezone,
+			coalesce((SELECT u.name FROM users u WHERE u.id::text = r.returned_by), 'the operator'),
+			r.returned_at, l.received_at, r.reason, r.comments
+		FROM lead_returns r JOIN leads l ON l.id = r.lead_id JOIN lead_sources s ON s.id = r.source_id JOIN orgs o ON o.id = s.org_id
+		WHERE r.lead_id = $1`, leadID).
+		Scan(&n.OrgID, &n.To, &n.IncludeComments, &n.Template, &f.ExternalID, &f.FirstName, &f.LastName, &f.LeadEmail,
+			&f.LeadPhone, &f.Source, &f.SourceSlug, &f.OrgName, &n.Timezone, &f.ReturnedBy, &n.ReturnedAt, &n.ReceivedAt,
+			&f.Reason, &f.Comments)
+	f.LeadID = leadID
+	return n, notFound(err, "return")
+}
+
+// FinishReturn records that every address of the return was emailed or its
+// failure recorded: the reconciler leaves it alone from then on.
+func (s *Store) FinishReturn(ctx context.Context, leadID string) error {
+	_, err := s.db.Exec(ctx, `UPDATE lead_returns SET notified_at = now() WHERE lead_id = $1 AND notified_at IS NULL`, leadID)
+	return err
+}
+
+// UnnotifiedReturns pages, by lead id, through returns recorded before
+// cutoff whose emails are not all dealt with: the API died between the
+// commit and the run's start, or the run was terminated.
+func (s *Store) UnnotifiedReturns(ctx context.Context, cutoff time.Time, after string, limit int) ([]Returned, error) {
+	rows, err := s.db.Query(ctx, `SELECT r.lead_id, r.org_id, l.source_slug, r.workflow_id
+		FROM lead_returns r JOIN leads l ON l.id = r.lead_id
+		WHERE r.notified_at IS NULL AND r.returned_at < $1 AND ($2 = '' OR r.lead_id > $2::uuid)
+		ORDER BY r.lead_id LIMIT $3`, cutoff, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Returned])
+}
