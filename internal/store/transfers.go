@@ -143,7 +143,7 @@ type movable struct {
 	seq                  int
 	id                   string
 	found                bool
-	orgID, kind          string
+	orgID, kind, status  string
 	owner, assigned, loc *string
 	routed, handover     bool
 }
@@ -237,7 +237,7 @@ func lockBatch(ctx context.Context, tx pgx.Tx, b TransferBatch) ([]movable, erro
 	for i, m := range items {
 		ids[i] = m.id
 	}
-	rows, err = tx.Query(ctx, `SELECT l.id, l.org_id, l.kind, l.owner_user_id, l.assigned_to, l.location, l.routed_at IS NOT NULL,
+	rows, err = tx.Query(ctx, `SELECT l.id, l.org_id, l.kind, l.status, l.owner_user_id, l.assigned_to, l.location, l.routed_at IS NOT NULL,
 			EXISTS (SELECT 1 FROM handovers h WHERE h.lead_id = l.id AND h.status = 'pending')
 		FROM leads l WHERE l.id = ANY($1) ORDER BY l.id FOR UPDATE`, ids)
 	if err != nil {
@@ -246,7 +246,7 @@ func lockBatch(ctx context.Context, tx pgx.Tx, b TransferBatch) ([]movable, erro
 	found := map[string]movable{}
 	for rows.Next() {
 		var m movable
-		if err := rows.Scan(&m.id, &m.orgID, &m.kind, &m.owner, &m.assigned, &m.loc, &m.routed, &m.handover); err != nil {
+		if err := rows.Scan(&m.id, &m.orgID, &m.kind, &m.status, &m.owner, &m.assigned, &m.loc, &m.routed, &m.handover); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -275,6 +275,8 @@ func (l movable) refusal(t transferMove) string {
 		return "agent-owned: only its owner may move it (transfer-ownership back to the org first)"
 	case l.handover:
 		return "waiting for a handover decision"
+	case l.status == domain.StatusReturned:
+		return "returned to its vendor"
 	case !l.routed:
 		return "still being routed at the sending org: try again in a moment"
 	}

@@ -64,20 +64,23 @@ func TestTransferCarriesOverExactlyAsSpecified(t *testing.T) {
 	must(t, err)
 	_, err = p.Exec(ctx, `UPDATE leads SET owner_user_id = assigned_to WHERE id = $1`, ids[5])
 	must(t, err)
+	returned := routedLeads(t, s, m, "returned-", 1)[0]
+	_, err = p.Exec(ctx, `UPDATE leads SET status = 'returned' WHERE id = $1`, returned)
+	must(t, err)
 	other := seed(t, s, 1, domain.SourceConfig{})
 	foreign := routedLeads(t, s, other, "foreign-", 1)[0]
 	nobody := domain.NewID()
 	_, err = p.Exec(ctx, `INSERT INTO lead_automations (lead_id, org_id, kind, name) VALUES ($1,$2,'campaign','Spring'), ($1,$2,'trigger','no-answer')`,
 		ids[0], m.org.ID)
 	must(t, err)
-	all := append(append([]string{}, ids...), foreign, nobody)
+	all := append(append([]string{}, ids...), foreign, nobody, returned)
 	tr := newTransfer(t, s, m.org.ID, sub.org.ID, domain.TransferStaffEvenly, all)
 
 	for round := 0; round < 2; round++ {
 		out, err := s.MoveTransferBatch(ctx, store.TransferBatch{TransferID: tr.ID, Index: 0, Size: 500})
 		must(t, err)
-		if out.Moved != 5 || out.Failed != 3 || out.TeamMembers != 1 {
-			t.Fatalf("round %d: %+v, want 5 moved (one team member), 3 failed", round, out)
+		if out.Moved != 5 || out.Failed != 4 || out.TeamMembers != 1 {
+			t.Fatalf("round %d: %+v, want 5 moved (one team member), 4 failed", round, out)
 		}
 	}
 
@@ -132,14 +135,15 @@ func TestTransferCarriesOverExactlyAsSpecified(t *testing.T) {
 	}
 	st, err := s.GetTransfer(ctx, sub.org.ID, tr.ID)
 	must(t, err)
-	if st.Total != 8 || st.Transferred != 5 || len(st.Failed) != 3 {
+	if st.Total != 9 || st.Transferred != 5 || len(st.Failed) != 4 {
 		t.Fatalf("status: %+v", st)
 	}
 	reasons := map[string]string{}
 	for _, f := range st.Failed {
 		reasons[f.LeadID] = f.Error
 	}
-	if !strings.Contains(reasons[ids[5]], "agent-owned") || !strings.Contains(reasons[foreign], "not found") || !strings.Contains(reasons[nobody], "not found") {
+	if !strings.Contains(reasons[ids[5]], "agent-owned") || !strings.Contains(reasons[foreign], "not found") || !strings.Contains(reasons[nobody], "not found") ||
+		!strings.Contains(reasons[returned], "returned") {
 		t.Errorf("reasons: %v", reasons)
 	}
 	if l, err := s.GetLead(ctx, other.org.ID, foreign); err != nil || l.OrgID != other.org.ID {
