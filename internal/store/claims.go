@@ -26,9 +26,11 @@ type Claim struct {
 // so that concurrent claims each take a different lead without queueing on
 // one row. The order is the leads_claim_order index's. A queued lead
 // without available_at (put back by a rejected handover) is claimable now.
-// "Now" is the clock's, not the transaction's start.
+// "Now" is the clock's, not the transaction's start. A lead closed as
+// invalid or returned is never handed out, whatever its location says.
 const claimOrderSQL = `SELECT id FROM leads
 	WHERE org_id = $1 AND location = 'queue' AND (available_at IS NULL OR available_at <= clock_timestamp())
+		AND status NOT IN ('invalid', 'returned')
 	ORDER BY (CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END), received_at, id
 	LIMIT 1 FOR UPDATE SKIP LOCKED`
 
