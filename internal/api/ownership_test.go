@@ -15,14 +15,22 @@ import (
 // routedLeads records n leads through an owner-routed source of p's org and
 // routes them (the fake Temporal runs no workflow): all assigned to the owner.
 func routedLeads(t *testing.T, ts testServer, p people, n int) []string {
+	ids, _ := leadsThrough(t, ts, p, "everquote", domain.RouteOwner, n)
+	return ids
+}
+
+// leadsThrough records n leads through p's source slug, routed by mode, and
+// routes them. It returns their ids and the source's vendor key ("" when
+// the source was there already).
+func leadsThrough(t *testing.T, ts testServer, p people, slug string, mode domain.RoutingMode, n int) ([]string, string) {
 	t.Helper()
 	ctx := context.Background()
-	sc := domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}}
+	sc := domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: mode}}
 	delay, err := sc.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, _, _, err := ts.s.Store.PutSource(ctx, p.org, "everquote", sc, delay)
+	src, _, key, err := ts.s.Store.PutSource(ctx, p.org, slug, sc, delay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +46,7 @@ func routedLeads(t *testing.T, ts testServer, p people, n int) []string {
 		}
 		ids = append(ids, in.LeadID)
 	}
-	return ids
+	return ids, key
 }
 
 // leadOut is what the tests read of a lead answer.

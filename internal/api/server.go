@@ -90,6 +90,10 @@ func New(s *Server) http.Handler {
 	mux.HandleFunc("POST /v1/leads/{id}/handover/accept", s.acceptHandover)
 	mux.HandleFunc("POST /v1/leads/{id}/handover/reject", s.rejectHandover)
 	mux.HandleFunc("POST /v1/leads/{id}/return", s.returnLead)
+	mux.HandleFunc("POST /v1/orgs/{org}/queue/claim", s.claimNext)
+	mux.HandleFunc("POST /v1/leads/{id}/release", s.releaseLead)
+	mux.HandleFunc("POST /v1/leads/{id}/worked", s.markWorked)
+	mux.HandleFunc("POST /v1/leads/{id}/invalid", s.markInvalid)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

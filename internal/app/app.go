@@ -106,6 +106,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.HandoverWorkflow)
 	w.RegisterWorkflow(workflows.RerouteWorkflow)
 	w.RegisterWorkflow(workflows.ReturnWorkflow)
+	w.RegisterWorkflow(workflows.ClaimWorkflow)
 }
 
 // StartHandover is what the transfer activities use to start a handed-over

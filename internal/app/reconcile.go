@@ -28,6 +28,7 @@ type Reconciled struct {
 	Transfers   int // running transfers whose run was started or found
 	Reroutes    int // deactivated users with team-owned leads still assigned whose reroute was started or found
 	Returns     int // returns whose emails were never dealt with whose run was started or found
+	Claims      int // open claims whose run was started or found (never started, or lost past the window)
 }
 
 // reconcileLoop runs a pass every 30 s until ctx ends.
@@ -74,6 +75,9 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 		return r, err
 	}
 	if err := reconcileReturns(ctx, d, cutoff, &r); err != nil {
+		return r, err
+	}
+	if err := reconcileClaims(ctx, d, cutoff, &r); err != nil {
 		return r, err
 	}
 	return r, reconcileReroutes(ctx, d, cutoff, &r)

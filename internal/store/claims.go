@@ -1,0 +1,332 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
+)
+
+// Claim is one claim of a queued lead by a user (SPEC §5.5): the lead is
+// theirs until ExpiresAt unless they work it by then.
+type Claim struct {
+	LeadID    string
+	OrgID     string
+	UserID    string
+	Seq       int // the lead's n-th claim: the last part of the claim's run ID
+	ClaimedAt time.Time
+	ExpiresAt time.Time
+}
+
+// claimOrderSQL picks the next claimable lead of an org ($1): highest
+// priority, then the oldest lead, skipping rows other claimers hold locked
+// so that concurrent claims each take a different lead without queueing on
+// one row. The order is the leads_claim_order index's. A queued lead
+// without available_at (put back by a rejected handover) is claimable now.
+// "Now" is the clock's, not the transaction's start. A lead closed as
+// invalid or returned is never handed out, whatever its location says.
+const claimOrderSQL = `SELECT id FROM leads
+	WHERE org_id = $1 AND location = 'queue' AND (available_at IS NULL OR available_at <= clock_timestamp())
+		AND status NOT IN ('invalid', 'returned')
+	ORDER BY (CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END), received_at, id
+	LIMIT 1 FOR UPDATE SKIP LOCKED`
+
+// ClaimNext assigns the org's next claimable lead to userID, an active user
+// of the org, in one transaction: the lead leaves the queue, a claim is
+// recorded with the org's claim window, and the timeline says who claimed
+// it. It reports false when no lead is claimable.
+func (s *Store) ClaimNext(ctx context.Context, orgID, userID string) (Claim, bool, error) {
+	c := Claim{OrgID: orgID, UserID: userID}
+	found := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// FOR SHARE: a deactivation of the claimer waits for the claim, and
+		// the reroute it starts then finds the lead assigned to them.
+		var name string
+		err := tx.QueryRow(ctx, `SELECT name FROM users WHERE id = $1 AND org_id = $2 AND active FOR SHARE`, userID, orgID).Scan(&name)
+		if err == pgx.ErrNoRows {
+			return domain.Errorf(domain.EForbidden, "only an active user of the org claims its leads")
+		}
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, claimOrderSQL, orgID).Scan(&c.LeadID)
+		if err == pgx.ErrNoRows {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		if _, err := tx.Exec(ctx, `UPDATE leads SET assigned_to = $2, location = NULL, available_at = NULL, updated_at = now()
+			WHERE id = $1`, c.LeadID, userID); err != nil {
+			return err
+		}
+		// A claim left open by a path that put the lead back without closing
+		// it (a reroute of the claimer's leads) ends here.
+		if err := closeClaim(ctx, tx, c.LeadID, domain.ClaimEnded); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO lead_claims (lead_id, seq, org_id, user_id, claimed_at, expires_at)
+			SELECT $1, coalesce(max(c.seq), 0) + 1, $2, $3, now(), now() + (SELECT claim_window FROM orgs WHERE id = $2)
+			FROM lead_claims c WHERE c.lead_id = $1
+			RETURNING seq, claimed_at, expires_at`, c.LeadID, orgID, userID).Scan(&c.Seq, &c.ClaimedAt, &c.ExpiresAt); err != nil {
+			return err
+		}
+		window := domain.ShortDuration(c.ExpiresAt.Sub(c.ClaimedAt))
+		return addEvent(ctx, tx, c.LeadID, orgID, "claimed", userID,
+			fmt.Sprintf("claimed from the queue by %s: back in the queue unless worked within %s", name, window),
+			map[string]any{"claim_seq": c.Seq, "expires_at": c.ExpiresAt})
+	})
+	return c, found, err
+}
+
+// closeClaim closes the lead's open claim, if it has one, as status.
+func closeClaim(ctx context.Context, tx pgx.Tx, leadID, status string) error {
+	_, err := tx.Exec(ctx, `UPDATE lead_claims SET status = $2, closed_at = now() WHERE lead_id = $1 AND status = 'open'`, leadID, status)
+	return err
+}
+
+// claimedLead is a lead locked for a claim's change, with its latest claim
+// (lastSeq 0: never claimed).
+type claimedLead struct {
+	id, orgID, status string
+	owner, assigned   *string
+	routed            bool
+	lastSeq           int
+	lastUser          string
+	lastStatus        string
+	claimedAt         time.Time
+	expiresAt         time.Time
+}
+
+// lockClaimed locks a lead orgScope holds ("" for any org) and reads its
+// latest claim. Every change to a claim happens under this lock.
+func lockClaimed(ctx context.Context, tx pgx.Tx, orgScope, leadID string) (claimedLead, error) {
+	l := claimedLead{id: leadID}
+	if !domain.ValidUUID(leadID) {
+		return l, domain.Errorf(domain.ENotFound, "lead not found")
+	}
+	var seq *int
+	var user, status *string
+	var claimedAt, expiresAt *time.Time
+	err := tx.QueryRow(ctx, `SELECT l.org_id, l.status, l.owner_user_id, l.assigned_to, l.routed_at IS NOT NULL,
+			c.seq, c.user_id, c.status, c.claimed_at, c.expires_at
+		FROM leads l LEFT JOIN LATERAL (SELECT seq, user_id::text, status, claimed_at, expires_at FROM lead_claims
+			WHERE lead_id = l.id ORDER BY seq DESC LIMIT 1) c ON true
+		WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2) FOR UPDATE OF l`, leadID, orgScope).
+		Scan(&l.orgID, &l.status, &l.owner, &l.assigned, &l.routed, &seq, &user, &status, &claimedAt, &expiresAt)
+	if err != nil {
+		return l, notFound(err, "lead")
+	}
+	if seq != nil {
+		l.lastSeq, l.lastUser, l.lastStatus, l.claimedAt, l.expiresAt = *seq, *user, *status, *claimedAt, *expiresAt
+	}
+	return l, nil
+}
+
+// notAssignee is the refusal for a user who is not the lead's assignee. A
+// user whose own claim just expired is told so (409): they did nothing
+// wrong but arrive late, and retrying will not help.
+func (l claimedLead) notAssignee(userID, verb string) error {
+	if l.lastUser == userID && l.lastStatus == domain.ClaimExpired {
+		return domain.Errorf(domain.EConflict, "your claim expired: the lead was not worked within %s and is back in the queue",
+			domain.ShortDuration(l.expiresAt.Sub(l.claimedAt)))
+	}
+	return domain.Errorf(domain.EForbidden, "only the lead's assignee may %s it", verb)
+}
+
+// stillTheClaims reports whether the lead is still as the claim left it:
+// assigned to the claimer, in the org they claimed it in, team-owned and
+// neither invalid nor returned. Anything else ended the claim another way.
+func (l claimedLead) stillTheClaims(userID, orgID string) bool {
+	return deref(l.assigned) == userID && l.orgID == orgID && l.owner == nil &&
+		l.status != domain.StatusInvalid && l.status != domain.StatusReturned
+}
+
+// ReleaseLead puts a lead its assignee (userID) gives up back in the queue,
+// claimable at once, and closes their claim if it is open. Only the
+// assignee may; an agent-owned lead is given back to the team first, since
+// a queued lead is the team's to hand out.
+func (s *Store) ReleaseLead(ctx context.Context, orgScope, userID, leadID string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		l, err := lockClaimed(ctx, tx, orgScope, leadID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case deref(l.assigned) != userID:
+			return l.notAssignee(userID, "release")
+		case !l.routed:
+			return domain.Errorf(domain.EConflict, "the lead is still being routed: try again in a moment")
+		case l.owner != nil:
+			return domain.Errorf(domain.EConflict, "the lead is agent-owned: give it back to the team before releasing it to the queue")
+		}
+		if _, err := tx.Exec(ctx, `UPDATE leads SET location = 'queue', available_at = now(), assigned_to = NULL, updated_at = now()
+			WHERE id = $1`, leadID); err != nil {
+			return err
+		}
+		// Another user's claim (a manager assigned the lead on) ended when
+		// it left them; the assignee's own claim is released.
+		closed := domain.ClaimReleased
+		if l.lastUser != userID {
+			closed = domain.ClaimEnded
+		}
+		if err := closeClaim(ctx, tx, leadID, closed); err != nil {
+			return err
+		}
+		name, err := nameOf(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, leadID, l.orgID, "released", userID, fmt.Sprintf("released back to the queue by %s", name),
+			map[string]any{"previous": userID})
+	})
+}
+
+// MarkInvalid marks a lead invalid for reason: its status becomes invalid,
+// it is assigned to nobody and waits nowhere, and its open claim closes.
+// Its assignee may, and whoever may change the lead (domain.Changer.MayMarkInvalid).
+func (s *Store) MarkInvalid(ctx context.Context, orgScope string, by domain.Changer, leadID, reason string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		l, err := lockClaimed(ctx, tx, orgScope, leadID)
+		if err != nil {
+			return err
+		}
+		if err := by.MayMarkInvalid(deref(l.owner), deref(l.assigned)); err != nil {
+			return err
+		}
+		switch {
+		case !l.routed:
+			return domain.Errorf(domain.EConflict, "the lead is still being routed: try again in a moment")
+		case l.status == domain.StatusInvalid:
+			return domain.Errorf(domain.EConflict, "the lead is already invalid")
+		}
+		if _, err := tx.Exec(ctx, `UPDATE leads SET status = 'invalid', assigned_to = NULL, location = NULL, available_at = NULL,
+			updated_at = now() WHERE id = $1`, leadID); err != nil {
+			return err
+		}
+		if err := closeClaim(ctx, tx, leadID, domain.ClaimInvalid); err != nil {
+			return err
+		}
+		name, err := nameOf(ctx, tx, by.UserID)
+		if err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, leadID, l.orgID, "invalid", by.Actor(), fmt.Sprintf("marked invalid by %s: %s", name, reason),
+			map[string]any{"reason": reason, "previous": l.assigned})
+	})
+}
+
+// MarkWorked records the assignee's first action on a lead they claimed:
+// the claim is kept and its window no longer runs. Marking it again
+// changes nothing (false). A lead not under a claim of theirs is a
+// conflict: there is no window to stop.
+func (s *Store) MarkWorked(ctx context.Context, orgScope, userID, leadID string) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		l, err := lockClaimed(ctx, tx, orgScope, leadID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case deref(l.assigned) != userID:
+			return l.notAssignee(userID, "mark as worked")
+		case l.lastUser != userID || (l.lastStatus != domain.ClaimOpen && l.lastStatus != domain.ClaimWorked):
+			return domain.Errorf(domain.EConflict, "this lead is not under a claim of yours: it has no claim window to stop")
+		case l.lastStatus == domain.ClaimWorked:
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE lead_claims SET status = 'worked', worked_at = now(), closed_at = now()
+			WHERE lead_id = $1 AND seq = $2`, leadID, l.lastSeq); err != nil {
+			return err
+		}
+		changed = true
+		name, err := nameOf(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		after := time.Since(l.claimedAt).Round(time.Second)
+		return addEvent(ctx, tx, leadID, l.orgID, "worked", userID,
+			fmt.Sprintf("worked by %s %s after claiming: the claim is kept", name, domain.ShortDuration(max(after, 0))),
+			map[string]any{"claim_seq": l.lastSeq})
+	})
+	return changed, err
+}
+
+// ExpireClaim is what a claim's run does when the window has passed: in one
+// transaction, if the claim is still open and the lead still as the claim
+// left it, the lead goes back to the queue (claimable now) and the timeline
+// says why. It returns how the claim ended; run again, it changes nothing
+// and returns the same. A claim whose lead changed hands meanwhile closes as
+// ended and the lead stays where it is.
+func (s *Store) ExpireClaim(ctx context.Context, leadID string, seq int) (string, error) {
+	outcome := ""
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		l, err := lockClaimed(ctx, tx, "", leadID)
+		if err != nil {
+			return err
+		}
+		var c Claim
+		err = tx.QueryRow(ctx, `SELECT org_id, user_id, status, claimed_at, expires_at FROM lead_claims WHERE lead_id = $1 AND seq = $2`,
+			leadID, seq).Scan(&c.OrgID, &c.UserID, &outcome, &c.ClaimedAt, &c.ExpiresAt)
+		if err != nil {
+			return notFound(err, "claim")
+		}
+		if outcome != domain.ClaimOpen {
+			return nil
+		}
+		if !l.stillTheClaims(c.UserID, c.OrgID) {
+			outcome = domain.ClaimEnded
+			_, err := tx.Exec(ctx, `UPDATE lead_claims SET status = 'ended', closed_at = now() WHERE lead_id = $1 AND seq = $2`, leadID, seq)
+			return err
+		}
+		outcome = domain.ClaimExpired
+		if _, err := tx.Exec(ctx, `UPDATE leads SET location = 'queue', available_at = now(), assigned_to = NULL, updated_at = now()
+			WHERE id = $1`, leadID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE lead_claims SET status = 'expired', closed_at = now() WHERE lead_id = $1 AND seq = $2`,
+			leadID, seq); err != nil {
+			return err
+		}
+		name, err := nameOf(ctx, tx, c.UserID)
+		if err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, leadID, l.orgID, "claim_expired", "leadrelay",
+			fmt.Sprintf("not worked within %s: back in the queue (claimed by %s)", domain.ShortDuration(c.ExpiresAt.Sub(c.ClaimedAt)), name),
+			map[string]any{"claim_seq": seq, "previous": c.UserID})
+	})
+	return outcome, err
+}
+
+// ClaimRunStarted records that Temporal took the claim's run, so the
+// reconciler leaves the claim alone until its window has passed.
+func (s *Store) ClaimRunStarted(ctx context.Context, leadID string, seq int) error {
+	_, err := s.db.Exec(ctx, `UPDATE lead_claims SET run_started_at = coalesce(run_started_at, now()) WHERE lead_id = $1 AND seq = $2`,
+		leadID, seq)
+	return err
+}
+
+// StrandedClaims pages, in lead id order after afterLead ("" from the
+// start), through open claims whose run may be missing: made before cutoff
+// and never recorded as started (Temporal refused the API's start), or
+// still open though their window ended before cutoff (the run was lost, or
+// failed). The reconciler starts their runs; a run still going is found.
+func (s *Store) StrandedClaims(ctx context.Context, cutoff time.Time, afterLead string, limit int) ([]Claim, error) {
+	var after *string
+	if afterLead != "" {
+		after = &afterLead
+	}
+	rows, err := s.db.Query(ctx, `SELECT lead_id, org_id, user_id, seq, claimed_at, expires_at FROM lead_claims
+		WHERE status = 'open' AND ((run_started_at IS NULL AND claimed_at < $1) OR expires_at < $1)
+			AND ($2::uuid IS NULL OR lead_id > $2)
+		ORDER BY lead_id LIMIT $3`, cutoff, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Claim])
+}

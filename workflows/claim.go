@@ -1,0 +1,83 @@
+package workflows
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/leadrelay/leadrelay/activities"
+	"github.com/leadrelay/leadrelay/internal/store"
+)
+
+// ClaimWorkflowID names the run that holds one claim's window: the lead's
+// seq-th claim, so a re-claim after an expiry is a run of its own. At most
+// 6 + 36 + 1 + 10 bytes of printable ASCII.
+func ClaimWorkflowID(leadID string, seq int) string {
+	return "claim/" + leadID + "/" + strconv.Itoa(seq)
+}
+
+// ClaimInput starts a claim's run: which claim, and when its window ends
+// (store.Claim.ExpiresAt, fixed at the claim). Ids, a number and a time.
+type ClaimInput struct {
+	LeadID   string    `json:"lead_id"`
+	OrgID    string    `json:"org_id"`
+	Seq      int       `json:"seq"`
+	Deadline time.Time `json:"deadline"`
+}
+
+// ClaimResult is how the claim ended (domain.Claim*): expired when this run
+// put the lead back in the queue; worked, released, invalid or ended when
+// the rep or someone else had already settled it.
+type ClaimResult struct {
+	Outcome string `json:"outcome"`
+}
+
+// ClaimWorkflow is a claim's window (SPEC §5.5): a durable timer to the
+// deadline, then one activity that returns the lead to the queue only if
+// the claim is still open and the lead still the claimer's. Working,
+// releasing or invalidating the lead settles the claim in PostgreSQL, which
+// the activity reads; nothing is signalled, so the history is the same
+// dozen events whatever happened meanwhile.
+func ClaimWorkflow(ctx workflow.Context, in ClaimInput) (ClaimResult, error) {
+	logger := log.With(workflow.GetLogger(ctx), "LeadID", in.LeadID, "Seq", in.Seq)
+	if wait := in.Deadline.Sub(workflow.Now(ctx)); wait > 0 {
+		if err := workflow.Sleep(ctx, wait); err != nil {
+			return ClaimResult{}, err
+		}
+	}
+	var a *activities.Activities
+	var out activities.ClaimOutcome
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeepingOptions), a.ExpireClaim,
+		activities.ClaimRef{LeadID: in.LeadID, Seq: in.Seq}).Get(ctx, &out)
+	if err != nil {
+		return ClaimResult{}, err
+	}
+	logger.Info("claim window passed", "Outcome", out.Outcome)
+	return ClaimResult{Outcome: out.Outcome}, nil
+}
+
+// StartClaim starts the run of a recorded claim, or finds it, and records
+// that Temporal took it (store.ClaimRunStarted). The API calls it once the
+// claim has committed; the reconciler for an open claim whose run Temporal
+// never took or lost (a failed run is started again; a completed one
+// settled the claim).
+func StartClaim(ctx context.Context, tc client.Client, st *store.Store, queue string, c store.Claim) error {
+	err := startOrFind(ctx, tc, client.StartWorkflowOptions{
+		ID:                       ClaimWorkflowID(c.LeadID, c.Seq),
+		TaskQueue:                queue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(c.OrgID), LeadIDKey.ValueSet(c.LeadID),
+			LeadStatusKey.ValueSet("claimed")),
+	}, ClaimWorkflow, ClaimInput{LeadID: c.LeadID, OrgID: c.OrgID, Seq: c.Seq, Deadline: c.ExpiresAt})
+	if err != nil {
+		return err
+	}
+	return st.ClaimRunStarted(ctx, c.LeadID, c.Seq)
+}
