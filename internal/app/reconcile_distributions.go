@@ -47,6 +47,8 @@ func reconcileDistributions(ctx context.Context, d *Deps, cutoff time.Time, r *R
 			continue
 		}
 		r.Distributions++
+		d.Log.Info("reconcile: run of an unfinished distribution started or found", zap.String("distribution_id", dist.ID),
+			zap.String("workflow_id", dist.WorkflowID))
 	}
 	start := StartLeadHop(d.Temporal, d.Cfg.TaskQueue)
 	return eachPage(func(after string) ([]store.DistributionHop, error) {
