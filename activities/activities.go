@@ -33,6 +33,10 @@ type Activities struct {
 	// lead's review. internal/app wires workflows.StartHandover here: this
 	// package cannot import the workflows that call it.
 	StartHandover func(ctx context.Context, h HandoverRun) error
+	// StartLeadHop starts, or finds, a sub-agency hop run of a lead's
+	// routing: what a distribution does with each lead it passes down.
+	// internal/app wires it, for the same reason.
+	StartLeadHop func(ctx context.Context, h HopRun) error
 }
 
 // deliver sends one email through the outbox and says how it went in the

@@ -23,6 +23,8 @@ commands:
   invite    invite an org's owner to become a sub-agency: invite --org ID --email E
   invitations  list an org's invitations: invitations --org ID
   transfer  move leads to a linked org and follow the progress: transfer --org ID --to ID --leads IDS|@FILE --mode M
+  distribute  distribute a source's pending leads now: distribute --org ID --source SLUG [--mode M] [--key K]
+  schedule  timed distributions on Temporal Schedules: schedule create|update|delete|list|pause|resume|trigger …
   bench     the benchmark of SPEC §7 against a running stack
 
 Configuration is read from the environment (see README).`
@@ -37,6 +39,7 @@ func main() {
 	cmds := map[string]func(context.Context, []string) error{
 		"dev": runDev, "serve": runServe, "migrate": runMigrate, "ingest": runIngest, "bench": runBench,
 		"invite": runInvite, "invitations": runInvitations, "transfer": runTransfer,
+		"distribute": runDistribute, "schedule": runSchedule,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

@@ -75,11 +75,7 @@ func TestRerouteWorkflowPagesThroughEveryLead(t *testing.T) {
 // rerouteResult is the result of a run that completed.
 func rerouteResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.RerouteResult {
 	t.Helper()
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
-	var res workflows.RerouteResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	return res
+	return resultOf[workflows.RerouteResult](t, env)
 }
 
 // Past BatchesPerRun pages a run continues as new with its place and

@@ -107,6 +107,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.RerouteWorkflow)
 	w.RegisterWorkflow(workflows.ReturnWorkflow)
 	w.RegisterWorkflow(workflows.ClaimWorkflow)
+	w.RegisterWorkflow(workflows.DistributeWorkflow)
 }
 
 // StartHandover is what the transfer activities use to start a handed-over
@@ -145,7 +146,8 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	w := worker.New(d.Temporal, d.Cfg.TaskQueue, WorkerOptions())
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
-		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: StartHandover(d.Temporal, d.Cfg.TaskQueue)})
+		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: StartHandover(d.Temporal, d.Cfg.TaskQueue),
+		StartLeadHop: StartLeadHop(d.Temporal, d.Cfg.TaskQueue)})
 	if err := w.Start(); err != nil {
 		return err
 	}

@@ -29,6 +29,10 @@ type Reconciled struct {
 	Reroutes    int // deactivated users with team-owned leads still assigned whose reroute was started or found
 	Returns     int // returns whose emails were never dealt with whose run was started or found
 	Claims      int // open claims whose run was started or found (never started, or lost past the window)
+
+	// Distributions counts distributions not completed, and leads they
+	// passed down still in flight, whose run was started or found.
+	Distributions int
 }
 
 // reconcileLoop runs a pass every 30 s until ctx ends.
@@ -78,6 +82,9 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 		return r, err
 	}
 	if err := reconcileClaims(ctx, d, cutoff, &r); err != nil {
+		return r, err
+	}
+	if err := reconcileDistributions(ctx, d, cutoff, &r); err != nil {
 		return r, err
 	}
 	return r, reconcileReroutes(ctx, d, cutoff, &r)

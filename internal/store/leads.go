@@ -256,7 +256,8 @@ func decodeCursor(c string) (time.Time, string, error) {
 // their runs, so no lead is orphaned whatever happened to its first one.
 func (s *Store) Unrouted(ctx context.Context, cutoff time.Time, after UnroutedLead, limit int) ([]UnroutedLead, error) {
 	// intake_org_id: the run to start is the first hop's, even when a
-	// fan-out has already moved the lead down.
+	// fan-out has already moved the lead down. A lead a distribution passed
+	// down resumes at that hop instead (StrandedDistributionHops).
 	var afterAt *time.Time
 	var afterID *string
 	if after.LeadID != "" {
@@ -265,6 +266,7 @@ func (s *Store) Unrouted(ctx context.Context, cutoff time.Time, after UnroutedLe
 	rows, err := s.db.Query(ctx, `SELECT l.id, l.intake_org_id, l.source_id, l.source_slug, l.external_id, l.workflow_id, l.received_at
 		FROM leads l WHERE l.routed_at IS NULL AND l.received_at < $1
 			AND ($2::timestamptz IS NULL OR (l.received_at, l.id) > ($2, $3::uuid))
+			AND NOT EXISTS (SELECT 1 FROM distribution_leads dl WHERE dl.lead_id = l.id AND dl.sub_org_id IS NOT NULL)
 		ORDER BY l.received_at, l.id LIMIT $4`, cutoff, afterAt, afterID, limit)
 	if err != nil {
 		return nil, err
