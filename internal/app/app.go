@@ -105,6 +105,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.TransferWorkflow)
 	w.RegisterWorkflow(workflows.HandoverWorkflow)
 	w.RegisterWorkflow(workflows.RerouteWorkflow)
+	w.RegisterWorkflow(workflows.DigestWorkflow)
 }
 
 // StartHandover is what the transfer activities use to start a handed-over

@@ -27,6 +27,7 @@ type Reconciled struct {
 	Expired     int // pending invitations past their expiry closed directly
 	Transfers   int // running transfers whose run was started or found
 	Reroutes    int // deactivated users with team-owned leads still assigned whose reroute was started or found
+	Digests     int // digest batches whose run was started or found
 }
 
 // reconcileLoop runs a pass every 30 s until ctx ends.
@@ -70,6 +71,9 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 		return r, err
 	}
 	if err := reconcileTransfers(ctx, d, cutoff, &r); err != nil {
+		return r, err
+	}
+	if err := reconcileDigests(ctx, d, &r); err != nil {
 		return r, err
 	}
 	return r, reconcileReroutes(ctx, d, cutoff, &r)
