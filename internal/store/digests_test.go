@@ -63,12 +63,12 @@ func TestDigestDaysFollowEachOrgsTimezone(t *testing.T) {
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	chi, tok := zoned(t, s, "America/Chicago"), zoned(t, s, "Asia/Tokyo")
-	postedAt(t, s, p, chi, "c-before", "2026-03-07T05:59:59Z") // 23:59:59 CST on the 6th
-	first := postedAt(t, s, p, chi, "c-first", "2026-03-07T06:00:00Z")   // midnight on the 7th
-	last := postedAt(t, s, p, chi, "c-last", "2026-03-08T05:59:59Z")     // 23:59:59 on the 7th
-	postedAt(t, s, p, chi, "c-after", "2026-03-08T06:00:00Z")            // midnight on the 8th, still CST
-	postedAt(t, s, p, tok, "t-7th", "2026-03-07T14:59:59Z")              // 23:59:59 JST on the 7th
-	postedAt(t, s, p, tok, "t-8th", "2026-03-07T15:00:00Z")              // midnight JST on the 8th
+	postedAt(t, s, p, chi, "c-before", "2026-03-07T05:59:59Z")         // 23:59:59 CST on the 6th
+	first := postedAt(t, s, p, chi, "c-first", "2026-03-07T06:00:00Z") // midnight on the 7th
+	last := postedAt(t, s, p, chi, "c-last", "2026-03-08T05:59:59Z")   // 23:59:59 on the 7th
+	postedAt(t, s, p, chi, "c-after", "2026-03-08T06:00:00Z")          // midnight on the 8th, still CST
+	postedAt(t, s, p, tok, "t-7th", "2026-03-07T14:59:59Z")            // 23:59:59 JST on the 7th
+	postedAt(t, s, p, tok, "t-8th", "2026-03-07T15:00:00Z")            // midnight JST on the 8th
 	days := uncovered(t, s, chi.org.ID, tok.org.ID)
 	for key, first := range map[string]string{
 		chi.org.ID + " 2026-03-06": "2026-03-07T05:59:59Z", chi.org.ID + " 2026-03-07": "2026-03-07T06:00:00Z",
