@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+
+	"github.com/leadrelay/leadrelay/internal/app"
 	"github.com/leadrelay/leadrelay/internal/bench"
 	"github.com/leadrelay/leadrelay/internal/mailcatcher"
 	"github.com/leadrelay/leadrelay/workflows"
@@ -25,6 +28,20 @@ func digestRig(t *testing.T, delay string) (*rig, *stack) {
 	r.startWorker(t)
 	r.waitWorkers(t, 1)
 	return r, r.apis[0]
+}
+
+// sweep runs a reconciler pass from the test with the rig's digest delay,
+// so the digest runs start now and wait on their timers (the worker's own
+// pass comes every 30 s, possibly after a short delay has passed).
+func sweep(t *testing.T, s *stack, delay time.Duration) {
+	t.Helper()
+	cfg := *s.deps.Cfg
+	cfg.DigestDelay = delay
+	d := *s.deps
+	d.Cfg = &cfg
+	if _, err := app.Reconcile(context.Background(), &d, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // subscriber is a user who asked for new-lead digests.
@@ -152,6 +169,7 @@ func TestDigestOncePerSubscriberPerOrg(t *testing.T) {
 	s.waitRouted(t, a.sourceID, 20)
 	s.waitRouted(t, b.sourceID, 15)
 	s.waitRouted(t, fan.str("id"), 15)
+	sweep(t, s, 20*time.Second)
 	tr := s.do(t, "POST", "/v1/orgs/"+b.id+"/transfers", b.ownerToken, map[string]any{"to_org": c.id, "lead_ids": direct[:5], "mode": "owner"})
 	if tr.status != 202 {
 		t.Fatalf("transfer: %d %s", tr.status, tr.raw)
@@ -218,6 +236,13 @@ func TestDigestOncePerSubscriberPerOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 	bulkRun := workflows.DigestWorkflowID(bulk.id, bulkDay, 0)
+	timer := false
+	for _, e := range history(t, s, workflows.DigestWorkflowID(c.id, day, 0)).Events {
+		timer = timer || e.GetEventType() == enums.EVENT_TYPE_TIMER_FIRED
+	}
+	if !timer {
+		t.Error("the sub-agency's digest run, started at once, did not wait on its timer")
+	}
 	if n := len(history(t, s, bulkRun).Events); n >= 100 {
 		t.Errorf("the 10,000-lead digest's run has %d events, want under 100", n)
 	} else {

@@ -67,7 +67,8 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 			})
 		}
 	}
-	for _, want := range append(together, "reroute_history.json", "transfer_history.json", "handover_history.json") {
+	for _, want := range append(together, "reroute_history.json", "transfer_history.json", "handover_history.json",
+		"digest_history.json") {
 		if !kept[want] {
 			t.Errorf("no fixture set holds %s", want)
 		}
