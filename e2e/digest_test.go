@@ -18,15 +18,18 @@ import (
 
 // digestRig is a fault rig (real worker processes, private PostgreSQL and
 // Temporal) whose worker sends each digest batch `delay` after its first
-// lead (NEW_LEAD_DIGEST_DELAY), so a test sees digests in seconds.
+// lead (NEW_LEAD_DIGEST_DELAY), so a test sees digests in seconds. The rig's
+// first worker registers the search attributes the API waits for (on the
+// production-shaped server nothing else does); before any lead exists it is
+// replaced by one with the delay in its environment.
 func digestRig(t *testing.T, delay string) (*rig, *stack) {
 	t.Helper()
-	r := newRig(t, 0, 1)
+	r := newRig(t, 1, 1)
 	r.mu.Lock()
 	r.env = append(r.env, "NEW_LEAD_DIGEST_DELAY="+delay)
 	r.mu.Unlock()
-	r.startWorker(t)
-	r.waitWorkers(t, 1)
+	r.killWorker(t)
+	r.waitWorkers(t, 2)
 	return r, r.apis[0]
 }
 
