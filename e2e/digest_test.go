@@ -320,3 +320,61 @@ func TestDigestSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("%d digest emails, want 4", n)
 	}
 }
+
+// TestReconcilerStartsALostDigest: a digest batch recorded without a run (a
+// crash between the row and the start) and one whose run an operator
+// terminated while it waited are both started by the reconciler, and each
+// subscriber gets each digest once. Their leads arrived three days ago, out
+// of the sweep's sight, so only these rows speak for them.
+func TestReconcilerStartsALostDigest(t *testing.T) {
+	s := up(t)
+	ctx := context.Background()
+	var runs []string
+	var subs []subscriber
+	for i, name := range []string{"LostDigest", "TerminatedDigest"} {
+		tn := s.newTenant(t, name, 1, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"}})
+		m, _ := s.subscribe(t, tn)
+		subs = append(subs, m...)
+		ids := s.postDigestLeads(t, tn.vendorKey, fmt.Sprintf("lost-%d-%d", i, time.Now().UnixNano()), 2)
+		s.waitRouted(t, tn.sourceID, 2)
+		if _, err := s.deps.Pool.Exec(ctx, `UPDATE leads SET routed_at = now() - interval '3 days' WHERE id = ANY($1)`, ids); err != nil {
+			t.Fatal(err)
+		}
+		day := time.Now().Add(-72 * time.Hour).UTC()
+		from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC).Add(-24 * time.Hour)
+		fire := time.Now().Add(-time.Second)
+		if i == 1 {
+			fire = time.Now().Add(time.Hour) // its run will wait, and be terminated
+		}
+		dayS := day.Format(time.DateOnly)
+		runs = append(runs, workflows.DigestWorkflowID(tn.id, dayS, 0))
+		if _, err := s.deps.Pool.Exec(ctx, `INSERT INTO digests (org_id, day, from_at, until_at, fire_at, workflow_id)
+			VALUES ($1, $2, $3, $4, $5, $6)`, tn.id, dayS, from, from.Add(72*time.Hour), fire, runs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := app.Reconcile(ctx, s.deps, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s.waitMail(t, subs[0].email, 1, time.Minute)
+	if err := s.deps.Temporal.TerminateWorkflow(ctx, runs[1], "", "an operator's mistake"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.deps.Pool.Exec(ctx, `UPDATE digests SET fire_at = now(), started_at = now() - interval '11 minutes'
+		WHERE workflow_id = $1`, runs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Reconcile(ctx, s.deps, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s.waitMail(t, subs[2].email, 1, time.Minute)
+	time.Sleep(2 * time.Second)
+	for _, u := range subs {
+		if n := len(s.mailsFor(u.email)); n != 1 {
+			t.Errorf("%s got %d digests, want 1", u.name, n)
+		}
+	}
+	if n := s.count(t, `SELECT count(*) FROM digests WHERE workflow_id = ANY($1) AND status = 'sent' AND leads = 2`, runs); n != 2 {
+		t.Errorf("%d of 2 lost digests sent with their two leads", n)
+	}
+}
