@@ -9,10 +9,12 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
+	"github.com/leadrelay/leadrelay/internal/mailcatcher"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -102,34 +104,39 @@ func utc(v string) time.Time {
 	return t
 }
 
-// TestDigestWithRealActivities: an org with three leads today, two
-// subscribed users (admin, staff) and three who are not mailed (an
-// unsubscribed staff, a subscribed manager, the owner): the run waits for
-// its time, then each subscriber gets one email listing the three leads with
-// their links. Running the same batch again sends nothing.
-func TestDigestWithRealActivities(t *testing.T) {
-	env, s, sink := realEnv(t)
-	env.RegisterWorkflow(workflows.DigestWorkflow)
+// digestDay is an org with three leads routed today, two subscribers who
+// get its digest (an admin and a staff user) and two who do not (an
+// unsubscribed staff user and a subscribed manager), and today's batch
+// recorded as the sweep records it under a one-minute delay.
+type digestDay struct {
+	mailed []string // the subscribers' addresses
+	dom    string
+	leads  []string
+	in     workflows.DigestInput
+	day    time.Time
+	org    string
+}
+
+func newDigestDay(t *testing.T, s *store.Store) digestDay {
+	t.Helper()
 	o, src := seedOrg(t, s, 0, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}})
-	dom := fmt.Sprintf("d%d.example", time.Now().UnixNano())
-	var subscribed []string
+	dd := digestDay{dom: fmt.Sprintf("d%d.example", time.Now().UnixNano()), org: o.id}
 	for _, u := range []struct {
 		role   domain.Role
 		notify bool
 		name   string
 	}{{domain.RoleAdmin, true, "ann"}, {domain.RoleStaff, true, "sam"}, {domain.RoleStaff, false, "quiet"}, {domain.RoleManager, true, "meg"}} {
-		_, _, err := s.CreateUser(ctx, o.id, u.name+"@"+dom, u.name, u.role, u.notify)
+		_, _, err := s.CreateUser(ctx, o.id, u.name+"@"+dd.dom, u.name, u.role, u.notify)
 		require.NoError(t, err)
 		if u.notify && u.role != domain.RoleManager {
-			subscribed = append(subscribed, u.name+"@"+dom)
+			dd.mailed = append(dd.mailed, u.name+"@"+dd.dom)
 		}
 	}
-	var leads []string
 	for i := 0; i < 3; i++ {
 		in := postLead(t, s, o, src, fmt.Sprintf("dg-%d", i))
 		_, err := s.RouteLead(ctx, store.RouteRequest{LeadID: in.LeadID})
 		require.NoError(t, err)
-		leads = append(leads, in.LeadID)
+		dd.leads = append(dd.leads, in.LeadID)
 	}
 	days, err := s.UncoveredDays(ctx, time.Now().Add(-time.Hour))
 	require.NoError(t, err)
@@ -141,38 +148,78 @@ func TestDigestWithRealActivities(t *testing.T) {
 	}
 	require.Equal(t, o.id, d.OrgID, "today is uncovered for the org")
 	plan := domain.DigestSchedule{Delay: time.Minute}.Plan(time.UTC, d.Day, d.First, d.PrevUntil)
+	dd.day = d.Day
 	day := d.Day.Format(time.DateOnly)
 	_, err = s.CreateDigest(ctx, store.Digest{OrgID: o.id, Day: d.Day, From: plan.From, Until: plan.Until, FireAt: plan.FireAt,
 		WorkflowID: workflows.DigestWorkflowID(o.id, day, 0)})
 	require.NoError(t, err)
-	in := workflows.DigestInput{OrgID: o.id, Day: day, FireAt: plan.FireAt}
+	dd.in = workflows.DigestInput{OrgID: o.id, Day: day, FireAt: plan.FireAt}
+	return dd
+}
+
+// received is the sink's digests to the org's users.
+func (dd digestDay) received(sink *mailcatcher.Catcher) []mailcatcher.Message {
+	var out []mailcatcher.Message
+	for _, m := range sink.Messages() {
+		if strings.HasSuffix(m.To[0], "@"+dd.dom) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func runDigest(t *testing.T, env *testsuite.TestWorkflowEnvironment, in workflows.DigestInput) workflows.DigestResult {
+	t.Helper()
+	env.RegisterWorkflow(workflows.DigestWorkflow)
 	env.ExecuteWorkflow(workflows.DigestWorkflow, in)
 	require.NoError(t, env.GetWorkflowError())
 	var res workflows.DigestResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, workflows.DigestResult{Leads: 3, Recipients: 2}, res)
+	return res
+}
 
+// TestDigestWithRealActivities: the run waits for its time, then each
+// subscriber gets one email listing the three leads with their links.
+// Running the same batch again sends nothing.
+func TestDigestWithRealActivities(t *testing.T) {
+	env, s, sink := realEnv(t)
+	dd := newDigestDay(t, s)
+	require.Equal(t, workflows.DigestResult{Leads: 3, Recipients: 2}, runDigest(t, env, dd.in))
 	var got []string
-	for _, m := range sink.Messages() {
-		if strings.HasSuffix(m.To[0], "@"+dom) {
-			got = append(got, m.To[0])
-			require.Contains(t, m.Subject, "3 new leads for Org")
-			for _, id := range leads {
-				require.Contains(t, m.Text, "http://api.test/v1/leads/"+id)
-			}
-			require.Contains(t, m.Text, "Ada Lovelace")
+	for _, m := range dd.received(sink) {
+		got = append(got, m.To[0])
+		require.Contains(t, m.Subject, "3 new leads for Org")
+		for _, id := range dd.leads {
+			require.Contains(t, m.Text, "http://api.test/v1/leads/"+id)
 		}
+		require.Contains(t, m.Text, "Ada Lovelace")
 	}
-	require.ElementsMatch(t, subscribed, got)
-	g, err := s.GetDigest(ctx, o.id, d.Day, 0)
+	require.ElementsMatch(t, dd.mailed, got)
+	g, err := s.GetDigest(ctx, dd.org, dd.day, 0)
 	require.NoError(t, err)
 	require.Equal(t, "sent", g.Status)
 
 	// Again, as a crash after the emails but before the run closed would:
 	// the outbox knows every key, so the fresh sink gets nothing.
 	again, _, sink2 := realEnv(t)
-	again.RegisterWorkflow(workflows.DigestWorkflow)
-	again.ExecuteWorkflow(workflows.DigestWorkflow, in)
-	require.NoError(t, again.GetWorkflowError())
+	runDigest(t, again, dd.in)
 	require.Empty(t, sink2.Messages(), "a second run of the same batch sends nothing again")
+}
+
+// TestDigestRefusedRecipientIsRecorded: a mail server refusing one
+// subscriber for good (550) does not hold up the other, and the refusal is
+// recorded failed rather than retried.
+func TestDigestRefusedRecipientIsRecorded(t *testing.T) {
+	env, s, sink := realEnv(t)
+	dd := newDigestDay(t, s)
+	sink.Refuse(550, dd.mailed[0])
+	require.Equal(t, workflows.DigestResult{Leads: 3, Recipients: 2, Refused: 1}, runDigest(t, env, dd.in))
+	got := dd.received(sink)
+	require.Len(t, got, 1)
+	require.Equal(t, dd.mailed[1], got[0].To[0])
+	u, err := s.DigestRecipients(ctx, dd.org)
+	require.NoError(t, err)
+	sent, err := s.DeliverySent(ctx, activities.DigestKey(dd.org, dd.in.Day, 0, u[0].ID))
+	require.NoError(t, err)
+	require.False(t, sent)
 }
