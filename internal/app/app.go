@@ -108,6 +108,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.ReturnWorkflow)
 	w.RegisterWorkflow(workflows.ClaimWorkflow)
 	w.RegisterWorkflow(workflows.DistributeWorkflow)
+	w.RegisterWorkflow(workflows.DigestWorkflow)
 }
 
 // StartHandover is what the transfer activities use to start a handed-over

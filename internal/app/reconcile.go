@@ -33,6 +33,7 @@ type Reconciled struct {
 	// Distributions counts distributions not completed, and leads they
 	// passed down still in flight, whose run was started or found.
 	Distributions int
+	Digests     int // digest batches whose run was started or found
 }
 
 // reconcileLoop runs a pass every 30 s until ctx ends.
@@ -85,6 +86,9 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 		return r, err
 	}
 	if err := reconcileDistributions(ctx, d, cutoff, &r); err != nil {
+		return r, err
+	}
+	if err := reconcileDigests(ctx, d, &r); err != nil {
 		return r, err
 	}
 	return r, reconcileReroutes(ctx, d, cutoff, &r)
