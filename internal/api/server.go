@@ -115,6 +115,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/leads/{id}/release", s.releaseLead},
 		{"POST", "/v1/leads/{id}/worked", s.markWorked},
 		{"POST", "/v1/leads/{id}/invalid", s.markInvalid},
+		{"GET", "/v1/openapi.json", s.openAPI},
 	}
 }
 
