@@ -56,48 +56,67 @@ func New(s *Server) http.Handler {
 		s.authFails = newKeyedLimiter(rl.PerSecond, rl.Burst)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("POST /v1/orgs", s.createOrg)
-	mux.HandleFunc("GET /v1/orgs/{org}", s.getOrg)
-	mux.HandleFunc("PATCH /v1/orgs/{org}", s.patchOrg)
-	mux.HandleFunc("POST /v1/orgs/{org}/users", s.createUser)
-	mux.HandleFunc("PATCH /v1/orgs/{org}/users/{user}", s.updateUser)
-	mux.HandleFunc("PUT /v1/orgs/{org}/sources/{slug}", s.putSource)
-	mux.HandleFunc("GET /v1/orgs/{org}/sources", s.listSources)
-	mux.HandleFunc("POST /v1/orgs/{org}/sources/{slug}/key", s.rotateKey)
-	mux.HandleFunc("DELETE /v1/orgs/{org}/sources/{slug}/key", s.revokeKey)
-	mux.HandleFunc("GET /v1/ops/unrouted", s.unrouted)
-	mux.HandleFunc("POST /v1/leads", s.postLead)
-	mux.HandleFunc("GET /v1/leads/{id}", s.getLead)
-	mux.HandleFunc("GET /v1/orgs/{org}/leads", s.listLeads)
-	mux.HandleFunc("POST /v1/leads/{id}/assign", s.assignLead)
-	mux.HandleFunc("POST /v1/leads/{id}/transfer-ownership", s.transferOwnership)
-	mux.HandleFunc("POST /v1/orgs/{org}/leads/assign", s.bulkAssign)
-	mux.HandleFunc("POST /v1/orgs/{org}/invitations", s.createInvitation)
-	mux.HandleFunc("GET /v1/orgs/{org}/invitations", s.listInvitations)
-	mux.HandleFunc("DELETE /v1/orgs/{org}/invitations/{id}", s.revokeInvitation)
-	mux.HandleFunc("GET /invitations/{token}", s.invitationPage)
-	mux.HandleFunc("POST /invitations/{token}/accept", s.acceptPage)
-	mux.HandleFunc("POST /invitations/{token}/decline", s.declinePage)
-	mux.HandleFunc("POST /v1/invitations/{token}/accept", s.acceptJSON)
-	mux.HandleFunc("POST /v1/invitations/{token}/decline", s.declineJSON)
-	mux.HandleFunc("GET /v1/orgs/{org}/sub-agencies", s.listSubAgencies)
-	mux.HandleFunc("DELETE /v1/orgs/{org}/sub-agencies/{sub}", s.unlink)
-	mux.HandleFunc("POST /v1/orgs/{org}/transfers", s.createTransfer)
-	mux.HandleFunc("GET /v1/orgs/{org}/transfers/{id}", s.getTransfer)
-	mux.HandleFunc("GET /v1/orgs/{org}/feed", s.feed)
-	mux.HandleFunc("POST /v1/leads/{id}/handover/accept", s.acceptHandover)
-	mux.HandleFunc("POST /v1/leads/{id}/handover/reject", s.rejectHandover)
-	mux.HandleFunc("POST /v1/leads/{id}/return", s.returnLead)
-	mux.HandleFunc("POST /v1/orgs/{org}/queue/claim", s.claimNext)
-	mux.HandleFunc("POST /v1/leads/{id}/release", s.releaseLead)
-	mux.HandleFunc("POST /v1/leads/{id}/worked", s.markWorked)
-	mux.HandleFunc("POST /v1/leads/{id}/invalid", s.markInvalid)
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.method+" "+rt.pattern, rt.handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	return s.logged(s.preAuth(mux))
+}
+
+// route is one entry of the API's route table: the mux serves it, and the
+// OpenAPI test checks that the description documents it.
+type route struct {
+	method, pattern string
+	handler         http.HandlerFunc
+}
+
+// routes is the API's route table, one line a route: New serves it and the
+// OpenAPI test compares it with internal/api/openapi.json, so a route added
+// here must be documented there.
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", s.healthz},
+		{"GET", "/readyz", s.readyz},
+		{"POST", "/v1/orgs", s.createOrg},
+		{"GET", "/v1/orgs/{org}", s.getOrg},
+		{"PATCH", "/v1/orgs/{org}", s.patchOrg},
+		{"POST", "/v1/orgs/{org}/users", s.createUser},
+		{"PATCH", "/v1/orgs/{org}/users/{user}", s.updateUser},
+		{"PUT", "/v1/orgs/{org}/sources/{slug}", s.putSource},
+		{"GET", "/v1/orgs/{org}/sources", s.listSources},
+		{"POST", "/v1/orgs/{org}/sources/{slug}/key", s.rotateKey},
+		{"DELETE", "/v1/orgs/{org}/sources/{slug}/key", s.revokeKey},
+		{"GET", "/v1/ops/unrouted", s.unrouted},
+		{"POST", "/v1/leads", s.postLead},
+		{"GET", "/v1/leads/{id}", s.getLead},
+		{"GET", "/v1/orgs/{org}/leads", s.listLeads},
+		{"POST", "/v1/leads/{id}/assign", s.assignLead},
+		{"POST", "/v1/leads/{id}/transfer-ownership", s.transferOwnership},
+		{"POST", "/v1/orgs/{org}/leads/assign", s.bulkAssign},
+		{"POST", "/v1/orgs/{org}/invitations", s.createInvitation},
+		{"GET", "/v1/orgs/{org}/invitations", s.listInvitations},
+		{"DELETE", "/v1/orgs/{org}/invitations/{id}", s.revokeInvitation},
+		{"GET", "/invitations/{token}", s.invitationPage},
+		{"POST", "/invitations/{token}/accept", s.acceptPage},
+		{"POST", "/invitations/{token}/decline", s.declinePage},
+		{"POST", "/v1/invitations/{token}/accept", s.acceptJSON},
+		{"POST", "/v1/invitations/{token}/decline", s.declineJSON},
+		{"GET", "/v1/orgs/{org}/sub-agencies", s.listSubAgencies},
+		{"DELETE", "/v1/orgs/{org}/sub-agencies/{sub}", s.unlink},
+		{"POST", "/v1/orgs/{org}/transfers", s.createTransfer},
+		{"GET", "/v1/orgs/{org}/transfers/{id}", s.getTransfer},
+		{"GET", "/v1/orgs/{org}/feed", s.feed},
+		{"POST", "/v1/leads/{id}/handover/accept", s.acceptHandover},
+		{"POST", "/v1/leads/{id}/handover/reject", s.rejectHandover},
+		{"POST", "/v1/leads/{id}/return", s.returnLead},
+		{"POST", "/v1/orgs/{org}/queue/claim", s.claimNext},
+		{"POST", "/v1/leads/{id}/release", s.releaseLead},
+		{"POST", "/v1/leads/{id}/worked", s.markWorked},
+		{"POST", "/v1/leads/{id}/invalid", s.markInvalid},
+		{"GET", "/v1/openapi.json", s.openAPI},
+	}
 }
 
 // ---- errors ----

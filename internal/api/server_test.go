@@ -92,7 +92,8 @@ type answer struct {
 	body   string
 }
 
-func (ts testServer) do(t *testing.T, method, target, token, body, remote string) answer {
+// do sends a request to the handler; hdr holds extra header names and values.
+func (ts testServer) do(t *testing.T, method, target, token, body, remote string, hdr ...string) answer {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -104,6 +105,9 @@ func (ts testServer) do(t *testing.T, method, target, token, body, remote string
 	}
 	if remote != "" {
 		req.RemoteAddr = remote
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	rec := httptest.NewRecorder()
 	ts.h.ServeHTTP(rec, req)

@@ -1,0 +1,273 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/leadrelay/leadrelay/internal/openapicheck"
+	"github.com/leadrelay/leadrelay/internal/store"
+)
+
+// conform drives the real handler and holds every answer to the
+// description: status documented, content type, required headers, body
+// valid against the schema. It remembers which operations it has seen.
+type conform struct {
+	t    *testing.T
+	spec *openapicheck.Spec
+	seen map[openapicheck.Op][]int
+}
+
+func newConform(t *testing.T) *conform {
+	return &conform{t: t, spec: loadSpec(t), seen: map[openapicheck.Op][]int{}}
+}
+
+// call sends a request to ts's handler and checks the answer: want is the
+// status the scenario expects, and the answer must match the description.
+func (c *conform) call(ts testServer, method, target, token, body string, want int, hdr ...string) answer {
+	c.t.Helper()
+	a := ts.do(c.t, method, target, token, body, "", hdr...)
+	if a.status != want {
+		c.t.Fatalf("%s %s: %d %s, want %d", method, target, a.status, a.body, want)
+	}
+	if err := c.spec.CheckAnswer(method, target, a.status, a.header, []byte(a.body)); err != nil {
+		c.t.Error(err)
+	}
+	path, _, _ := strings.Cut(target, "?")
+	if op, ok := c.spec.Match(method, path); ok {
+		c.seen[op] = append(c.seen[op], a.status)
+	}
+	return a
+}
+
+// str reads a string at a path of keys in a JSON answer.
+func str(t *testing.T, a answer, keys ...string) string {
+	t.Helper()
+	var v any = decodeBody(t, a)
+	for _, k := range keys {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.Fatalf("no string at %v in %s", keys, a.body)
+	}
+	return s
+}
+
+// The real handler, on PostgreSQL with a Temporal that accepts every start,
+// answers as the description says: success bodies of every route that needs
+// no workflow to answer, and the errors each kind of bad request gets (400,
+// 401, 403, 404, 409, 413, 422 naming fields, 429 with Retry-After, 503).
+// Every registered route is called at least once. The routes whose success
+// needs a running workflow (invitation answers, handovers) are checked
+// end to end in e2e/openapi_test.go.
+func TestAnswersMatchTheDescription(t *testing.T) {
+	ts := newTestServer(t, true, nil)
+	c := newConform(t)
+	ctx := context.Background()
+	stamp := strings.ToLower(fmt.Sprint(time.Now().UnixNano()))
+	dom, otherDom := "spec"+stamp+".example", "other"+stamp+".example"
+	call := func(method, target, token, body string, want int, hdr ...string) answer {
+		t.Helper()
+		return c.call(ts, method, target, token, body, want, hdr...)
+	}
+
+	call("GET", "/healthz", "", "", 200)
+	call("GET", "/readyz", "", "", 200)
+	call("GET", "/v1/openapi.json", "", "", 200)
+
+	// Orgs.
+	a := call("POST", "/v1/orgs", testAdmin, `{"name":"Spec Co","timezone":"America/Chicago","owner":{"email":"olive@`+dom+`","name":"Olive Owner"}}`, 201)
+	org, owner, ownerID := str(t, a, "id"), str(t, a, "owner", "token"), str(t, a, "owner", "id")
+	a = call("POST", "/v1/orgs", testAdmin, `{"name":"Other Agency","owner":{"email":"owner@`+otherDom+`","name":"Otto"}}`, 201)
+	other, otherOwner := str(t, a, "id"), str(t, a, "owner", "token")
+	call("POST", "/v1/orgs", "", `{}`, 401)
+	call("POST", "/v1/orgs", owner, `{"name":"X","owner":{"email":"x@`+dom+`","name":"X"}}`, 403)
+	call("POST", "/v1/orgs", testAdmin, `{"name":`, 400)
+	call("POST", "/v1/orgs", testAdmin, `{"name":"","owner":{"email":"nope"}}`, 422)
+	call("POST", "/v1/orgs", testAdmin, `{"name":"`+strings.Repeat("x", 20<<10)+`"}`, 413)
+	call("GET", "/v1/orgs/"+org, owner, "", 200)
+	call("GET", "/v1/orgs/"+org, otherOwner, "", 404)
+	call("PATCH", "/v1/orgs/"+org, owner, `{"claim_window":"45m","handover_enabled":true}`, 200)
+	call("PATCH", "/v1/orgs/"+org, owner, `{"name":null,"cross_silo":"yes"}`, 422)
+
+	// Users.
+	users := "/v1/orgs/" + org + "/users"
+	a = call("POST", users, owner, `{"email":"sam@`+dom+`","name":"Sam Staff","role":"staff"}`, 201)
+	staffID, staff := str(t, a, "id"), str(t, a, "token")
+	a = call("POST", users, testAdmin, `{"email":"meg@`+dom+`","name":"Meg Manager","role":"manager","notify_new_leads":true}`, 201)
+	managerID, manager := str(t, a, "id"), str(t, a, "token")
+	call("POST", users, owner, `{"email":"sam@`+dom+`","name":"Sam Again","role":"staff"}`, 409)
+	call("POST", users, owner, `{"email":"o2@`+dom+`","name":"Second Owner","role":"owner"}`, 422)
+	call("POST", users, staff, `{"email":"s2@`+dom+`","name":"S","role":"staff"}`, 403)
+	call("PATCH", users+"/"+managerID, owner, `{"notify_new_leads":false,"role":null}`, 200)
+	call("PATCH", users+"/"+ownerID, owner, `{"active":false}`, 409)
+	call("PATCH", users+"/"+other, owner, `{}`, 404)
+
+	// Sources and vendor keys.
+	sources := "/v1/orgs/" + org + "/sources"
+	call("GET", sources, owner, "", 200)
+	source := `{"name":"EverQuote","routing":{"mode":"owner"},"purchase_notification_emails":["olive@` + dom + `"],` +
+		`"return_notification_emails":["vendor@` + dom + `"],"include_comments_on_return":true,` +
+		`"return_template":"Subject: Return of {{.ExternalID}}\n\n{{.Reason}}{{if .Comments}}: {{.Comments}}{{end}}"}`
+	call("PUT", sources+"/everquote", owner, source, 201)
+	call("PUT", sources+"/everquote", owner, strings.Replace(source, `"name":"EverQuote"`, `"name":"EverQuote","priority":"high"`, 1), 200)
+	call("PUT", sources+"/Not_A_Slug", owner, source, 422)
+	call("PUT", sources+"/everquote", owner, `{"name":"E","routing":{"mode":"sideways"},"priority":"urgent"}`, 422)
+	a = call("PUT", sources+"/queue", owner, `{"name":"Queue","routing":{"mode":"queue","queue_delay":"0s"},"force_location":"queue"}`, 201)
+	queueKey := str(t, a, "api_key")
+	call("PUT", sources+"/spare", owner, `{"name":"Spare","routing":{"mode":"pending"}}`, 201)
+	call("GET", sources, staff, "", 200)
+	a = call("POST", sources+"/everquote/key", owner, "", 201)
+	key := str(t, a, "api_key")
+	call("DELETE", sources+"/spare/key", testAdmin, "", 200)
+	call("POST", sources+"/nosuch/key", owner, "", 404)
+	call("DELETE", sources+"/everquote/key", staff, "", 403)
+
+	call("GET", "/v1/ops/unrouted", testAdmin, "", 200)
+	call("GET", "/v1/ops/unrouted", owner, "", 403)
+
+	// Leads.
+	lead := `{"external_id":"spec-1","first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","phone":"+1 555 0100 200",` +
+		`"address":{"city":"London","postal_code":"N1"},"company":"Engines","rating":"hot","notes":"two\nlines",` +
+		`"labels":["vip"],"attributes":{"plan":"gold"},"kind":"lead"}`
+	lead1 := str(t, call("POST", "/v1/leads", key, lead, 202), "lead_id")
+	call("POST", "/v1/leads", key, lead, 200)
+	call("POST", "/v1/leads", key, `{"external_id":"spec-no-contact"}`, 422)
+	call("POST", "/v1/leads", key, `{"external_id":"spec-x","email":"a@b.example","nope":1}`, 422)
+	call("POST", "/v1/leads", key, `{"external_id":"big","notes":"`+strings.Repeat("x", 70<<10)+`"}`, 413)
+	call("POST", "/v1/leads", key, `[1]`, 400)
+	call("POST", "/v1/leads", owner, lead, 403)
+	call("GET", "/v1/leads/"+lead1, owner, "", 200) // not routed yet: routed_at null
+	route := func(id string) {
+		t.Helper()
+		if _, err := ts.s.Store.RouteLead(ctx, store.RouteRequest{LeadID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	route(lead1)
+	lead2 := str(t, call("POST", "/v1/leads", key, `{"external_id":"spec-2","phone":"555-0100-300"}`, 202), "lead_id")
+	route(lead2)
+	unrouted := str(t, call("POST", "/v1/leads", key, `{"external_id":"spec-3","email":"c@example.com"}`, 202), "lead_id")
+	call("GET", "/v1/leads/"+lead1, owner, "", 200)
+	call("GET", "/v1/leads/"+lead1, otherOwner, "", 404)
+	call("GET", "/v1/leads/"+lead1, key, "", 403)
+	leads := "/v1/orgs/" + org + "/leads"
+	next := str(t, call("GET", leads+"?limit=1", owner, "", 200), "next_cursor")
+	call("GET", leads+"?limit=1&cursor="+next, staff, "", 200)
+	call("GET", leads+"?status=returned&source=everquote&assigned_to="+staffID, owner, "", 200)
+	call("GET", leads+"?status=bogus&limit=0", owner, "", 422)
+	call("GET", leads+"?a=1;b=2", owner, "", 400)
+
+	// Assignment and ownership.
+	call("POST", "/v1/leads/"+lead1+"/assign", manager, `{"user_id":"`+staffID+`"}`, 200)
+	call("POST", "/v1/leads/"+lead1+"/assign", manager, `{}`, 422)
+	call("POST", "/v1/leads/"+lead1+"/assign", staff, `{"user_id":"`+staffID+`"}`, 403)
+	call("POST", "/v1/leads/"+unrouted+"/assign", manager, `{"user_id":"`+staffID+`"}`, 409)
+	call("POST", "/v1/leads/"+lead1+"/transfer-ownership", manager, `{"user_id":"`+staffID+`"}`, 200)
+	call("POST", "/v1/leads/"+lead1+"/transfer-ownership", manager, `{"user_id":null}`, 403)
+	call("POST", "/v1/leads/"+lead1+"/transfer-ownership", staff, `{"user_id":null}`, 200)
+	call("POST", leads+"/assign", manager, `{"user_id":"`+managerID+`","lead_ids":["`+lead1+`","`+lead2+`"]}`, 200)
+	call("POST", leads+"/assign", manager, `{"user_id":"`+managerID+`","lead_ids":["`+lead1+`","`+lead1+`"]}`, 422)
+	call("POST", leads+"/assign", otherOwner, `{"user_id":"`+managerID+`","lead_ids":["`+lead1+`"]}`, 404)
+
+	// Invitations: starting one needs only a start; answers need the run
+	// (e2e), so here their refusals.
+	invitations := "/v1/orgs/" + org + "/invitations"
+	call("POST", invitations, owner, `{"email":"owner@`+otherDom+`"}`, 202)
+	call("POST", invitations, owner, `{"email":"owner@`+otherDom+`"}`, 409)
+	call("POST", invitations, owner, `{"email":"not an email"}`, 422)
+	call("POST", invitations, manager, `{"email":"x@`+otherDom+`"}`, 403)
+	call("GET", invitations, owner, "", 200)
+	call("DELETE", invitations+"/"+other, owner, "", 404)
+	call("GET", "/invitations/lri_nosuchtoken", "", "", 404)
+	call("POST", "/invitations/lri_nosuchtoken/accept", "", "", 404)
+	call("POST", "/invitations/lri_nosuchtoken/decline", "", "", 404)
+	call("POST", "/v1/invitations/lri_nosuchtoken/accept", "", `{"org_id":"`+other+`"}`, 404)
+	call("POST", "/v1/invitations/lri_nosuchtoken/decline", "", "", 404)
+
+	// Sub-agencies and transfers.
+	subs := "/v1/orgs/" + org + "/sub-agencies"
+	call("GET", subs, owner, "", 200)
+	if err := ts.s.Store.LinkOrgs(ctx, org, other); err != nil {
+		t.Fatal(err)
+	}
+	call("GET", subs, staff, "", 200)
+	transfers := "/v1/orgs/" + org + "/transfers"
+	body := `{"to_org":"` + other + `","lead_ids":["` + lead2 + `"],"mode":"owner"}`
+	tr := str(t, call("POST", transfers, owner, body, 202, "Idempotency-Key", "spec-"+stamp), "id")
+	call("POST", transfers, owner, body, 200, "Idempotency-Key", "spec-"+stamp)
+	call("POST", transfers, owner, strings.Replace(body, `"owner"`, `"teleport"`, 1), 422)
+	call("POST", transfers, owner, strings.Replace(body, other, ownerID, 1), 403)
+	call("GET", transfers+"/"+tr, owner, "", 200)
+	call("GET", "/v1/orgs/"+other+"/transfers/"+tr, otherOwner, "", 200)
+	call("GET", transfers+"/"+other, owner, "", 404)
+	call("GET", "/v1/orgs/"+org+"/feed?limit=5", owner, "", 200)
+	call("GET", "/v1/orgs/"+org+"/feed?limit=900", owner, "", 422)
+	call("POST", "/v1/leads/"+lead1+"/handover/accept", manager, `{"assign_to":"`+staffID+`"}`, 409)
+	call("POST", "/v1/leads/"+lead1+"/handover/accept", manager, `{"assign_to":"someone"}`, 422)
+	call("POST", "/v1/leads/"+lead1+"/handover/reject", manager, `{"reason":"  "}`, 422)
+	call("POST", "/v1/leads/"+lead1+"/handover/reject", testAdmin, `{"reason":"no"}`, 403)
+	call("DELETE", subs+"/"+other, otherOwner, "", 200)
+	call("DELETE", subs+"/"+other, owner, "", 404)
+
+	// Returns.
+	call("POST", "/v1/leads/"+lead1+"/return", manager, `{"reason":"Duplicate","comments":"seen last week"}`, 200)
+	call("POST", "/v1/leads/"+lead1+"/return", manager, `{"reason":"Again"}`, 409)
+	call("POST", "/v1/leads/"+lead1+"/return", manager, `{"comments":"no reason"}`, 422)
+
+	// Claims from the queue.
+	queued := str(t, call("POST", "/v1/leads", queueKey, `{"external_id":"spec-q","email":"q@example.com"}`, 202), "lead_id")
+	route(queued)
+	claim := "/v1/orgs/" + org + "/queue/claim"
+	call("POST", claim, staff, "", 200)
+	call("POST", "/v1/leads/"+queued+"/worked", staff, "{}", 200)
+	call("POST", "/v1/leads/"+queued+"/worked", staff, `{"when":"now"}`, 422)
+	call("POST", "/v1/leads/"+queued+"/release", manager, "", 403)
+	call("POST", "/v1/leads/"+queued+"/release", staff, "", 200)
+	call("POST", claim, manager, "{}", 200)
+	call("POST", "/v1/leads/"+queued+"/invalid", manager, `{"reason":"wrong number"}`, 200)
+	call("POST", "/v1/leads/"+queued+"/invalid", manager, `{"reason":"again"}`, 409)
+	call("POST", "/v1/leads/"+queued+"/invalid", manager, `{}`, 422)
+	call("POST", claim, staff, "", 204)
+	call("POST", claim, testAdmin, "", 403)
+	call("POST", claim, otherOwner, "", 404)
+
+	// 429: a vendor key past its limit, an address past its failed
+	// authentications.
+	slow := newTestServer(t, true, map[string]string{"VENDOR_RATE_LIMIT": "1/m,burst=1", "AUTH_FAILURE_RATE_LIMIT": "1/m,burst=1"})
+	c.call(slow, "POST", "/v1/leads", key, `{"external_id":"spec-slow","email":"s@example.com"}`, 202)
+	c.call(slow, "POST", "/v1/leads", key, `{"external_id":"spec-slow","email":"s@example.com"}`, 429)
+	c.call(slow, "GET", "/v1/orgs/"+org, "lru_wrong", "", 401)
+	c.call(slow, "GET", "/v1/orgs/"+org, owner, "", 429)
+	c.call(slow, "GET", "/v1/openapi.json", "", "", 429)
+
+	// 503: PostgreSQL unreachable.
+	down := newTestServer(t, false, nil)
+	pool, err := pgxpool.New(ctx, "postgres://postgres@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	down.s.Pool, down.s.Store = pool, store.New(pool)
+	c.call(down, "GET", "/v1/orgs/"+org, owner, "", 503)
+	c.call(down, "GET", "/readyz", "", "", 503)
+
+	// Every route was called.
+	var missed []string
+	for _, r := range (&Server{}).routes() {
+		if op := (openapicheck.Op{Method: r.method, Path: r.pattern}); len(c.seen[op]) == 0 {
+			missed = append(missed, op.String())
+		}
+	}
+	sort.Strings(missed)
+	if len(missed) > 0 {
+		t.Errorf("not called: %v", missed)
+	}
+}
