@@ -20,6 +20,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/mail"
+	"github.com/leadrelay/leadrelay/internal/metrics"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
@@ -37,6 +38,8 @@ type Activities struct {
 	// routing: what a distribution does with each lead it passes down.
 	// internal/app wires it, for the same reason.
 	StartLeadHop func(ctx context.Context, h HopRun) error
+	// Metrics counts what the activities commit (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // deliver sends one email through the outbox and says how it went in the
@@ -50,9 +53,11 @@ func (a *Activities) deliver(ctx context.Context, e mail.Email) error {
 	sent, err := a.Outbox.Deliver(ctx, e)
 	switch {
 	case errors.Is(err, mail.ErrRefused):
+		a.Metrics.EmailFailed(e.Kind, "refused")
 		log.Warn("email refused for good", "Key", e.Key, "LeadID", e.LeadID, "Error", err)
 		return failure.New(domain.ERefused, e.Kind+" email to "+e.To+" refused: "+smtpReply(err), nil)
 	case errors.Is(err, mail.ErrSMTP):
+		a.Metrics.EmailRetried(e.Kind)
 		log.Warn("email not sent, will retry", "Key", e.Key, "LeadID", e.LeadID, "Error", err)
 		// go-mail's words name the recipients; Temporal records the last
 		// attempt's error, so it gets the reply code only.
@@ -72,6 +77,7 @@ func (a *Activities) deliver(ctx context.Context, e mail.Email) error {
 		_ = a.Store.AddLeadEvent(context.WithoutCancel(ctx), e.LeadID, e.OrgID, "email", "leadrelay",
 			e.Kind+" email sent to "+e.To)
 	}
+	a.Metrics.EmailSent(e.Kind)
 	log.Info("email sent", "Key", e.Key, "Kind", e.Kind, "LeadID", e.LeadID)
 	return nil
 }

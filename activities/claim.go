@@ -30,6 +30,7 @@ func (a *Activities) ExpireClaim(ctx context.Context, c ClaimRef) (ClaimOutcome,
 	if err != nil {
 		return ClaimOutcome{}, failure.FromDomain(err)
 	}
+	a.Metrics.ClaimClosed(outcome)
 	activity.GetLogger(ctx).Info("claim window passed", "LeadID", c.LeadID, "Seq", c.Seq, "Outcome", outcome)
 	return ClaimOutcome{Outcome: outcome}, nil
 }

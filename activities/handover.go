@@ -5,6 +5,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
 )
 
@@ -22,11 +23,16 @@ func (a *Activities) ApplyHandoverAnswer(ctx context.Context, answerID string) (
 	if err != nil {
 		return HandoverDecision{}, failure.FromDomain(err)
 	}
+	a.Metrics.Handover(status)
 	activity.GetLogger(ctx).Info("handover decided", "AnswerID", answerID, "Status", status)
 	return HandoverDecision{Status: status}, nil
 }
 
 // ExpireHandover sends an unreviewed lead back to its sender.
 func (a *Activities) ExpireHandover(ctx context.Context, h HandoverRun) error {
-	return failure.FromDomain(a.Store.ExpireHandover(ctx, h.LeadID, h.TransferID))
+	if err := a.Store.ExpireHandover(ctx, h.LeadID, h.TransferID); err != nil {
+		return failure.FromDomain(err)
+	}
+	a.Metrics.Handover(domain.HandoverExpired)
+	return nil
 }

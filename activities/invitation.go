@@ -58,6 +58,7 @@ func (a *Activities) AcceptInvitation(ctx context.Context, in AcceptInput) (Link
 	if err != nil {
 		return Link{}, failure.FromDomain(err)
 	}
+	a.Metrics.Invitation(domain.InviteAccepted)
 	return Link{MasterOrgID: res.MasterOrgID, SubOrgID: res.SubOrgID}, nil
 }
 
@@ -69,7 +70,11 @@ type CloseInvitation struct {
 
 // CloseInvitation records how an invitation ended without a link.
 func (a *Activities) CloseInvitation(ctx context.Context, c CloseInvitation) error {
-	return failure.FromDomain(a.Store.CloseInvitation(ctx, c.InvitationID, c.Status))
+	if err := a.Store.CloseInvitation(ctx, c.InvitationID, c.Status); err != nil {
+		return failure.FromDomain(err)
+	}
+	a.Metrics.Invitation(c.Status)
+	return nil
 }
 
 // SendConfirmationEmail tells the master's owner that the invitation was

@@ -84,7 +84,7 @@ func (a *Activities) RecordPurchaseFailure(ctx context.Context, f PurchaseFailur
 	var errs []error
 	for _, to := range d.PurchaseEmails {
 		key := PurchaseKey(d.LeadID, d.OrgID, f.Hop, to)
-		errs = append(errs, a.Store.RecordEmailFailure(ctx, key, d.LeadID, d.OrgID, "purchase email to "+to+" failed: "+f.Reason))
+		errs = append(errs, a.gaveUpEmail(ctx, key, d.LeadID, d.OrgID, "purchase email to "+to+" failed: "+f.Reason))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

@@ -122,7 +122,7 @@ func (a *Activities) RecordReturnFailure(ctx context.Context, f ReturnFailure) e
 	}
 	var errs []error
 	for _, to := range n.To {
-		errs = append(errs, a.Store.RecordEmailFailure(ctx, ReturnKey(n.LeadID, to), n.LeadID, n.OrgID,
+		errs = append(errs, a.gaveUpEmail(ctx, ReturnKey(n.LeadID, to), n.LeadID, n.OrgID,
 			"return email to "+to+" failed: "+f.Reason))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -58,6 +58,7 @@ func (a *Activities) route(ctx context.Context, in RouteInput) (store.Decision, 
 		}
 		return d, err
 	}
+	a.countRouting(d)
 	activity.GetLogger(ctx).Info("lead routed", "LeadID", in.LeadID, "OrgID", d.OrgID, "Location", d.Location,
 		"AssignedTo", d.AssignedTo, "FanOutTo", d.FanOutTo, "AlreadyRouted", d.AlreadyRouted)
 	return d, nil

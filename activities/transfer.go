@@ -39,6 +39,7 @@ func (a *Activities) MoveTransferBatch(ctx context.Context, b TransferBatch) (Ba
 	if err != nil {
 		return BatchResult{}, failure.FromDomain(err)
 	}
+	a.Metrics.TransferLeads(out.NewlyMoved, out.NewlyFailed)
 	activity.GetLogger(ctx).Info("transfer batch moved", "TransferID", b.TransferID, "Batch", b.Index,
 		"Moved", out.Moved, "Failed", out.Failed)
 	return BatchResult{Moved: out.Moved, Failed: out.Failed, TeamMembers: out.TeamMembers}, nil

@@ -19,6 +19,7 @@ func TestWorkerRedeployLosesAndDoublesNothing(t *testing.T) {
 	// A private task queue, so only the worker this test controls serves it.
 	cfg := *s.deps.Cfg
 	cfg.TaskQueue = fmt.Sprintf("redeploy-%d", time.Now().UnixNano())
+	cfg.MetricsAddr = "" // the shared worker serves this process's metrics
 	d := *s.deps
 	d.Cfg = &cfg
 	api := &stack{deps: &d, api: newServer(t, app.APIHandler(&d)), admin: s.admin, sink: s.sink}

@@ -23,6 +23,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/app"
 	"github.com/leadrelay/leadrelay/internal/bench"
 	"github.com/leadrelay/leadrelay/internal/config"
+	"github.com/leadrelay/leadrelay/internal/devstack"
 	"github.com/leadrelay/leadrelay/internal/mailcatcher"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/internal/testenv"
@@ -59,9 +60,16 @@ func up(t *testing.T) *stack {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The worker's metrics on a free port: the default may be taken
+		// by a `starter dev` on the same machine.
+		metricsPort, err := devstack.FreePort(0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		env := map[string]string{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": ts.FrontendHostPort(),
 			"ADMIN_TOKEN": adminToken, "SMTP_URL": sink.URL(), "MAIL_FROM": "leadrelay <noreply@leadrelay.test>",
-			"VENDOR_RATE_LIMIT": "1000/s,burst=1000", "PUBLIC_BASE_URL": "http://" + ln.Addr().String()}
+			"VENDOR_RATE_LIMIT": "1000/s,burst=1000", "PUBLIC_BASE_URL": "http://" + ln.Addr().String(),
+			"METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", metricsPort)}
 		cfg, err := config.Load(func(k string) string { return env[k] })
 		if err != nil {
 			t.Fatal(err)

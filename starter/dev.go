@@ -176,6 +176,16 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR %s is taken (set HTTP_ADDR to another address): %w", cfg.HTTPAddr, err)
 	}
+	// The worker's metrics: the default port may be another stack's.
+	if os.Getenv("METRICS_ADDR") == "" && !devstack.PortFree(cfg.MetricsAddr) {
+		port, err := devstack.FreePort(0)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		log.Warn("METRICS_ADDR "+cfg.MetricsAddr+" is taken: using a free port", zap.Int("port", port))
+		cfg.MetricsAddr = "127.0.0.1:" + strconv.Itoa(port)
+	}
 	d, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		_ = ln.Close()
@@ -323,11 +333,17 @@ func seedWest(ctx context.Context, s *store.Store, sec *devSecrets) error {
 func printBanner(cfg *config.Config, uiURL, inboxURL string, sec *devSecrets) {
 	api := "http://" + cfg.HTTPAddr
 	ext := fmt.Sprintf("demo-%d", time.Now().Unix())
+	metrics := api + "/metrics"
+	if cfg.MetricsAddr != "" {
+		// One process, one registry: both pages show the same.
+		metrics += "   (and http://" + cfg.MetricsAddr + "/metrics)"
+	}
 	fmt.Printf(`
 ================ leadrelay dev stack is up ================
   API            %s   (GET /readyz)
   Temporal UI    %s
   Mail inbox     %s
+  Metrics        %s
   PostgreSQL     %s
   Admin token    %s
   Environment    .data/dev.env   (set -a; . .data/dev.env; set +a)
@@ -353,7 +369,7 @@ the inbox, follow its link and Accept:
 
 Ctrl-C stops everything.
 ============================================================
-`, api, uiURL, inboxURL, cfg.DatabaseURL, cfg.AdminToken, sec.MasterOrgID, sec.OwnerToken, sec.VendorKey,
+`, api, uiURL, inboxURL, metrics, cfg.DatabaseURL, cfg.AdminToken, sec.MasterOrgID, sec.OwnerToken, sec.VendorKey,
 		api, sec.VendorKey, ext, api, sec.OwnerToken,
 		api, sec.MasterOrgID, sec.OwnerToken, sec.WestEmail, api, sec.MasterOrgID, sec.OwnerToken)
 }

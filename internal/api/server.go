@@ -27,6 +27,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/internal/config"
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/metrics"
 	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
@@ -38,6 +39,9 @@ type Server struct {
 	Temporal client.Client
 	Cfg      *config.Config
 	Log      *zap.Logger
+	// Metrics is the process's registry, served on GET /metrics (nil: an
+	// empty page, nothing counted).
+	Metrics *metrics.Metrics
 
 	adminHash   []byte
 	searchAttrs searchattr.Readiness
@@ -59,6 +63,8 @@ func New(s *Server) http.Handler {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.method+" "+rt.pattern, rt.handler)
 	}
+	// Prometheus scrapes without a token (SPEC §4: "scrapers"); see README.
+	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
@@ -603,13 +609,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // is looked up: once an address has spent its allowance of failures (401s,
 // and 404s for unknown invitation links), its requests get 429 with
 // Retry-After until the bucket refills, without reaching a handler. Requests
-// that authenticate spend nothing. Health checks are never limited.
+// that authenticate spend nothing. Health checks and scrapes are never limited.
 func (s *Server) preAuth(h http.Handler) http.Handler {
 	if s.authFails == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -738,6 +744,7 @@ func (s *Server) logged(h http.Handler) http.Handler {
 			}
 			fields := append(rec.fields, zap.String("method", r.Method), zap.String("path", redactPath(r.URL.Path)),
 				zap.Int("status", rec.status), zap.Duration("took", time.Since(start)))
+			s.measure(r, rec.status, time.Since(start))
 			switch {
 			case rec.err != nil:
 				s.Log.Error("request failed", append(fields, zap.Error(rec.err))...)

@@ -26,6 +26,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/config"
 	"github.com/leadrelay/leadrelay/internal/logging"
 	"github.com/leadrelay/leadrelay/internal/mail"
+	"github.com/leadrelay/leadrelay/internal/metrics"
 	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/internal/store/migrate"
@@ -39,6 +40,9 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Store    *store.Store
 	Temporal client.Client
+	// Metrics is the process's one registry: ours and the Temporal SDK's,
+	// served by the API's /metrics and the worker's METRICS_ADDR.
+	Metrics *metrics.Metrics
 }
 
 // Open connects to Postgres (applying migrations) and Temporal.
@@ -63,12 +67,19 @@ func Open(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Deps, erro
 	if err != nil {
 		return nil, err
 	}
-	tc, err := DialTemporal(ctx, cfg, log)
+	m, err := metrics.New()
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &Deps{Cfg: cfg, Log: log, Pool: pool, Store: store.New(pool), Temporal: tc}, nil
+	tc, err := dialTemporal(ctx, cfg, log, m.Temporal(func(err error) {
+		log.Warn("Temporal SDK metric refused", zap.Error(err))
+	}))
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Deps{Cfg: cfg, Log: log, Pool: pool, Store: store.New(pool), Temporal: tc, Metrics: m}, nil
 }
 
 // Close releases what Open connected; call it once the worker or API that
@@ -76,17 +87,24 @@ func Open(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Deps, erro
 func (d *Deps) Close() {
 	d.Temporal.Close()
 	d.Pool.Close()
+	_ = d.Metrics.Close(context.Background())
 }
 
 // DialTemporal connects with zap as the SDK's logger, retrying for a while so
 // a process started beside a booting server waits for it.
 func DialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger) (client.Client, error) {
+	return dialTemporal(ctx, cfg, log, nil)
+}
+
+// dialTemporal is DialTemporal reporting the SDK's metrics to mh (nil: none).
+func dialTemporal(ctx context.Context, cfg *config.Config, log *zap.Logger, mh client.MetricsHandler) (client.Client, error) {
 	c, err := retry.DoValue(ctx, retry.WithMaxDuration(60*time.Second, retry.NewConstant(500*time.Millisecond)),
 		func(ctx context.Context) (client.Client, error) {
 			c, err := client.DialContext(ctx, client.Options{
-				HostPort:  cfg.TemporalAddress,
-				Namespace: cfg.TemporalNamespace,
-				Logger:    logging.Temporal(log.Named("temporal")),
+				HostPort:       cfg.TemporalAddress,
+				Namespace:      cfg.TemporalNamespace,
+				Logger:         logging.Temporal(log.Named("temporal")),
+				MetricsHandler: mh,
 			})
 			return c, retry.RetryableError(err)
 		})
@@ -141,6 +159,11 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(d)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	if err := searchattr.Ensure(ctx, d.Temporal, d.Cfg.TemporalNamespace, 2*time.Minute); err != nil {
 		return err
 	}
@@ -148,7 +171,7 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
 		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: StartHandover(d.Temporal, d.Cfg.TaskQueue),
-		StartLeadHop: StartLeadHop(d.Temporal, d.Cfg.TaskQueue)})
+		StartLeadHop: StartLeadHop(d.Temporal, d.Cfg.TaskQueue), Metrics: d.Metrics})
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -160,7 +183,8 @@ func RunWorker(ctx context.Context, d *Deps) error {
 
 // APIHandler builds the HTTP handler.
 func APIHandler(d *Deps) http.Handler {
-	return api.New(&api.Server{Store: d.Store, Pool: d.Pool, Temporal: d.Temporal, Cfg: d.Cfg, Log: d.Log.Named("api")})
+	return api.New(&api.Server{Store: d.Store, Pool: d.Pool, Temporal: d.Temporal, Cfg: d.Cfg, Log: d.Log.Named("api"),
+		Metrics: d.Metrics})
 }
 
 // ServeAPI listens on HTTP_ADDR until ctx ends, then drains for up to 10 s.

@@ -47,6 +47,7 @@ func reconcileLoop(ctx context.Context, d *Deps) {
 		case <-t.C:
 		}
 		r, err := Reconcile(ctx, d, domain.UnroutedAfter)
+		recordReconciled(ctx, d, r, err)
 		if err != nil && ctx.Err() == nil {
 			d.Log.Warn("reconcile pass failed", zap.Error(err))
 		}

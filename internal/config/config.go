@@ -33,6 +33,9 @@ type Config struct {
 	// AuthFailureRate limits failed authentications per client address
 	// (AUTH_FAILURE_RATE_LIMIT); the zero value (off) limits nothing.
 	AuthFailureRate RateLimit
+	// MetricsAddr is where the worker serves Prometheus metrics
+	// (METRICS_ADDR); "" when set to off.
+	MetricsAddr string
 }
 
 // RateLimit is VENDOR_RATE_LIMIT: PerSecond sustained with a Burst.
@@ -74,6 +77,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		SMTPURL:           get("SMTP_URL", ""),
 		MailFrom:          get("MAIL_FROM", "leadrelay <noreply@localhost>"),
 		DigestAt:          get("NEW_LEAD_DIGEST_AT", "08:00"),
+		MetricsAddr:       get("METRICS_ADDR", "127.0.0.1:9464"),
 	}
 	c.PublicBaseURL = get("PUBLIC_BASE_URL", "http://"+c.HTTPAddr)
 
@@ -87,6 +91,11 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if err := hostPort(c.HTTPAddr); err != nil {
 		return nil, &Error{"HTTP_ADDR", c.HTTPAddr, err.Error()}
+	}
+	if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
+	} else if err := hostPort(c.MetricsAddr); err != nil {
+		return nil, &Error{"METRICS_ADDR", c.MetricsAddr, err.Error() + ", or off"}
 	}
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &Error{"PUBLIC_BASE_URL", c.PublicBaseURL, "want an absolute http(s) URL"}

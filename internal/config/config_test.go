@@ -17,7 +17,8 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.TemporalAddress != "127.0.0.1:7233" || c.TemporalNamespace != "default" || c.TaskQueue != "leadrelay" ||
 		c.HTTPAddr != "127.0.0.1:8080" || c.PublicBaseURL != "http://127.0.0.1:8080" || c.DigestAt != "08:00" ||
-		c.VendorRate != (RateLimit{50, 200}) || c.MailFrom != "leadrelay <noreply@localhost>" || c.DigestDelay != 0 {
+		c.VendorRate != (RateLimit{50, 200}) || c.MailFrom != "leadrelay <noreply@localhost>" || c.DigestDelay != 0 ||
+		c.MetricsAddr != "127.0.0.1:9464" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if err := c.Require("DATABASE_URL"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
@@ -30,6 +31,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"DATABASE_URL": "mysql://x", "TEMPORAL_ADDRESS": "nohostport", "HTTP_ADDR": "127.0.0.1:99999",
 		"PUBLIC_BASE_URL": "ftp://x", "ADMIN_TOKEN": "short", "SMTP_URL": "http://mail", "MAIL_FROM": "nobody",
 		"NEW_LEAD_DIGEST_AT": "25:00", "NEW_LEAD_DIGEST_DELAY": "soon", "VENDOR_RATE_LIMIT": "fast",
+		"METRICS_ADDR": "9464",
 	} {
 		_, err := load(map[string]string{k: v})
 		if err == nil || !strings.Contains(err.Error(), k) {
@@ -46,6 +48,9 @@ func TestParsing(t *testing.T) {
 	}
 	if c.VendorRate != (RateLimit{2, 5}) || c.DigestDelay != 2*time.Minute || c.PublicBaseURL != "https://leads.example" {
 		t.Fatalf("%+v", c)
+	}
+	if c, err := load(map[string]string{"METRICS_ADDR": "off"}); err != nil || c.MetricsAddr != "" {
+		t.Fatalf("METRICS_ADDR=off: %v %+v, want no metrics listener", err, c)
 	}
 	s, _ := ParseSMTPURL(c.SMTPURL)
 	if s != (SMTP{Host: "mail.example", Port: 2465, User: "u", Pass: "p", ImplicitTLS: true}) {

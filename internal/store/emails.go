@@ -42,7 +42,15 @@ func (s *Store) MarkFailed(ctx context.Context, key, why string) error {
 // lead, says so on the lead's timeline — once, however often it is called
 // (an activity retry after a commit), and not at all if it was sent after all.
 func (s *Store) RecordEmailFailure(ctx context.Context, key, leadID, orgID, msg string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	_, err := s.MarkEmailFailed(ctx, key, leadID, orgID, msg)
+	return err
+}
+
+// MarkEmailFailed is RecordEmailFailure that also reports whether this call
+// was the one that gave the email up (not sent, not recorded failed before),
+// so the metrics count each failed email once.
+func (s *Store) MarkEmailFailed(ctx context.Context, key, leadID, orgID, msg string) (recorded bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		// Serialises the check and the write per key, also for an email that
 		// was never begun (no row to lock).
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
@@ -55,6 +63,7 @@ func (s *Store) RecordEmailFailure(ctx context.Context, key, leadID, orgID, msg 
 		if status == "sent" {
 			return nil
 		}
+		recorded = status != "failed"
 		if _, err := tx.Exec(ctx, `UPDATE email_deliveries SET status = 'failed', last_error = coalesce(last_error, $2) WHERE key = $1`,
 			key, msg); err != nil {
 			return err
@@ -62,13 +71,14 @@ func (s *Store) RecordEmailFailure(ctx context.Context, key, leadID, orgID, msg 
 		if leadID == "" {
 			return nil
 		}
-		var recorded bool
+		var onTimeline bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timeline_events WHERE lead_id = $1 AND kind = 'email_failed' AND data->>'key' = $2)`,
-			leadID, key).Scan(&recorded); err != nil || recorded {
+			leadID, key).Scan(&onTimeline); err != nil || onTimeline {
 			return err
 		}
 		return addEvent(ctx, tx, leadID, orgID, "email_failed", "leadrelay", msg, map[string]any{"key": key})
 	})
+	return recorded && err == nil, err
 }
 
 // AddLeadEvent appends to a lead's timeline outside a routing decision.

@@ -30,6 +30,17 @@ type Decision struct {
 	// ReroutedFrom is the deactivated user a reroute took the lead from
 	// (RerouteLead); "" for a lead's first routing.
 	ReroutedFrom string `json:"rerouted_from,omitempty"`
+
+	// Mode is the routing mode of the hop's source ("" when the org has no
+	// source for the slug) and OwnerFallback says the owner got the lead
+	// because that mode had nobody else: what the routing metrics count.
+	Mode          string `json:"-"`
+	OwnerFallback bool   `json:"-"`
+	// SpeedToLead is the time from the lead's post to this decision's
+	// commit when the decision is the lead's first placement; 0 for a
+	// re-read, a hop that passes the lead down, and a lead placed before
+	// (one a distribution passed down to a sub-agency).
+	SpeedToLead time.Duration `json:"-"`
 }
 
 // Status is the word operators filter on in the Temporal UI.
@@ -63,8 +74,10 @@ const MaxHops = 16
 // after a commit cannot rotate twice.
 func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, error) {
 	var d Decision
+	var l lockedLead
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		l, err := lockLead(ctx, tx, req.LeadID)
+		var err error
+		l, err = lockLead(ctx, tx, req.LeadID)
 		if err != nil {
 			return err
 		}
@@ -83,8 +96,15 @@ func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, erro
 		if err != nil {
 			return err
 		}
+		if src != nil {
+			d.Mode = string(src.mode)
+		}
+		d.OwnerFallback = r.fallback
 		return record(ctx, tx, &d, r)
 	})
+	if err == nil && !d.AlreadyRouted && d.FanOutTo == "" && !l.placedBefore {
+		d.SpeedToLead = time.Since(l.receivedAt)
+	}
 	return d, err
 }
 
@@ -94,6 +114,8 @@ type lockedLead struct {
 	routed                                    bool
 	requested                                 *string // the vendor's location wish
 	first, last, email, phone                 string
+	receivedAt                                time.Time
+	placedBefore                              bool // a hop assigned or placed it before (its speed-to-lead is counted)
 }
 
 // lockLead reads the lead FOR UPDATE: two runs deciding the same hop (a
@@ -109,12 +131,15 @@ func readLead(ctx context.Context, tx pgx.Tx, id string) (lockedLead, error) {
 }
 
 const leadRowSQL = `SELECT org_id, intake_org_id, source_id, source_slug, routed_at IS NOT NULL, requested_location,
-		first_name, last_name, email, phone
+		first_name, last_name, email, phone, received_at,
+		EXISTS (SELECT 1 FROM timeline_events e WHERE e.lead_id = leads.id AND e.kind = 'routed'
+			AND e.data ?| array['assigned_to', 'location'])
 	FROM leads WHERE id = $1`
 
 func scanLeadRow(row pgx.Row, id string) (lockedLead, error) {
 	l := lockedLead{id: id}
-	err := row.Scan(&l.holder, &l.intakeOrg, &l.intakeSource, &l.slug, &l.routed, &l.requested, &l.first, &l.last, &l.email, &l.phone)
+	err := row.Scan(&l.holder, &l.intakeOrg, &l.intakeSource, &l.slug, &l.routed, &l.requested, &l.first, &l.last, &l.email, &l.phone,
+		&l.receivedAt, &l.placedBefore)
 	return l, notFound(err, "lead")
 }
 
@@ -163,10 +188,13 @@ type ruling struct {
 	availableAt            *time.Time // when a queued lead can be claimed
 	fanOutTo               string     // the sub-agency whose routing comes next
 	assignee, assigneeName string
+	fallback               bool // the owner, because the mode had nobody else
 }
 
 // toOwner is the fallback that keeps a lead from being orphaned.
-func toOwner(reason, priority string) ruling { return ruling{reason: reason, priority: priority} }
+func toOwner(reason, priority string) ruling {
+	return ruling{reason: reason, priority: priority, fallback: true}
+}
 
 // decide applies the hop's rules: with no source, the owner; then a
 // placement, which wins over any mode; then the source's routing mode.
@@ -247,7 +275,7 @@ func subAgenciesEvenly(ctx context.Context, tx pgx.Tx, src *hopSource, orgID str
 // ownerMode (owner) assigns every lead to the org owner; it is also what a
 // mode this code does not know gets.
 func ownerMode(src *hopSource) ruling {
-	return toOwner("source routing is owner: assigned to the org owner", src.priority)
+	return ruling{reason: "source routing is owner: assigned to the org owner", priority: src.priority}
 }
 
 // record writes the ruling on the lead and on its timeline, and completes d.

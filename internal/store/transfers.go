@@ -136,6 +136,9 @@ func (b TransferBatch) bounds() (lo, hi int) { return b.Index * b.Size, (b.Index
 type BatchOutcome struct {
 	Moved, Failed int
 	TeamMembers   int // moved team members: each owes the receiving org a retention update
+	// NewlyMoved and NewlyFailed are what this call decided (0 and 0 for a
+	// batch run again after its commit), so the metrics count each lead once.
+	NewlyMoved, NewlyFailed int
 }
 
 // movable is a lead of a batch as the move reads it, locked.
@@ -191,6 +194,7 @@ func (s *Store) MoveTransferBatch(ctx context.Context, b TransferBatch) (BatchOu
 				return err
 			}
 		}
+		out.NewlyMoved, out.NewlyFailed = len(move), len(failSeq)
 		lo, hi := b.bounds()
 		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE i.status = 'moved'), count(*) FILTER (WHERE i.status = 'failed'),
 				count(*) FILTER (WHERE i.status = 'moved' AND l.kind = 'team_member')
