@@ -241,7 +241,10 @@ func noop(ctx context.Context, o Options, run string, r *Result) error {
 	err := parallel(o.Noop, o.Concurrency, func(i int) error {
 		t0 := time.Now()
 		wr, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: fmt.Sprintf("bench-noop/%s/%d", run, i), TaskQueue: queue, EnableEagerStart: true}, workflows.NoopWorkflow)
+			ID: fmt.Sprintf("bench-noop/%s/%d", run, i), TaskQueue: queue, EnableEagerStart: true,
+			// As a lead's start carries its summary and details.
+			StaticSummary: "Benchmark no-op run " + strconv.Itoa(i), StaticDetails: "- `starter bench`: one local activity that does nothing"},
+			workflows.NoopWorkflow)
 		if err != nil {
 			return err
 		}
