@@ -22,9 +22,19 @@ import (
 func TestReadableRuns(t *testing.T) {
 	s := up(t)
 	buyer := "runs-buyer@agency.example"
-	tn := s.newTenant(t, "Summit Runs Group", 2, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"},
+	tn := s.newTenant(t, "runs", 2, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"},
 		"purchase_notification_emails": []string{buyer}})
-	north := s.newTenant(t, "Summit Runs North", 1, map[string]any{"name": "EQ North", "routing": map[string]any{"mode": "staff_evenly"}})
+	north := s.newTenant(t, "runs-north", 1, map[string]any{"name": "EQ North", "routing": map[string]any{"mode": "staff_evenly"}})
+	sub := s.newTenant(t, "runs-west", 0, nil)
+	// Names as orgs write them, with spaces (the tenants' own are made for email domains).
+	for _, o := range []struct {
+		tn   tenant
+		name string
+	}{{tn, "Summit Runs Group"}, {north, "Summit Runs North"}, {sub, "Summit Runs West"}} {
+		if r := s.do(t, "PATCH", "/v1/orgs/"+o.tn.id, o.tn.ownerToken, map[string]any{"name": o.name}); r.status != 200 {
+			t.Fatalf("rename: %d %s", r.status, r.raw)
+		}
+	}
 	s.link(t, tn, north)
 	fan := s.do(t, "PUT", "/v1/orgs/"+tn.id+"/sources/fan", tn.ownerToken, map[string]any{"name": "Fan Partners",
 		"routing": map[string]any{"mode": "sub_agencies_evenly", "sub_agencies": []string{north.id}}})
@@ -49,7 +59,6 @@ func TestReadableRuns(t *testing.T) {
 		t.Fatalf("transfer: %d %s", xfer.status, xfer.raw)
 	}
 	history(t, s, xfer.str("workflow_id"))
-	sub := s.newTenant(t, "Summit Runs West", 0, nil)
 	invID, _, tok := s.invite(t, tn, ownerEmail(t, s, sub))
 	if a := s.do(t, "POST", "/v1/invitations/"+tok+"/accept", "", nil); a.status != 200 {
 		t.Fatalf("accept: %d %s", a.status, a.raw)
