@@ -31,6 +31,12 @@ type RouteResult struct {
 	// Notify counts the hop's purchase-notification addresses, so a hop
 	// without any schedules no email activity.
 	Notify int `json:"notify,omitempty"`
+	// Rule says why, with user ids for people ("rotated to user <id>:
+	// position 2 of 3 active staff (staff_evenly)"), and FanOutName is the
+	// sub-agency's name: the run's details and its hop's summary in the
+	// Temporal UI. Org names are business names, not a person's data.
+	Rule       string `json:"rule,omitempty"`
+	FanOutName string `json:"fan_out_name,omitempty"`
 }
 
 // Status is the word operators filter on in the Temporal UI (LeadStatus).
@@ -47,7 +53,7 @@ func (a *Activities) Route(ctx context.Context, in RouteInput) (RouteResult, err
 		return RouteResult{}, err
 	}
 	return RouteResult{LeadID: d.LeadID, OrgID: d.OrgID, Location: d.Location, AssignedTo: d.AssignedTo,
-		FanOutTo: d.FanOutTo, AlreadyRouted: d.AlreadyRouted, Notify: len(d.PurchaseEmails)}, nil
+		FanOutTo: d.FanOutTo, AlreadyRouted: d.AlreadyRouted, Notify: len(d.PurchaseEmails), Rule: d.Rule, FanOutName: d.FanOutName}, nil
 }
 
 func (a *Activities) route(ctx context.Context, in RouteInput) (store.Decision, error) {

@@ -192,6 +192,21 @@ func revealed(t *testing.T, h *historypb.History, secrets []string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	text := decodedJSON(t, b)
+	var found []string
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			found = append(found, s)
+		}
+	}
+	return found
+}
+
+// decodedJSON is a JSON document as text with, after it, every string in it
+// unescaped and, where it is base64 (payload data), decoded — and the JSON
+// a decoded string holds, read the same way.
+func decodedJSON(t *testing.T, b []byte) string {
+	t.Helper()
 	var text strings.Builder
 	text.Write(b)
 	var walk func(v any)
@@ -206,24 +221,23 @@ func revealed(t *testing.T, h *historypb.History, secrets []string) []string {
 				walk(e)
 			}
 		case string:
+			text.WriteString("\n" + v)
 			if d, err := base64.StdEncoding.DecodeString(v); err == nil {
 				text.WriteString("\n")
 				text.Write(d)
+				var inner any
+				if json.Unmarshal(d, &inner) == nil {
+					walk(inner)
+				}
 			}
 		}
 	}
 	var doc any
 	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
+		t.Fatalf("not JSON: %v\n%s", err, b)
 	}
 	walk(doc)
-	var found []string
-	for _, s := range secrets {
-		if s != "" && strings.Contains(text.String(), s) {
-			found = append(found, s)
-		}
-	}
-	return found
+	return text.String()
 }
 
 // history waits for the run to close and returns its full history.

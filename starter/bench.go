@@ -20,10 +20,11 @@ import (
 
 func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	noop := fs.Int("noop", 2000, "no-op workflows for the engine limit")
+	noop := fs.Int("noop", 2000, "no-op workflows for the baseline's peak rate")
 	leads := fs.Int("leads", 2000, "leads to post as fast as the stack takes them (throughput)")
 	paced := fs.Int("paced-leads", 300, "leads to post at --paced-rate (speed-to-lead without a backlog)")
 	rate := fs.Float64("paced-rate", 10, "leads per second of the paced phase")
+	half := fs.Int("half-leads", 600, "no-op runs, then leads, at half the no-op peak rate (the speed-to-lead goal)")
 	conc := fs.Int("concurrency", 64, "requests and workflows in flight")
 	fanLeads := fs.Int("fanout-leads", 600, "leads for the fan-out row (0 skips it)")
 	fanSubs := fs.Int("fanout-subs", 20, "sub-agencies under the fan-out master")
@@ -62,7 +63,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	defer tc.Close()
 	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
-		TaskQueue: cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
+		TaskQueue: cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, HalfPeakLeads: *half, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
 		WorkerPID: *pid, Log: os.Stderr})
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ type ClaimResult struct {
 // dozen events whatever happened meanwhile.
 func ClaimWorkflow(ctx workflow.Context, in ClaimInput) (ClaimResult, error) {
 	logger := log.With(workflow.GetLogger(ctx), "LeadID", in.LeadID, "Seq", in.Seq)
+	workflow.SetCurrentDetails(ctx, "**Window open** until "+in.Deadline.UTC().Format(time.RFC3339))
 	if wait := in.Deadline.Sub(workflow.Now(ctx)); wait > 0 {
 		if err := workflow.Sleep(ctx, wait); err != nil {
 			return ClaimResult{}, err
@@ -53,11 +54,12 @@ func ClaimWorkflow(ctx workflow.Context, in ClaimInput) (ClaimResult, error) {
 	}
 	var a *activities.Activities
 	var out activities.ClaimOutcome
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeepingOptions), a.ExpireClaim,
+	err := workflow.ExecuteActivity(act(ctx, bookkeepingOptions, "window over: back to the queue unless the claim was settled"), a.ExpireClaim,
 		activities.ClaimRef{LeadID: in.LeadID, Seq: in.Seq}).Get(ctx, &out)
 	if err != nil {
 		return ClaimResult{}, err
 	}
+	workflow.SetCurrentDetails(ctx, "**"+out.Outcome+"**")
 	logger.Info("claim window passed", "Outcome", out.Outcome)
 	return ClaimResult{Outcome: out.Outcome}, nil
 }
@@ -68,14 +70,17 @@ func ClaimWorkflow(ctx workflow.Context, in ClaimInput) (ClaimResult, error) {
 // never took or lost (a failed run is started again; a completed one
 // settled the claim).
 func StartClaim(ctx context.Context, tc client.Client, st *store.Store, queue string, c store.Claim) error {
+	in := ClaimInput{LeadID: c.LeadID, OrgID: c.OrgID, Seq: c.Seq, Deadline: c.ExpiresAt}
 	err := startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       ClaimWorkflowID(c.LeadID, c.Seq),
+		StaticSummary:            ClaimSummary(c, st.RunNames(ctx, store.RunRef{OrgID: c.OrgID, LeadID: c.LeadID})),
+		StaticDetails:            claimDetails(in),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(c.OrgID), LeadIDKey.ValueSet(c.LeadID),
 			LeadStatusKey.ValueSet("claimed")),
-	}, ClaimWorkflow, ClaimInput{LeadID: c.LeadID, OrgID: c.OrgID, Seq: c.Seq, Deadline: c.ExpiresAt})
+	}, ClaimWorkflow, in)
 	if err != nil {
 		return err
 	}

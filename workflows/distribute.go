@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
+	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // DistributeBatchSize is how many pending leads one activity distributes in
@@ -133,7 +135,7 @@ func DistributeWorkflow(ctx workflow.Context, in DistributeInput) (DistributeRes
 			return res, err
 		}
 		var d activities.Distribution
-		err = workflow.ExecuteActivity(bctx, a.BeginDistribution, activities.DistributionStart{OrgID: in.OrgID, Slug: in.Slug,
+		err = workflow.ExecuteActivity(named(bctx, "record the slot "+slot), a.BeginDistribution, activities.DistributionStart{OrgID: in.OrgID, Slug: in.Slug,
 			Mode: in.Mode, Schedule: in.Schedule, Slot: slot}).Get(ctx, &d)
 		if err != nil {
 			logger.Error("distribution not begun", "Slot", slot, "Error", err)
@@ -143,6 +145,7 @@ func DistributeWorkflow(ctx workflow.Context, in DistributeInput) (DistributeRes
 		if d.Completed {
 			res.Distributed, res.PassedDown, res.Batches = d.Distributed, d.PassedDown, d.Batches
 			res.AlreadyDone, res.Done = true, true
+			workflow.SetCurrentDetails(ctx, distributionNow(res))
 			logger.Info("slot already distributed: nothing to do", "Slot", slot, "DistributionID", d.DistributionID)
 			return res, nil
 		}
@@ -160,15 +163,17 @@ func DistributeWorkflow(ctx workflow.Context, in DistributeInput) (DistributeRes
 		}
 		b := activities.DistributionBatch{DistributionID: in.DistributionID, Seq: in.Next + i, After: after, Size: size}
 		var r activities.DistributionBatchResult
-		if err := workflow.ExecuteActivity(actx, a.DistributeBatch, b).Get(ctx, &r); err != nil {
+		if err := workflow.ExecuteActivity(named(actx, fmt.Sprintf("distribute batch %d (up to %d leads)", b.Seq+1, size)), a.DistributeBatch, b).Get(ctx, &r); err != nil {
 			logger.Error("distribution batch failed", "Batch", b.Seq, "Error", err)
 			return res, err
 		}
 		res.Batches++
 		res.Distributed += r.Distributed
 		res.PassedDown += r.PassedDown
+		workflow.SetCurrentDetails(ctx, distributionNow(res))
 		if r.PassedDown > 0 {
-			if err := workflow.ExecuteActivity(hctx, a.StartDistributionHops, b).Get(ctx, nil); err != nil {
+			if err := workflow.ExecuteActivity(named(hctx, fmt.Sprintf("start %d sub-agency hop runs, batch %d", r.PassedDown, b.Seq+1)),
+				a.StartDistributionHops, b).Get(ctx, nil); err != nil {
 				return res, err
 			}
 		}
@@ -178,10 +183,11 @@ func DistributeWorkflow(ctx workflow.Context, in DistributeInput) (DistributeRes
 		after = r.Last
 	}
 	var d activities.Distribution
-	if err := workflow.ExecuteActivity(bctx, a.FinishDistribution, in.DistributionID).Get(ctx, &d); err != nil {
+	if err := workflow.ExecuteActivity(named(bctx, "mark the distribution completed"), a.FinishDistribution, in.DistributionID).Get(ctx, &d); err != nil {
 		return res, err
 	}
 	res.Done = true
+	workflow.SetCurrentDetails(ctx, distributionNow(res))
 	logger.Info("distribution done", "DistributionID", in.DistributionID, "Distributed", res.Distributed,
 		"PassedDown", res.PassedDown, "Batches", res.Batches)
 	return res, nil
@@ -214,9 +220,12 @@ func DistributionSearchAttributes(orgID, slug string) temporal.SearchAttributes 
 // StartDistribution starts an on-demand distribution, or finds its run (the
 // same key again). The reconciler uses it too, with RestartClosed, for a
 // distribution recorded but never completed.
-func StartDistribution(ctx context.Context, tc client.Client, queue, workflowID string, in DistributeInput, restart Restart) error {
+func StartDistribution(ctx context.Context, tc client.Client, queue, workflowID string, in DistributeInput, restart Restart,
+	names store.RunNames) error {
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       workflowID,
+		StaticSummary:            DistributionSummary(in.Mode, in.Schedule, names),
+		StaticDetails:            DistributionDetails(in.OrgID, in.Slug, in.Mode),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    restart.reusePolicy(),
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,

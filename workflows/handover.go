@@ -52,6 +52,7 @@ func HandoverWorkflow(ctx workflow.Context, in HandoverInput) (HandoverResult, e
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a HandoverAnswer) error { return r.open() }}); err != nil {
 		return HandoverResult{}, err
 	}
+	workflow.SetCurrentDetails(ctx, "**Waiting** for a manager of org "+code(in.ToOrgID)+" to accept or reject")
 	answered, err := workflow.AwaitWithTimeout(ctx, domain.HandoverTTL, func() bool { return r.status != domain.HandoverPending })
 	if err != nil {
 		return HandoverResult{}, err
@@ -62,12 +63,13 @@ func HandoverWorkflow(ctx workflow.Context, in HandoverInput) (HandoverResult, e
 		}
 		if r.status == domain.HandoverPending {
 			var a *activities.Activities
-			err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeepingOptions), a.ExpireHandover,
+			err := workflow.ExecuteActivity(act(ctx, bookkeepingOptions, "no answer: back with the sender"), a.ExpireHandover,
 				activities.HandoverRun{LeadID: in.LeadID, TransferID: in.TransferID, FromOrgID: in.FromOrgID, ToOrgID: in.ToOrgID}).Get(ctx, nil)
 			if err != nil {
 				return HandoverResult{}, err
 			}
 			r.status = domain.HandoverExpired
+			workflow.SetCurrentDetails(ctx, "**expired**: back with org "+code(in.FromOrgID))
 			r.log.Info("handover expired: back with the sender")
 		}
 	}
@@ -85,11 +87,12 @@ func (r *handoverRun) answer(ctx workflow.Context, a HandoverAnswer) (HandoverRe
 	defer func() { r.busy = false }()
 	var acts *activities.Activities
 	var d activities.HandoverDecision
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), acts.ApplyHandoverAnswer, a.AnswerID).Get(ctx, &d)
+	err := workflow.ExecuteActivity(act(ctx, answerOptions, "apply the manager's answer "+code(a.AnswerID)), acts.ApplyHandoverAnswer, a.AnswerID).Get(ctx, &d)
 	if err != nil {
 		return HandoverResult{}, err // a refusal keeps its domain code (internal/failure)
 	}
 	r.status = d.Status
+	workflow.SetCurrentDetails(ctx, "**"+d.Status+"** by a manager of org "+code(r.in.ToOrgID)+" (answer "+code(a.AnswerID)+")")
 	r.log.Info("handover decided", "Status", d.Status)
 	return HandoverResult{Status: d.Status}, nil
 }

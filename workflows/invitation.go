@@ -80,6 +80,7 @@ func InvitationWorkflow(ctx workflow.Context, in InvitationInput) (InvitationRes
 
 func (r *invitationRun) setup(ctx workflow.Context) error {
 	r.log = log.With(workflow.GetLogger(ctx), "InvitationID", r.in.InvitationID, "OrgID", r.in.MasterOrgID)
+	workflow.SetCurrentDetails(ctx, invitationNow(r.status, nil))
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (string, error) { return r.status, nil }); err != nil {
 		return err
 	}
@@ -125,13 +126,14 @@ func (r *invitationRun) accept(ctx workflow.Context, req AcceptRequest) (Invitat
 	defer func() { r.busy = false }()
 	var a *activities.Activities
 	var l activities.Link
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, answerOptions), a.AcceptInvitation,
+	err := workflow.ExecuteActivity(act(ctx, answerOptions, "accept: link the orgs in one transaction"), a.AcceptInvitation,
 		activities.AcceptInput{InvitationID: r.in.InvitationID, OrgID: req.OrgID, UserID: req.UserID}).Get(ctx, &l)
 	if err != nil {
 		return InvitationLink{}, err // a refusal keeps its domain code (internal/failure)
 	}
 	res := InvitationLink{MasterOrgID: l.MasterOrgID, SubOrgID: l.SubOrgID}
 	r.status, r.link = domain.InviteAccepted, &res
+	workflow.SetCurrentDetails(ctx, invitationNow(r.status, r.link))
 	r.log.Info("invitation accepted", "SubOrgID", res.SubOrgID)
 	return res, nil
 }
@@ -152,12 +154,13 @@ func (r *invitationRun) closeWith(ctx workflow.Context, status string, opts work
 	r.busy = true
 	defer func() { r.busy = false }()
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.CloseInvitation,
+	err := workflow.ExecuteActivity(act(ctx, opts, "close the invitation: "+status), a.CloseInvitation,
 		activities.CloseInvitation{InvitationID: r.in.InvitationID, Status: status}).Get(ctx, nil)
 	if err != nil {
 		return err
 	}
 	r.status = status
+	workflow.SetCurrentDetails(ctx, invitationNow(r.status, nil))
 	r.log.Info("invitation closed", "Status", status)
 	return nil
 }
@@ -167,7 +170,7 @@ func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {
 	actx := workflow.WithActivityOptions(ctx, EmailActivityOptions)
 	// The email goes out while answers may already arrive: a revoke before it
 	// is sent makes the activity send nothing.
-	sent := workflow.ExecuteActivity(actx, a.SendInvitationEmail, r.in.InvitationID)
+	sent := workflow.ExecuteActivity(named(actx, "invitation email with a fresh link"), a.SendInvitationEmail, r.in.InvitationID)
 
 	answered, err := workflow.AwaitWithTimeout(ctx, r.in.ExpiresAt.Sub(workflow.Now(ctx)), func() bool {
 		return r.status != domain.InvitePending
@@ -199,7 +202,7 @@ func (r *invitationRun) run(ctx workflow.Context) (InvitationResult, error) {
 			confirmed = workflow.ExecuteActivity(actx, a.SendEmail, activities.Email{Template: "confirmation",
 				Key: activities.ConfirmationEmailKey(r.in.InvitationID), Kind: "confirmation", OrgID: r.link.MasterOrgID})
 		} else {
-			confirmed = workflow.ExecuteActivity(actx, a.SendConfirmationEmail, r.in.InvitationID)
+			confirmed = workflow.ExecuteActivity(named(actx, "confirmation email to the master's owner"), a.SendConfirmationEmail, r.in.InvitationID)
 		}
 		if err := confirmed.Get(ctx, nil); err != nil {
 			return InvitationResult{Status: r.status, Link: r.link}, err

@@ -4,6 +4,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -136,22 +137,27 @@ func (r *leadRun) run(ctx workflow.Context) (LeadResult, error) {
 	if err := r.decided(ctx, res); err != nil {
 		return res, err
 	}
+	now := decidedDetails(res, d.Rule)
+	workflow.SetCurrentDetails(ctx, now)
 	// Emails go out beside the next hop, never before it: the lead is placed
 	// or passed on at once, whatever SMTP does.
 	var sent workflow.Future
 	if d.Notify > 0 {
-		sent = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, EmailActivityOptions), a.NotifyPurchase,
+		sent = workflow.ExecuteActivity(act(ctx, EmailActivityOptions, fmt.Sprintf("purchase emails to %d address(es)", d.Notify)), a.NotifyPurchase,
 			activities.PurchaseNotice{LeadID: d.LeadID, OrgID: d.OrgID, Hop: r.in.Hop, ExternalID: r.in.ExternalID})
 	}
 	final := res
 	var hopErr error
 	if d.FanOutTo != "" {
-		final, hopErr = r.fanOut(ctx, d.FanOutTo, HopWorkflowID(r.in.LeadID, d.FanOutTo))
+		final, hopErr = r.hop(ctx, d.FanOutTo, HopWorkflowID(r.in.LeadID, d.FanOutTo), d.FanOutName)
+		if hopErr == nil {
+			workflow.SetCurrentDetails(ctx, finalDetails(now, final))
+		}
 	}
 	if sent != nil {
 		if err := sent.Get(ctx, nil); err != nil {
 			r.log.Error("purchase emails failed for good", "Error", err)
-			err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeepingOptions), a.RecordPurchaseFailure,
+			err = workflow.ExecuteActivity(act(ctx, bookkeepingOptions, "record the purchase emails that failed"), a.RecordPurchaseFailure,
 				activities.PurchaseFailure{LeadID: d.LeadID, OrgID: d.OrgID, Hop: r.in.Hop, Reason: failureReason(err)}).Get(ctx, nil)
 			if err != nil {
 				return final, err
@@ -177,6 +183,7 @@ func (r *leadRun) decided(ctx workflow.Context, res LeadResult) error {
 func (r *leadRun) route(ctx workflow.Context, fn any, out any) error {
 	in := activities.RouteInput{LeadID: r.in.LeadID, OrgID: r.in.OrgID, Hop: r.in.Hop}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                "routing decision, one transaction" + hopSuffix(r.in.Hop),
 		StartToCloseTimeout:    15 * time.Second,
 		ScheduleToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -191,6 +198,7 @@ func (r *leadRun) route(ctx workflow.Context, fn any, out any) error {
 	}
 	r.log.Warn("routing did not commit within a minute: retrying as a regular activity", "Error", err)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:             "routing decision, retried after a minute without PostgreSQL",
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
@@ -218,14 +226,22 @@ func failureReason(err error) string {
 // workflow with a deterministic ID, so a replayed or restarted parent finds
 // the same child (or, after that child closed badly, starts it again).
 func (r *leadRun) fanOut(ctx workflow.Context, sub, childID string) (LeadResult, error) {
+	return r.hop(ctx, sub, childID, "")
+}
+
+// hop is fanOut with the sub-agency's name for the child's summary ("":
+// its id).
+func (r *leadRun) hop(ctx workflow.Context, sub, childID, subName string) (LeadResult, error) {
+	in := LeadInput{LeadID: r.in.LeadID, OrgID: sub, Slug: r.in.Slug, ExternalID: r.in.ExternalID, Hop: r.in.Hop + 1}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID: childID,
+		WorkflowID:    childID,
+		StaticSummary: hopSummary(in, subName),
+		StaticDetails: leadDetails(in),
 		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(sub), LeadSourceKey.ValueSet(r.in.Slug),
 			LeadIDKey.ValueSet(r.in.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(r.in.ExternalID)),
 	})
 	var final LeadResult
-	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, LeadInput{LeadID: r.in.LeadID, OrgID: sub, Slug: r.in.Slug,
-		ExternalID: r.in.ExternalID, Hop: r.in.Hop + 1}).Get(ctx, &final)
+	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, in).Get(ctx, &final)
 	if err != nil {
 		r.log.Error("sub-agency routing failed", "SubAgency", sub, "Error", err)
 		return LeadResult{}, err

@@ -12,6 +12,6 @@ import (
 // measures the engine's ceiling on this machine with it.
 func NoopWorkflow(ctx workflow.Context) error {
 	var a *activities.Activities
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 5 * time.Second})
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 5 * time.Second, Summary: "no-op"})
 	return workflow.ExecuteLocalActivity(ctx, a.Noop).Get(ctx, nil)
 }

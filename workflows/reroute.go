@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -86,6 +87,7 @@ func RerouteWorkflow(ctx workflow.Context, in RerouteInput) (RerouteResult, erro
 	}
 	actx := workflow.WithActivityOptions(ctx, rerouteOptions)
 	var a *activities.Activities
+	workflow.SetCurrentDetails(ctx, rerouteNow(res, false))
 	for page := 0; ; page++ {
 		if page == perRun {
 			next := in
@@ -94,7 +96,8 @@ func RerouteWorkflow(ctx workflow.Context, in RerouteInput) (RerouteResult, erro
 			return res, workflow.NewContinueAsNewError(ctx, RerouteWorkflow, next)
 		}
 		var b activities.RerouteBatchResult
-		err := workflow.ExecuteActivity(actx, a.RerouteBatch, activities.RerouteBatchInput{UserID: in.UserID, After: after, Limit: size}).
+		err := workflow.ExecuteActivity(named(actx, fmt.Sprintf("reroute page %d (up to %d leads)", res.Batches+1, size)), a.RerouteBatch,
+			activities.RerouteBatchInput{UserID: in.UserID, After: after, Limit: size}).
 			Get(ctx, &b)
 		if err != nil {
 			logger.Error("rerouting failed", "Error", err)
@@ -104,6 +107,7 @@ func RerouteWorkflow(ctx workflow.Context, in RerouteInput) (RerouteResult, erro
 		res.Rerouted += b.Rerouted
 		res.Skipped += b.Skipped
 		res.Reactivated = b.Reactivated
+		workflow.SetCurrentDetails(ctx, rerouteNow(res, b.Reactivated || !b.More))
 		if b.Reactivated || !b.More {
 			break
 		}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // ReturnWorkflowID names the run that tells a returned lead's vendor: a lead
@@ -40,14 +42,16 @@ func ReturnWorkflow(ctx workflow.Context, in ReturnInput) (ReturnResult, error) 
 	logger := log.With(workflow.GetLogger(ctx), "LeadID", in.LeadID, "OrgID", in.OrgID)
 	var a *activities.Activities
 	var n activities.ReturnNotified
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, EmailActivityOptions), a.NotifyReturn,
+	err := workflow.ExecuteActivity(act(ctx, EmailActivityOptions, "return emails to the source's return addresses"), a.NotifyReturn,
 		activities.ReturnRun{LeadID: in.LeadID}).Get(ctx, &n)
 	if err == nil {
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("**Emailed** %d address(es), %d refused", n.Addresses, n.Refused))
 		logger.Info("return emails sent", "Addresses", n.Addresses, "Refused", n.Refused)
 		return ReturnResult{Addresses: n.Addresses, Refused: n.Refused}, nil
 	}
 	logger.Error("return emails failed for good", "Error", err)
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bookkeepingOptions), a.RecordReturnFailure,
+	workflow.SetCurrentDetails(ctx, "**Failed**: the emails not sent are recorded on the lead's timeline")
+	err = workflow.ExecuteActivity(act(ctx, bookkeepingOptions, "record the return emails that failed"), a.RecordReturnFailure,
 		activities.ReturnFailure{LeadID: in.LeadID, Reason: failureReason(err)}).Get(ctx, nil)
 	return ReturnResult{Addresses: n.Addresses, Failed: true}, err
 }
@@ -56,10 +60,13 @@ func ReturnWorkflow(ctx workflow.Context, in ReturnInput) (ReturnResult, error) 
 // it once the return has committed; the reconciler for a return whose
 // emails were never dealt with (a crash between the commit and the start, a
 // run terminated). A completed run dealt with every address, so only a
-// failed one is started again.
-func StartReturn(ctx context.Context, tc client.Client, queue string, in ReturnInput, slug string) error {
+// failed one is started again. names name the lead, its source and the
+// returning org in the run's summary.
+func StartReturn(ctx context.Context, tc client.Client, queue string, in ReturnInput, slug string, names store.RunNames) error {
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       ReturnWorkflowID(in.LeadID),
+		StaticSummary:            ReturnSummary(in, names),
+		StaticDetails:            returnDetails(in),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,

@@ -8,6 +8,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // Restart says how StartLead treats a closed run under the lead's ID.
@@ -35,10 +37,13 @@ func (r Restart) reusePolicy() enums.WorkflowIdReusePolicy {
 // StartLead starts a lead's first run (client side, not workflow code) under
 // workflowID (the lead's recorded one, LeadWorkflowID for every new lead),
 // or finds the one running under it. The API calls it for each new post, the
-// reconciler for leads recorded but not routed in time.
-func StartLead(ctx context.Context, tc client.Client, queue, workflowID string, in LeadInput, restart Restart) error {
+// reconciler for leads recorded but not routed in time. names name the
+// run's org (in.OrgID) and source in its summary.
+func StartLead(ctx context.Context, tc client.Client, queue, workflowID string, in LeadInput, restart Restart, names store.RunNames) error {
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       workflowID,
+		StaticSummary:            LeadSummary(in, names),
+		StaticDetails:            leadDetails(in),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    restart.reusePolicy(),
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -54,10 +59,12 @@ func StartLead(ctx context.Context, tc client.Client, queue, workflowID string, 
 // StartInvitation starts an invitation's run, or finds the one running. The
 // API calls it when the owner invites; the reconciler for a pending
 // invitation whose run was never started (a crash between row and run) or
-// died.
-func StartInvitation(ctx context.Context, tc client.Client, queue string, in InvitationInput) error {
+// died. masterName is the inviting org's name, for the run's summary.
+func StartInvitation(ctx context.Context, tc client.Client, queue string, in InvitationInput, masterName string) error {
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       InvitationWorkflowID(in.InvitationID),
+		StaticSummary:            InvitationSummary(masterName, in.MasterOrgID),
+		StaticDetails:            invitationDetails(in),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -70,10 +77,13 @@ func StartInvitation(ctx context.Context, tc client.Client, queue string, in Inv
 // has committed (RestartFailed: a repeated PATCH finds the run that did the
 // work); the reconciler for a deactivated user whose leads are still
 // assigned to them (RestartClosed: rerouting is idempotent in PostgreSQL, so
-// a second run only finishes what the first did not).
-func StartReroute(ctx context.Context, tc client.Client, queue string, in RerouteInput, restart Restart) error {
+// a second run only finishes what the first did not). orgName is the
+// org's name, for the run's summary.
+func StartReroute(ctx context.Context, tc client.Client, queue string, in RerouteInput, restart Restart, orgName string) error {
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       RerouteWorkflowID(in.UserID, in.Deactivation),
+		StaticSummary:            RerouteSummary(in, orgName),
+		StaticDetails:            rerouteDetails(in),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    restart.reusePolicy(),
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -94,10 +104,14 @@ func startOrFind(ctx context.Context, tc client.Client, opts client.StartWorkflo
 }
 
 // StartTransfer starts a transfer's run, or finds it (a repeated request with
-// the same Idempotency-Key, the reconciler after a crash).
-func StartTransfer(ctx context.Context, tc client.Client, queue string, in TransferInput, orgID string) error {
+// the same Idempotency-Key, the reconciler after a crash). names name the
+// sending org (OrgID, also what the run is found by) and the receiving one.
+func StartTransfer(ctx context.Context, tc client.Client, queue string, in TransferInput, names store.RunNames) error {
+	orgID := names.OrgID
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       TransferWorkflowID(in.TransferID),
+		StaticSummary:            TransferSummary(in.Total, in.Mode, names),
+		StaticDetails:            transferDetails(in, names),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -107,9 +121,12 @@ func StartTransfer(ctx context.Context, tc client.Client, queue string, in Trans
 
 // StartHandover starts the review run of a handed-over lead, or finds it.
 // The transfer's activities call it through activities.Activities.StartHandover.
-func StartHandover(ctx context.Context, tc client.Client, queue string, in HandoverInput) error {
+// names name the lead and both orgs in the run's summary.
+func StartHandover(ctx context.Context, tc client.Client, queue string, in HandoverInput, names store.RunNames) error {
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       HandoverWorkflowID(in.LeadID, in.TransferID),
+		StaticSummary:            HandoverSummary(names),
+		StaticDetails:            handoverDetails(in),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -66,6 +67,7 @@ func TransferWorkflow(ctx workflow.Context, in TransferInput) (TransferProgress,
 	ectx := workflow.WithActivityOptions(ctx, EmailActivityOptions)
 	var emails []workflow.Future
 	batches := (in.Total + TransferBatchSize - 1) / TransferBatchSize
+	workflow.SetCurrentDetails(ctx, transferNow(p, in.Next+1, batches))
 	for i := in.Next; i < batches; i++ {
 		if i-in.Next == transferBatchesPerRun {
 			if err := awaitAll(ctx, emails); err != nil {
@@ -77,24 +79,28 @@ func TransferWorkflow(ctx workflow.Context, in TransferInput) (TransferProgress,
 		}
 		b := activities.TransferBatch{TransferID: in.TransferID, Index: i, Size: TransferBatchSize}
 		var r activities.BatchResult
-		if err := workflow.ExecuteActivity(bctx, a.MoveTransferBatch, b).Get(ctx, &r); err != nil {
+		batch := fmt.Sprintf("batch %d of %d", i+1, batches)
+		if err := workflow.ExecuteActivity(named(bctx, "move "+batch), a.MoveTransferBatch, b).Get(ctx, &r); err != nil {
 			return p, err
 		}
 		p.Transferred += r.Moved
 		p.Failed += r.Failed
+		workflow.SetCurrentDetails(ctx, transferNow(p, min(i+2, batches), batches))
 		if in.Mode == domain.TransferManagerReview && r.Moved > 0 {
-			if err := workflow.ExecuteActivity(hctx, a.StartHandovers, b).Get(ctx, nil); err != nil {
+			if err := workflow.ExecuteActivity(named(hctx, fmt.Sprintf("start %d review runs, %s", r.Moved, batch)), a.StartHandovers, b).Get(ctx, nil); err != nil {
 				return p, err
 			}
 		}
 		if r.TeamMembers > 0 {
-			emails = append(emails, workflow.ExecuteActivity(ectx, a.SendRetentionUpdates, b))
+			emails = append(emails, workflow.ExecuteActivity(named(ectx, fmt.Sprintf("retention updates for %d team members, %s", r.TeamMembers, batch)),
+				a.SendRetentionUpdates, b))
 		}
 	}
-	if err := workflow.ExecuteActivity(bctx, a.FinishTransfer, in.TransferID).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(named(bctx, "mark the transfer completed"), a.FinishTransfer, in.TransferID).Get(ctx, nil); err != nil {
 		return p, err
 	}
 	p.Done = true
+	workflow.SetCurrentDetails(ctx, transferNow(p, batches, batches))
 	logger.Info("transfer done", "TransferID", in.TransferID, "Transferred", p.Transferred, "Failed", p.Failed)
 	// The leads are moved; a retention update that failed for good is on
 	// its lead's timeline and does not fail the transfer.

@@ -60,8 +60,9 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	logField(w, zap.String("lead_id", intake.LeadID))
 	logField(w, zap.String("workflow_id", intake.WorkflowID))
 	if !intake.Routed {
+		names := store.RunNames{Org: c.OrgName, Source: c.SourceName}
 		if err := s.startLead(r.Context(), store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
-			Slug: c.Slug, ExternalID: in.ExternalID, WorkflowID: intake.WorkflowID}); err != nil {
+			Slug: c.Slug, ExternalID: in.ExternalID, WorkflowID: intake.WorkflowID}, names); err != nil {
 			// The lead is recorded; the vendor's retry (or the worker's sweep)
 			// starts its workflow. Say so rather than pretend it is accepted.
 			s.Log.Error("could not start lead workflow", zap.String("lead_id", intake.LeadID), zap.Error(err))
@@ -79,10 +80,11 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 // startLead starts the lead's run. On a server that has just registered the
 // search attributes, SQL visibility refuses them for a few seconds: wait that
 // out here (bounded) rather than answer 503 to every post of a fresh deploy.
-func (s *Server) startLead(ctx context.Context, l store.UnroutedLead) error {
+// names, for the run's summary, come with the vendor key (no query more).
+func (s *Server) startLead(ctx context.Context, l store.UnroutedLead, names store.RunNames) error {
 	return startPatiently(ctx, func(ctx context.Context) error {
 		return workflows.StartLead(ctx, s.Temporal, s.Cfg.TaskQueue, l.WorkflowID, workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID},
-			workflows.RestartFailed)
+			workflows.RestartFailed, names)
 	})
 }
 

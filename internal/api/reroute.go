@@ -21,7 +21,8 @@ func (s *Server) startReroute(w http.ResponseWriter, r *http.Request, u store.Us
 	id := workflows.RerouteWorkflowID(u.ID, u.Deactivations)
 	logField(w, zap.String("workflow_id", id))
 	err := startPatiently(r.Context(), func(ctx context.Context) error {
-		return workflows.StartReroute(ctx, s.Temporal, s.Cfg.TaskQueue, in, workflows.RestartFailed)
+		return workflows.StartReroute(ctx, s.Temporal, s.Cfg.TaskQueue, in, workflows.RestartFailed,
+			s.Store.RunNames(ctx, store.RunRef{OrgID: u.OrgID}).Org)
 	})
 	if err != nil {
 		s.Log.Error("could not start a deactivated user's reroute", zap.String("user_id", u.ID), zap.String("workflow_id", id), zap.Error(err))

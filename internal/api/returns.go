@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -41,7 +42,8 @@ func (s *Server) returnLead(w http.ResponseWriter, r *http.Request) {
 	logField(w, zap.String("lead_id", id))
 	logField(w, zap.String("workflow_id", ret.WorkflowID))
 	err = startPatiently(r.Context(), func(ctx context.Context) error {
-		return workflows.StartReturn(ctx, s.Temporal, s.Cfg.TaskQueue, workflows.ReturnInput{LeadID: ret.LeadID, OrgID: ret.OrgID}, ret.Slug)
+		return workflows.StartReturn(ctx, s.Temporal, s.Cfg.TaskQueue, workflows.ReturnInput{LeadID: ret.LeadID, OrgID: ret.OrgID}, ret.Slug,
+			s.Store.RunNames(ctx, store.RunRef{OrgID: ret.OrgID, LeadID: ret.LeadID}))
 	})
 	if err != nil {
 		s.Log.Error("could not start a return's run: the reconciler will", zap.String("lead_id", id), zap.Error(err))

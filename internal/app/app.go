@@ -130,11 +130,11 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 }
 
 // StartHandover is what the transfer activities use to start a handed-over
-// lead's review run.
-func StartHandover(tc client.Client, queue string) func(context.Context, activities.HandoverRun) error {
+// lead's review run; st reads the names of its summary.
+func StartHandover(tc client.Client, st *store.Store, queue string) func(context.Context, activities.HandoverRun) error {
 	return func(ctx context.Context, h activities.HandoverRun) error {
 		return workflows.StartHandover(ctx, tc, queue, workflows.HandoverInput{LeadID: h.LeadID, TransferID: h.TransferID,
-			FromOrgID: h.FromOrgID, ToOrgID: h.ToOrgID})
+			FromOrgID: h.FromOrgID, ToOrgID: h.ToOrgID}, st.RunNames(ctx, store.RunRef{OrgID: h.FromOrgID, ToOrgID: h.ToOrgID, LeadID: h.LeadID}))
 	}
 }
 
@@ -170,8 +170,8 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	w := worker.New(d.Temporal, d.Cfg.TaskQueue, WorkerOptions())
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
-		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: StartHandover(d.Temporal, d.Cfg.TaskQueue),
-		StartLeadHop: StartLeadHop(d.Temporal, d.Cfg.TaskQueue), Metrics: d.Metrics})
+		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: StartHandover(d.Temporal, d.Store, d.Cfg.TaskQueue),
+		StartLeadHop: StartLeadHop(d.Temporal, d.Store, d.Cfg.TaskQueue), Metrics: d.Metrics})
 	if err := w.Start(); err != nil {
 		return err
 	}

@@ -107,7 +107,8 @@ func reconcileTransfers(ctx context.Context, d *Deps, cutoff time.Time, r *Recon
 	for _, t := range running {
 		err := withTimeout(ctx, func(ctx context.Context) error {
 			return workflows.StartTransfer(ctx, d.Temporal, d.Cfg.TaskQueue,
-				workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total}, t.OrgID)
+				workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total},
+				d.Store.RunNames(ctx, store.RunRef{OrgID: t.OrgID, ToOrgID: t.ToOrgID}))
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a transfer's run", zap.String("transfer_id", t.ID), zap.Error(err))
@@ -146,7 +147,8 @@ func reconcileLeads(ctx context.Context, d *Deps, cutoff time.Time, r *Reconcile
 			}
 			err := withTimeout(ctx, func(ctx context.Context) error {
 				return workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l.WorkflowID,
-					workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID}, workflows.RestartClosed)
+					workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID}, workflows.RestartClosed,
+					d.Store.RunNames(ctx, store.RunRef{OrgID: l.OrgID, LeadID: l.LeadID}))
 			})
 			if err != nil {
 				r.Failed++
@@ -184,7 +186,7 @@ func reconcileInvitations(ctx context.Context, d *Deps, cutoff time.Time, r *Rec
 		}
 		err := withTimeout(ctx, func(ctx context.Context) error {
 			return workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
-				InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt})
+				InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt}, d.Store.RunNames(ctx, store.RunRef{OrgID: inv.OrgID}).Org)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))
@@ -205,7 +207,8 @@ func reconcileReroutes(ctx context.Context, d *Deps, cutoff time.Time, r *Reconc
 	}, func(u store.StrandedDeactivation) string { return u.UserID }, func(u store.StrandedDeactivation) {
 		err := withTimeout(ctx, func(ctx context.Context) error {
 			return workflows.StartReroute(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.RerouteInput{
-				UserID: u.UserID, OrgID: u.OrgID, Deactivation: u.Deactivations}, workflows.RestartClosed)
+				UserID: u.UserID, OrgID: u.OrgID, Deactivation: u.Deactivations}, workflows.RestartClosed,
+				d.Store.RunNames(ctx, store.RunRef{OrgID: u.OrgID}).Org)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a deactivated user's reroute", zap.String("user_id", u.UserID), zap.Error(err))

@@ -1,9 +1,12 @@
 // Package bench measures a running leadrelay stack (SPEC §7): the engine's
-// ceiling with a no-op workflow, then ingestion through the real API, on the
-// same server and worker, in one run so the numbers can be compared.
+// ceiling with a no-op workflow started as ingestion starts its runs (the
+// baseline), then ingestion through the real API, on the same server, in one
+// run so the numbers can be compared; and the issue's goals as ratios of the
+// two (Goals).
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +46,9 @@ type Options struct {
 	Leads         int      // leads to post as fast as the API takes them (throughput)
 	PacedLeads    int      // leads to post at PacedRate (latency without a backlog)
 	PacedRate     float64
+	// HalfPeakLeads is how many no-op runs, then leads, go at half the
+	// baseline's peak rate: the speed-to-lead goal's phase (0: PacedLeads).
+	HalfPeakLeads int
 	Concurrency   int
 	Sources       int // vendor keys to spread posts over (each has its own rate limit)
 	FanOutLeads   int // leads for the fan-out row (0: skip it)
@@ -75,6 +81,13 @@ type Result struct {
 	NoopN, LeadsN, PacedN    int
 	PacedRate                float64
 	Conc                     int
+
+	// At half the no-op peak rate (HalfRate): no-op runs, then leads.
+	HalfRate                           float64
+	HalfN                              int
+	HalfNoopP50, HalfNoopP99           time.Duration
+	HalfSTLp50, HalfSTLp95, HalfSTLp99 time.Duration
+	HalfHTTPp50, HalfHTTPp99           time.Duration
 }
 
 func (o *Options) logf(format string, a ...any) {
@@ -88,10 +101,10 @@ func (o *Options) logf(format string, a ...any) {
 // comparable and never count another run's leads. On error, the Result holds
 // the phases that finished.
 func Run(ctx context.Context, o Options) (Result, error) {
-	r := Result{NoopN: o.Noop, LeadsN: o.Leads, PacedN: o.PacedLeads, PacedRate: o.PacedRate, Conc: o.Concurrency}
+	r := Result{NoopN: o.Noop, LeadsN: o.Leads, PacedN: o.PacedLeads, PacedRate: o.PacedRate, Conc: o.Concurrency,
+		HalfN: cmp.Or(o.HalfPeakLeads, o.PacedLeads)}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	var err error
-	o.logf("no-op workflows: %d at concurrency %d…", o.Noop, o.Concurrency)
 	if err = noop(ctx, o, run, &r); err != nil {
 		return r, err
 	}
@@ -99,13 +112,16 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	o.logf("speed-to-lead: %d leads at %.0f/s…", o.PacedLeads, o.PacedRate)
-	paced, err := t.post(ctx, o, "p", o.PacedLeads, o.PacedRate, &r.RateLimited)
+	// Half the peak first, right after the baseline's own phase at that rate.
+	stl, answer, err := t.latency(ctx, o, "h", r.HalfN, r.HalfRate, &r.RateLimited)
 	if err != nil {
 		return r, err
 	}
-	r.STLp50, r.STLp95, r.STLp99 = pct(paced.stl, 50), pct(paced.stl, 95), pct(paced.stl, 99)
-	r.HTTPp50, r.HTTPp99 = pct(paced.answer, 50), pct(paced.answer, 99)
+	r.HalfSTLp50, r.HalfSTLp95, r.HalfSTLp99, r.HalfHTTPp50, r.HalfHTTPp99 = stl[0], stl[1], stl[2], answer[0], answer[1]
+	if stl, answer, err = t.latency(ctx, o, "p", o.PacedLeads, o.PacedRate, &r.RateLimited); err != nil {
+		return r, err
+	}
+	r.STLp50, r.STLp95, r.STLp99, r.HTTPp50, r.HTTPp99 = stl[0], stl[1], stl[2], answer[0], answer[1]
 	o.logf("throughput: %d leads over %d vendor keys at concurrency %d…", o.Leads, o.Sources, o.Concurrency)
 	load, err := t.post(ctx, o, "t", o.Leads, 0, &r.RateLimited)
 	if err != nil {
@@ -224,6 +240,9 @@ func parallel(n, c int, fn func(i int) error) error {
 	return nil
 }
 
+// noop measures the baseline: no-op runs as fast as o.Concurrency callers
+// start them (the peak rate), then r.HalfN of them at half that rate, whose
+// latency the speed-to-lead goal compares with.
 func noop(ctx context.Context, o Options, run string, r *Result) error {
 	// Started as ingestion starts its runs: eagerly, by a client whose
 	// process runs a worker (its own, with the product's options, on a
@@ -236,12 +255,32 @@ func noop(ctx context.Context, o Options, run string, r *Result) error {
 		return err
 	}
 	defer w.Stop()
-	lat := make([]time.Duration, o.Noop)
+	o.logf("no-op workflows: %d at concurrency %d…", o.Noop, o.Concurrency)
+	lat, rate, err := noopRuns(ctx, o, queue, run+"/peak", o.Noop, 0)
+	r.NoopRate, r.NoopP50, r.NoopP99 = rate, pct(lat, 50), pct(lat, 99)
+	if err != nil {
+		return err
+	}
+	r.HalfRate = r.NoopRate / 2
+	o.logf("no-op workflows at half their peak: %d at %.1f/s…", r.HalfN, r.HalfRate)
+	lat, _, err = noopRuns(ctx, o, queue, run+"/half", r.HalfN, r.HalfRate)
+	r.HalfNoopP50, r.HalfNoopP99 = pct(lat, 50), pct(lat, 99)
+	return err
+}
+
+// noopRuns runs n no-op workflows, at rate per second (0: as fast as
+// o.Concurrency callers go), and returns each one's start → completion and
+// the rate they completed at.
+func noopRuns(ctx context.Context, o Options, queue, prefix string, n int, rate float64) ([]time.Duration, float64, error) {
+	lat := make([]time.Duration, n)
 	start := time.Now()
-	err := parallel(o.Noop, o.Concurrency, func(i int) error {
+	err := paced(n, rate, o.Concurrency, func(i int) error {
 		t0 := time.Now()
 		wr, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: fmt.Sprintf("bench-noop/%s/%d", run, i), TaskQueue: queue, EnableEagerStart: true}, workflows.NoopWorkflow)
+			ID: fmt.Sprintf("bench-noop/%s/%d", prefix, i), TaskQueue: queue, EnableEagerStart: true,
+			// As a lead's start carries its summary and details.
+			StaticSummary: "Benchmark no-op run " + strconv.Itoa(i), StaticDetails: "- `starter bench`: one local activity that does nothing"},
+			workflows.NoopWorkflow)
 		if err != nil {
 			return err
 		}
@@ -249,9 +288,22 @@ func noop(ctx context.Context, o Options, run string, r *Result) error {
 		lat[i] = time.Since(t0)
 		return err
 	})
-	r.NoopRate = float64(o.Noop) / time.Since(start).Seconds()
-	r.NoopP50, r.NoopP99 = pct(lat, 50), pct(lat, 99)
-	return err
+	return lat, float64(n) / time.Since(start).Seconds(), err
+}
+
+// paced calls fn(i) for i < n, one per tick at rate per second (with up to
+// conc calls in flight, so a slow call does not hold the pace back), or,
+// with rate 0, as fast as conc callers go.
+func paced(n int, rate float64, conc int, fn func(i int) error) error {
+	if rate <= 0 {
+		return parallel(n, conc, fn)
+	}
+	tk := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tk.Stop()
+	return parallel(n, max(16, conc), func(i int) error {
+		<-tk.C
+		return fn(i)
+	})
 }
 
 // client is the API client the bench sets up with; one HTTP transport keeps
@@ -316,18 +368,8 @@ func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate
 	var p phase
 	sent := make([]time.Time, n)
 	answer := make([]time.Duration, n)
-	conc := o.Concurrency
-	var tick <-chan time.Time
-	if rate > 0 {
-		tk := time.NewTicker(time.Duration(float64(time.Second) / rate))
-		defer tk.Stop()
-		tick, conc = tk.C, 16
-	}
 	start := time.Now()
-	err := parallel(n, conc, func(i int) error {
-		if tick != nil {
-			<-tick
-		}
+	err := paced(n, rate, o.Concurrency, func(i int) error {
 		body := map[string]any{"external_id": fmt.Sprintf("%s%d", prefix, i), "first_name": "Bench", "email": fmt.Sprintf("b%d@example.com", i)}
 		vendor := t.api.As(t.keys[i%len(t.keys)])
 		for {
@@ -383,6 +425,15 @@ func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate
 	return p, nil
 }
 
+// latency posts n leads at rate (below capacity: no backlog) and returns
+// speed-to-lead's p50/p95/p99 and the HTTP answer's p50/p99.
+func (t *tenant) latency(ctx context.Context, o Options, prefix string, n int, rate float64, limited *int64) (
+	stl [3]time.Duration, answer [2]time.Duration, err error) {
+	o.logf("speed-to-lead: %d leads at %.1f/s…", n, rate)
+	p, err := t.post(ctx, o, prefix, n, rate, limited)
+	return [3]time.Duration{pct(p.stl, 50), pct(p.stl, 95), pct(p.stl, 99)}, [2]time.Duration{pct(p.answer, 50), pct(p.answer, 99)}, err
+}
+
 func pct(d []time.Duration, p int) time.Duration {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
@@ -407,18 +458,22 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
-// Table renders the result as the one table `starter bench` prints.
+// Table renders the result as the one table `starter bench` prints: what
+// was measured, then the goals' ratios.
 func (r Result) Table() string {
 	var b strings.Builder
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-	row := func(k, v string) { fmt.Fprintf(&b, "| %-46s | %28s |\n", k, v) }
-	fmt.Fprintf(&b, "| %-46s | %28s |\n|%s|%s|\n", "measure", "value", strings.Repeat("-", 48), strings.Repeat("-", 30))
-	row(fmt.Sprintf("engine limit: no-op workflow (%d runs)", r.NoopN), fmt.Sprintf("%.1f wf/s", r.NoopRate))
-	row("no-op start → completion p50/p99 at full load", ms(r.NoopP50)+" / "+ms(r.NoopP99))
-	row(fmt.Sprintf("ingestion, post → assigned (%d leads)", r.LeadsN), fmt.Sprintf("%.1f leads/s", r.IngestRate))
-	row("ingestion ÷ engine limit", fmt.Sprintf("%.2f", r.IngestRate/r.NoopRate))
+	row := func(k, v string) { fmt.Fprintf(&b, "| %-62s | %28s |\n", k, v) }
+	fmt.Fprintf(&b, "| %-62s | %28s |\n|%s|%s|\n", "measure", "value", strings.Repeat("-", 64), strings.Repeat("-", 30))
+	half := fmt.Sprintf("%d at %.1f/s, half the peak", r.HalfN, r.HalfRate)
+	row(fmt.Sprintf("no-op baseline: peak rate (%d runs, %d in flight)", r.NoopN, r.Conc), fmt.Sprintf("%.1f wf/s", r.NoopRate))
+	row("no-op start → completion p50/p99 at the peak", ms(r.NoopP50)+" / "+ms(r.NoopP99))
+	row("no-op start → completion p50/p99 ("+half+")", ms(r.HalfNoopP50)+" / "+ms(r.HalfNoopP99))
+	row("speed-to-lead p50/p95/p99 ("+half+")", ms(r.HalfSTLp50)+" / "+ms(r.HalfSTLp95)+" / "+ms(r.HalfSTLp99))
+	row("HTTP answer p50/p99 ("+half+")", ms(r.HalfHTTPp50)+" / "+ms(r.HalfHTTPp99))
 	row(fmt.Sprintf("speed-to-lead p50/p95/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.STLp50)+" / "+ms(r.STLp95)+" / "+ms(r.STLp99))
 	row(fmt.Sprintf("HTTP answer p50/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.HTTPp50)+" / "+ms(r.HTTPp99))
+	row(fmt.Sprintf("ingestion, post → assigned (%d leads)", r.LeadsN), fmt.Sprintf("%.1f leads/s", r.IngestRate))
 	row("speed-to-lead p50/p99 at full load (backlog)", ms(r.LoadSTLp50)+" / "+ms(r.LoadSTLp99))
 	row("HTTP answer p50/p99 at full load", ms(r.LoadHTTPp50)+" / "+ms(r.LoadHTTPp99))
 	if r.FanOutN > 0 {
@@ -436,5 +491,8 @@ func (r Result) Table() string {
 		rss = fmt.Sprintf("%.1f MiB", float64(r.WorkerPeakRSS)/(1<<20))
 	}
 	row("worker peak RSS", rss)
+	for _, g := range r.Goals() {
+		row("goal: "+g.String(), g.Verdict())
+	}
 	return b.String()
 }

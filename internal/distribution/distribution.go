@@ -114,7 +114,7 @@ func (e Env) Apply(ctx context.Context, p Plan, mustExist bool) (Schedule, error
 		}
 	}
 	spec := client.ScheduleSpec{Calendars: calendars(tt), TimeZoneName: tz}
-	action := e.action(p)
+	action := e.action(p, e.Store.RunNames(ctx, store.RunRef{OrgID: p.OrgID, Slug: p.Slug}))
 	memo := map[string]any{"org_id": p.OrgID, "source": p.Slug, "schedule": p.Name}
 	sc := e.Temporal.ScheduleClient()
 	_, err = sc.Create(ctx, client.ScheduleOptions{ID: p.ID(), Spec: spec, Action: action, Overlap: overlap,
@@ -136,9 +136,10 @@ func (e Env) Apply(ctx context.Context, p Plan, mustExist bool) (Schedule, error
 }
 
 // action starts DistributeWorkflow on the task queue, found in the Web UI by
-// OrgID and LeadSource, with a memo and a one-line summary of what it does.
-// Ids, the slug and words only: this goes into every run's history.
-func (e Env) action(p Plan) *client.ScheduleWorkflowAction {
+// OrgID and LeadSource, with a memo, a one-line summary of what it does and
+// details. Ids, the slug, the org's and source's names and words only: this
+// goes into every run's history.
+func (e Env) action(p Plan, names store.RunNames) *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
 		ID:       p.ID(),
 		Workflow: workflows.DistributeWorkflow,
@@ -147,7 +148,8 @@ func (e Env) action(p Plan) *client.ScheduleWorkflowAction {
 		TaskQueue:             e.TaskQueue,
 		TypedSearchAttributes: workflows.DistributionSearchAttributes(p.OrgID, p.Slug),
 		Memo:                  map[string]any{"org_id": p.OrgID, "source": p.Slug, "schedule": p.Name, "mode": string(p.Mode)},
-		StaticSummary:         fmt.Sprintf("distribute pending %s leads (%s), schedule %s", p.Slug, p.Mode, p.Name),
+		StaticSummary:         workflows.DistributionSummary(p.Mode, p.Name, names),
+		StaticDetails:         workflows.DistributionDetails(p.OrgID, p.Slug, p.Mode),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -43,7 +44,8 @@ func (e Env) RunNow(ctx context.Context, o OnDemand, progress func(done, total i
 	}
 	id := workflows.OnDemandDistributionID(o.OrgID, o.Slug, o.Key)
 	in := workflows.DistributeInput{OrgID: o.OrgID, Slug: o.Slug, Mode: o.Mode, Slot: workflows.OnDemandSlot(o.Key)}
-	if err := workflows.StartDistribution(ctx, e.Temporal, e.TaskQueue, id, in, workflows.RestartFailed); err != nil {
+	names := e.Store.RunNames(ctx, store.RunRef{OrgID: o.OrgID, Slug: o.Slug})
+	if err := workflows.StartDistribution(ctx, e.Temporal, e.TaskQueue, id, in, workflows.RestartFailed, names); err != nil {
 		return res, id, err
 	}
 	done := make(chan error, 1)

@@ -74,6 +74,8 @@ func Probe(ctx context.Context, c client.Client) error {
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
 		WorkflowExecutionTimeout: time.Minute,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(sa...),
+		// Operators find it terminated in the run list: say why it is there.
+		StaticSummary: "Search attribute probe: the server accepts leadrelay's search attributes on a start (terminated at once)",
 	}, "SearchAttributeProbe")
 	if err != nil {
 		return err

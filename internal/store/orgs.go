@@ -41,6 +41,9 @@ type Principal struct {
 	SourceID string // vendor keys
 	OrgID    string
 	Slug     string
+	// SourceName and OrgName, for vendor keys: what the summary of a
+	// posted lead's run calls its source and org (RunNames).
+	SourceName, OrgName string
 }
 
 // CreateOrg creates an org with its owner and returns the owner's token.
@@ -235,10 +238,12 @@ func (s *Store) Authenticate(ctx context.Context, hash []byte) (Principal, error
 	var u User
 	var userID, sourceID, userOrg, sourceOrg, slug *string
 	err := s.db.QueryRow(ctx, `SELECT t.kind, u.id, u.org_id, coalesce(u.email, ''), coalesce(u.name, ''), coalesce(u.role, ''),
-			coalesce(u.notify_new_leads, false), t.source_id, s.org_id, s.slug
+			coalesce(u.notify_new_leads, false), t.source_id, s.org_id, s.slug, coalesce(s.name, ''), coalesce(so.name, '')
 		FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.active LEFT JOIN lead_sources s ON s.id = t.source_id
+			LEFT JOIN orgs so ON so.id = s.org_id
 		WHERE t.hash = $1 AND t.revoked_at IS NULL`, hash).
-		Scan(&p.Kind, &userID, &userOrg, &u.Email, &u.Name, &u.Role, &u.NotifyNewLeads, &sourceID, &sourceOrg, &slug)
+		Scan(&p.Kind, &userID, &userOrg, &u.Email, &u.Name, &u.Role, &u.NotifyNewLeads, &sourceID, &sourceOrg, &slug,
+			&p.SourceName, &p.OrgName)
 	switch {
 	case err != nil:
 		return p, notFound(err, "token")

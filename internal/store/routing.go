@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -41,6 +42,12 @@ type Decision struct {
 	// re-read, a hop that passes the lead down, and a lead placed before
 	// (one a distribution passed down to a sub-agency).
 	SpeedToLead time.Duration `json:"-"`
+	// Rule is Reason without any person's name ("rotated to user <id>:
+	// …"): what the run's details in the Temporal UI may show. "" when the
+	// decision was read back rather than made.
+	Rule string `json:"rule,omitempty"`
+	// FanOutName is the sub-agency's name, for the summary of its hop's run.
+	FanOutName string `json:"fan_out_name,omitempty"`
 }
 
 // Status is the word operators filter on in the Temporal UI.
@@ -184,6 +191,8 @@ func reread(ctx context.Context, tx pgx.Tx, d *Decision) error {
 // meaning the org owner).
 type ruling struct {
 	reason, priority       string
+	rule                   string // reason without a person's name, when it names one
+	fanOutName             string
 	location               string     // pending or queue
 	availableAt            *time.Time // when a queued lead can be claimed
 	fanOutTo               string     // the sub-agency whose routing comes next
@@ -250,6 +259,7 @@ func staffEvenly(ctx context.Context, tx pgx.Tx, src *hopSource, orgID string) (
 		return toOwner("no active staff to rotate over (staff_evenly): assigned to the org owner", src.priority), nil
 	}
 	return ruling{reason: fmt.Sprintf("rotated to %s: position %d of %d active staff (staff_evenly)", pick.name, pick.pos, pick.n),
+		rule:     fmt.Sprintf("rotated to user %s: position %d of %d active staff (staff_evenly)", pick.id, pick.pos, pick.n),
 		priority: src.priority, assignee: pick.id, assigneeName: pick.name}, nil
 }
 
@@ -269,7 +279,7 @@ func subAgenciesEvenly(ctx context.Context, tx pgx.Tx, src *hopSource, orgID str
 		return toOwner("no linked sub-agency to rotate over (sub_agencies_evenly): assigned to the org owner", src.priority), nil
 	}
 	return ruling{reason: fmt.Sprintf("sent to sub-agency %s: position %d of %d (sub_agencies_evenly)", pick.name, pick.pos, pick.n),
-		priority: src.priority, fanOutTo: pick.id}, nil
+		priority: src.priority, fanOutTo: pick.id, fanOutName: pick.name}, nil
 }
 
 // ownerMode (owner) assigns every lead to the org owner; it is also what a
@@ -280,7 +290,8 @@ func ownerMode(src *hopSource) ruling {
 
 // record writes the ruling on the lead and on its timeline, and completes d.
 func record(ctx context.Context, tx pgx.Tx, d *Decision, r ruling) error {
-	d.Reason = r.reason
+	// The rule is taken before assign appends the owner's name to the reason.
+	d.Reason, d.Rule, d.FanOutName = r.reason, cmp.Or(r.rule, r.reason), r.fanOutName
 	switch {
 	case r.location != "":
 		return place(ctx, tx, d, r.location, r.availableAt, r.priority)

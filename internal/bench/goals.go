@@ -1,0 +1,69 @@
+package bench
+
+import (
+	"fmt"
+	"time"
+)
+
+// Goal is one of the benchmark's goals on this machine (issue 9), as the
+// ratio of a leadrelay figure to the no-op baseline's that it is judged by.
+type Goal struct {
+	Name    string  // what is divided by what
+	Ratio   float64 // 0 when a phase was skipped or measured nothing
+	Bound   float64
+	AtLeast bool // met when Ratio ≥ Bound; otherwise when Ratio ≤ Bound
+}
+
+// Met says whether the ratio is within its bound.
+func (g Goal) Met() bool {
+	if g.Ratio <= 0 {
+		return false
+	}
+	if g.AtLeast {
+		return g.Ratio >= g.Bound
+	}
+	return g.Ratio <= g.Bound
+}
+
+// String is the goal as the table names it: "ingestion ÷ no-op peak rate ≥ 0.9".
+func (g Goal) String() string {
+	op := "≤"
+	if g.AtLeast {
+		op = "≥"
+	}
+	return fmt.Sprintf("%s %s %.1f", g.Name, op, g.Bound)
+}
+
+// Verdict is the ratio and whether it meets the goal.
+func (g Goal) Verdict() string {
+	if g.Met() {
+		return fmt.Sprintf("%.2f  met", g.Ratio)
+	}
+	return fmt.Sprintf("%.2f  missed", g.Ratio)
+}
+
+// Goals are the benchmark's goals as ratios: ingestion keeps up with the
+// engine (≥ 0.9 of the baseline's peak rate); a lead is routed about as fast
+// as a no-op run completes when the stack is half busy (speed-to-lead p99 ≤
+// 1.5 × the no-op p99, both at half the peak rate); each fan-out hop costs
+// no more than one no-op run (≥ 0.8 × half the peak: a fanned-out lead is
+// two runs). The fan-out goal is left out when its phase was skipped.
+func (r Result) Goals() []Goal {
+	g := []Goal{
+		{Name: "ingestion ÷ no-op peak rate", Ratio: ratio(r.IngestRate, r.NoopRate), Bound: 0.9, AtLeast: true},
+		{Name: "speed-to-lead p99 ÷ no-op p99, both at half the peak", Ratio: durRatio(r.HalfSTLp99, r.HalfNoopP99), Bound: 1.5},
+	}
+	if r.FanOutN > 0 {
+		g = append(g, Goal{Name: "fan-out leads/s ÷ half the no-op peak rate", Ratio: ratio(r.FanOutRate, r.HalfRate), Bound: 0.8, AtLeast: true})
+	}
+	return g
+}
+
+func ratio(a, b float64) float64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+func durRatio(a, b time.Duration) float64 { return ratio(float64(a), float64(b)) }

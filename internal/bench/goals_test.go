@@ -1,0 +1,34 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGoalsAreRatiosToTheBaseline(t *testing.T) {
+	r := Result{NoopRate: 60, HalfRate: 30, IngestRate: 57, HalfNoopP99: 20 * time.Millisecond, HalfSTLp99: 31 * time.Millisecond,
+		FanOutN: 600, FanOutRate: 23}
+	g := r.Goals()
+	if len(g) != 3 {
+		t.Fatalf("goals %+v", g)
+	}
+	for i, want := range []struct {
+		ratio float64
+		met   bool
+	}{{0.95, true}, {1.55, false}, {23.0 / 30, false}} {
+		if d := g[i].Ratio - want.ratio; d > 1e-9 || d < -1e-9 || g[i].Met() != want.met {
+			t.Errorf("%s: %.3f met %v, want %.3f %v", g[i], g[i].Ratio, g[i].Met(), want.ratio, want.met)
+		}
+	}
+	if g[1].Verdict() != "1.55  missed" || g[0].String() != "ingestion ÷ no-op peak rate ≥ 0.9" {
+		t.Fatalf("%q %q", g[1].Verdict(), g[0].String())
+	}
+	r.FanOutN, r.IngestRate = 0, 0
+	if g := r.Goals(); len(g) != 2 || g[0].Met() {
+		t.Fatalf("a skipped phase meets nothing: %+v", g)
+	}
+	if !strings.Contains(r.Table(), "| goal: speed-to-lead p99 ÷ no-op p99, both at half the peak ≤ 1.5") {
+		t.Fatalf("table:\n%s", r.Table())
+	}
+}
