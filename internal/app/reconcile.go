@@ -33,7 +33,7 @@ type Reconciled struct {
 	// Distributions counts distributions not completed, and leads they
 	// passed down still in flight, whose run was started or found.
 	Distributions int
-	Digests     int // digest batches whose run was started or found
+	Digests       int // digest batches whose run was started or found
 }
 
 // reconcileLoop runs a pass every 30 s until ctx ends.

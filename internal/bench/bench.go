@@ -463,8 +463,8 @@ func peakRSS(pid int) int64 {
 func (r Result) Table() string {
 	var b strings.Builder
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-	row := func(k, v string) { fmt.Fprintf(&b, "| %-62s | %28s |\n", k, v) }
-	fmt.Fprintf(&b, "| %-62s | %28s |\n|%s|%s|\n", "measure", "value", strings.Repeat("-", 64), strings.Repeat("-", 30))
+	row := func(k, v string) { fmt.Fprintf(&b, "| %-66s | %29s |\n", k, v) }
+	fmt.Fprintf(&b, "| %-66s | %29s |\n|%s|%s|\n", "measure", "value", strings.Repeat("-", 68), strings.Repeat("-", 31))
 	half := fmt.Sprintf("%d at %.1f/s, half the peak", r.HalfN, r.HalfRate)
 	row(fmt.Sprintf("no-op baseline: peak rate (%d runs, %d in flight)", r.NoopN, r.Conc), fmt.Sprintf("%.1f wf/s", r.NoopRate))
 	row("no-op start → completion p50/p99 at the peak", ms(r.NoopP50)+" / "+ms(r.NoopP99))
