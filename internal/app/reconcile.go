@@ -71,28 +71,23 @@ func reconcileLoop(ctx context.Context, d *Deps) {
 func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconciled, error) {
 	var r Reconciled
 	cutoff := time.Now().Add(-olderThan)
-	if err := reconcileLeads(ctx, d, cutoff, &r); err != nil {
-		return r, err
+	for _, pass := range reconcilePasses {
+		if err := pass(ctx, d, cutoff, &r); err != nil {
+			return r, err
+		}
 	}
-	if err := reconcileInvitations(ctx, d, cutoff, &r); err != nil {
-		return r, err
-	}
-	if err := reconcileTransfers(ctx, d, cutoff, &r); err != nil {
-		return r, err
-	}
-	if err := reconcileReturns(ctx, d, cutoff, &r); err != nil {
-		return r, err
-	}
-	if err := reconcileClaims(ctx, d, cutoff, &r); err != nil {
-		return r, err
-	}
-	if err := reconcileDistributions(ctx, d, cutoff, &r); err != nil {
-		return r, err
-	}
-	if err := reconcileDigests(ctx, d, &r); err != nil {
-		return r, err
-	}
-	return r, reconcileReroutes(ctx, d, cutoff, &r)
+	return r, nil
+}
+
+// reconcilePasses run in this order; a pass that fails ends the pass list
+// (the next tick tries again), so the digests' sweep, whose query depends
+// on every org's timezone name, goes last.
+var reconcilePasses = []func(context.Context, *Deps, time.Time, *Reconciled) error{
+	reconcileLeads, reconcileInvitations, reconcileTransfers, reconcileReturns, reconcileClaims,
+	reconcileDistributions, reconcileReroutes,
+	func(ctx context.Context, d *Deps, _ time.Time, r *Reconciled) error {
+		return reconcileDigests(ctx, d, r)
+	},
 }
 
 // reconcileTransfers starts the run of every transfer recorded but not
