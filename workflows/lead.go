@@ -70,10 +70,21 @@ func ValidWorkflowID(id string) bool {
 // email, flat child IDs, a failed email recorded rather than fatal. 2
 // (versionIDsOnly): ids only in the history; the email activity reads the
 // lead and the addresses itself.
+//
+// Shape 3 (LeadShape) is shape 2 chosen by the starter and carried in
+// LeadInput, so its runs record no version marker: GetVersion also upserts
+// the TemporalChangeVersion search attribute, one more visibility write per
+// run, about a tenth of a lead's cost to the server (README: Benchmark). An
+// input without a shape (0) is an older run's: its marker says which of the
+// first three it took. A later change to the lead workflow patches with
+// GetVersion inside shape 3, or starts shape 4.
 const (
 	versionLeadShape   = "async-emails-flat-ids"
 	versionAsyncEmails = 1
 	versionIDsOnly     = 2
+	// LeadShape is the shape every new lead run starts with (StartLead)
+	// and passes to its sub-agency hops.
+	LeadShape = 3
 )
 
 // LeadInput starts one hop of a lead's routing.
@@ -83,6 +94,9 @@ type LeadInput struct {
 	Slug       string
 	ExternalID string // the vendor's id: an id, not the lead's data
 	Hop        int    // 0 for the org that received the lead, +1 per sub-agency level
+	// Shape is LeadShape for runs started today; 0 in the inputs of runs
+	// started before it existed, whose GetVersion marker tells their shape.
+	Shape int
 }
 
 // LeadResult is where a lead's routing ended: the decision of the last hop,
@@ -116,6 +130,9 @@ func LeadWorkflow(ctx workflow.Context, in LeadInput) (LeadResult, error) {
 	r.log = log.With(workflow.GetLogger(ctx), "LeadID", in.LeadID, "OrgID", in.OrgID)
 	if err := workflow.SetQueryHandler(ctx, QueryDecision, func() (*LeadResult, error) { return r.decision, nil }); err != nil {
 		return LeadResult{}, err
+	}
+	if in.Shape >= LeadShape {
+		return r.run(ctx)
 	}
 	switch workflow.GetVersion(ctx, versionLeadShape, workflow.DefaultVersion, versionIDsOnly) {
 	case workflow.DefaultVersion:
@@ -232,7 +249,9 @@ func (r *leadRun) fanOut(ctx workflow.Context, sub, childID string) (LeadResult,
 // hop is fanOut with the sub-agency's name for the child's summary ("":
 // its id).
 func (r *leadRun) hop(ctx workflow.Context, sub, childID, subName string) (LeadResult, error) {
-	in := LeadInput{LeadID: r.in.LeadID, OrgID: sub, Slug: r.in.Slug, ExternalID: r.in.ExternalID, Hop: r.in.Hop + 1}
+	// The hop keeps its parent's shape: an older run's child input stays
+	// what its history recorded.
+	in := LeadInput{LeadID: r.in.LeadID, OrgID: sub, Slug: r.in.Slug, ExternalID: r.in.ExternalID, Hop: r.in.Hop + 1, Shape: r.in.Shape}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:    childID,
 		StaticSummary: hopSummary(in, subName),

@@ -143,7 +143,7 @@ func TestLongDatabaseOutageMovesRoutingOffTheLocalActivity(t *testing.T) {
 		}
 		return dec, nil
 	})
-	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e"})
+	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e", Shape: workflows.LeadShape})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var got workflows.LeadResult

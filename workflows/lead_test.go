@@ -11,7 +11,9 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
@@ -80,7 +82,7 @@ func postLead(t *testing.T, s *store.Store, o org, src store.Source, ext string)
 	in, err := s.InsertLead(ctx, store.NewLead{SourceID: src.ID, OrgID: o.id, Slug: src.Slug, WorkflowID: "wf", ReceivedAt: time.Now(),
 		In: domain.LeadInput{ExternalID: ext, FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"}})
 	require.NoError(t, err)
-	return workflows.LeadInput{LeadID: in.LeadID, OrgID: o.id, Slug: src.Slug, ExternalID: ext}
+	return workflows.LeadInput{LeadID: in.LeadID, OrgID: o.id, Slug: src.Slug, ExternalID: ext, Shape: workflows.LeadShape}
 }
 
 func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
@@ -169,7 +171,7 @@ func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
 		return nil
 	}).Once()
 
-	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e"})
+	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e", Shape: workflows.LeadShape})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	env.AssertExpectations(t)
@@ -182,7 +184,7 @@ func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
 func TestAHopWithoutAddressesSchedulesNoEmail(t *testing.T) {
 	env, a := mockEnv()
 	env.OnActivity(a.Route, mock.Anything, mock.Anything).Return(activities.RouteResult{LeadID: "L1", OrgID: "O1", Location: "queue"}, nil).Once()
-	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e"})
+	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e", Shape: workflows.LeadShape})
 	require.NoError(t, env.GetWorkflowError())
 	env.AssertExpectations(t)
 	env.AssertNotCalled(t, "NotifyPurchase", mock.Anything, mock.Anything)
@@ -193,7 +195,7 @@ func TestAHopWithoutAddressesSchedulesNoEmail(t *testing.T) {
 
 func TestLeadNotFoundFailsTheRunWithoutRetrying(t *testing.T) {
 	env, _, _ := realEnv(t)
-	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "00000000-0000-0000-0000-000000000001", OrgID: "x", Slug: "s", ExternalID: "e"})
+	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "00000000-0000-0000-0000-000000000001", OrgID: "x", Slug: "s", ExternalID: "e", Shape: workflows.LeadShape})
 	require.True(t, env.IsWorkflowCompleted())
 	err := env.GetWorkflowError()
 	require.Error(t, err)
@@ -216,10 +218,18 @@ func TestWorkflowIDsFitEveryPersistence(t *testing.T) {
 	require.True(t, workflows.ValidWorkflowID(strings.Repeat("x", 255)))
 }
 
+// TestFanOutRunsTheSubAgencysRoutingAsAChild: the master's run passes the
+// lead down to a child of its own shape, and answers with where it ended.
 func TestFanOutRunsTheSubAgencysRoutingAsAChild(t *testing.T) {
 	env, s, sink := realEnv(t)
 	f := fanOutSetup(t, s, "fan-1")
 	sub, in, dom := org{id: f.sub}, f.in, f.dom
+	var children []workflows.LeadInput
+	env.SetOnChildWorkflowStartedListener(func(_ *workflow.Info, _ workflow.Context, args converter.EncodedValues) {
+		var c workflows.LeadInput
+		require.NoError(t, args.Get(&c))
+		children = append(children, c)
+	})
 
 	env.ExecuteWorkflow(workflows.LeadWorkflow, in)
 	require.True(t, env.IsWorkflowCompleted())
@@ -228,6 +238,8 @@ func TestFanOutRunsTheSubAgencysRoutingAsAChild(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&d))
 	require.Equal(t, sub.id, d.OrgID, "the result is the sub-agency's decision")
 	require.Equal(t, f.rep, d.AssignedTo)
+	require.Equal(t, []workflows.LeadInput{{LeadID: in.LeadID, OrgID: sub.id, Slug: in.Slug, ExternalID: in.ExternalID, Hop: 1,
+		Shape: workflows.LeadShape}}, children, "one child: the sub-agency's routing, one level down, of the same shape")
 	l, err := s.GetLead(ctx, sub.id, in.LeadID)
 	require.NoError(t, err)
 	require.Equal(t, f.rep, *l.AssignedTo)

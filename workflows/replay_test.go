@@ -69,7 +69,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 	}
 	for _, want := range append(together, "reroute_history.json", "transfer_history.json", "handover_history.json",
 		"return_history.json", "claim_expired_history.json", "claim_worked_history.json",
-		"distribute_history.json", "distribute_fanout_history.json", "digest_history.json") {
+		"distribute_history.json", "distribute_fanout_history.json", "digest_history.json", "fanout_hop_history.json") {
 		if !kept[want] {
 			t.Errorf("no fixture set holds %s", want)
 		}

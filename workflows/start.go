@@ -40,6 +40,7 @@ func (r Restart) reusePolicy() enums.WorkflowIdReusePolicy {
 // reconciler for leads recorded but not routed in time. names name the
 // run's org (in.OrgID) and source in its summary.
 func StartLead(ctx context.Context, tc client.Client, queue, workflowID string, in LeadInput, restart Restart, names store.RunNames) error {
+	in.Shape = LeadShape
 	return startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       workflowID,
 		StaticSummary:            LeadSummary(in, names),
