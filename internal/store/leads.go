@@ -37,23 +37,31 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 	if n.ID == "" {
 		n.ID = domain.NewID()
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		attrs := n.In.Attributes
-		if attrs == nil {
-			attrs = map[string]string{}
+	attrs := n.In.Attributes
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	args := []any{n.OrgID, n.SourceID, n.Slug, n.In.ExternalID, n.In.Location, n.In.FirstName, n.In.LastName, n.In.Email, n.In.Phone,
+		n.In.Address.Street, n.In.Address.City, n.In.Address.State, n.In.Address.PostalCode, n.In.Company, n.In.Rating,
+		n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt, n.ID, n.In.Kind,
+		"vendor:" + n.Slug, fmt.Sprintf("received from source %s (external id %s)", n.Slug, n.In.ExternalID)}
+	if len(n.In.Labels) == 0 {
+		// Most posts carry no labels: the lead and its first timeline event
+		// in one statement, one round trip, atomic as any statement is.
+		err := s.db.QueryRow(ctx, insertLeadSQL+`, received AS (INSERT INTO timeline_events (lead_id, org_id, kind, actor, message)
+				SELECT id, $1, 'received', $22, $23 FROM lead)
+			SELECT id FROM lead`, args...).Scan(&out.LeadID)
+		if err == pgx.ErrNoRows {
+			return s.duplicateLead(ctx, n)
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO leads (id, org_id, intake_org_id, source_id, source_slug, external_id, requested_location,
-				first_name, last_name, email, phone, street, city, state, postal_code, company, rating, notes, attributes,
-				workflow_id, received_at, kind)
-			VALUES ($20,$1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,coalesce(nullif($21,''),'lead'))
-			ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id`,
-			n.OrgID, n.SourceID, n.Slug, n.In.ExternalID, n.In.Location, n.In.FirstName, n.In.LastName, n.In.Email, n.In.Phone,
-			n.In.Address.Street, n.In.Address.City, n.In.Address.State, n.In.Address.PostalCode, n.In.Company, n.In.Rating,
-			n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt, n.ID, n.In.Kind).Scan(&out.LeadID)
+		out.WorkflowID = n.WorkflowID
+		return out, err
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, insertLeadSQL+` SELECT id FROM lead`, args[:21]...).Scan(&out.LeadID)
 		if err == pgx.ErrNoRows {
 			out.Duplicate = true
-			return tx.QueryRow(ctx, `SELECT id, workflow_id, routed_at IS NOT NULL FROM leads WHERE source_id = $1 AND external_id = $2`,
-				n.SourceID, n.In.ExternalID).Scan(&out.LeadID, &out.WorkflowID, &out.Routed)
+			return nil
 		}
 		if err != nil {
 			return err
@@ -62,9 +70,28 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 		if err := attachLabels(ctx, tx, n.OrgID, out.LeadID, n.In.Labels); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, out.LeadID, n.OrgID, "received", "vendor:"+n.Slug,
-			fmt.Sprintf("received from source %s (external id %s)", n.Slug, n.In.ExternalID), nil)
+		return addEvent(ctx, tx, out.LeadID, n.OrgID, "received", args[21].(string), args[22].(string), nil)
 	})
+	if err == nil && out.Duplicate {
+		return s.duplicateLead(ctx, n)
+	}
+	return out, err
+}
+
+// insertLeadSQL inserts a new lead as the CTE "lead" (no row: the source
+// already has a lead with that external id).
+const insertLeadSQL = `WITH lead AS (INSERT INTO leads (id, org_id, intake_org_id, source_id, source_slug, external_id, requested_location,
+		first_name, last_name, email, phone, street, city, state, postal_code, company, rating, notes, attributes,
+		workflow_id, received_at, kind)
+	VALUES ($20,$1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,coalesce(nullif($21,''),'lead'))
+	ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id)`
+
+// duplicateLead is the intake of a post whose (source, external id) is
+// recorded already: that lead, its run, and whether it is routed.
+func (s *Store) duplicateLead(ctx context.Context, n NewLead) (Intake, error) {
+	out := Intake{Duplicate: true}
+	err := s.db.QueryRow(ctx, `SELECT id, workflow_id, routed_at IS NOT NULL FROM leads WHERE source_id = $1 AND external_id = $2`,
+		n.SourceID, n.In.ExternalID).Scan(&out.LeadID, &out.WorkflowID, &out.Routed)
 	return out, err
 }
 
