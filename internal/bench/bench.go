@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/leadrelay/leadrelay/activities"
@@ -70,17 +71,20 @@ type Result struct {
 	LoadSTLp50, LoadSTLp99   time.Duration // throughput phase: includes the backlog
 	LoadHTTPp50, LoadHTTPp99 time.Duration
 	FanOutRate               float64
-	FanOutSpread             int   // max − min leads per sub-agency
-	MaxHistory               int64 // events in the largest run of the fan-out
-	TransferRate             float64
-	TransferHistory          int64 // events in the transfer's run
-	TransferN                int
-	FanOutN, FanOutSubs      int
-	RateLimited              int64
-	WorkerPeakRSS            int64 // bytes, 0 if unknown
-	NoopN, LeadsN, PacedN    int
-	PacedRate                float64
-	Conc                     int
+	// NoopHopRate is no-op parent → child pairs per second (NoopHopWorkflow):
+	// what the engine allows a lead passed down one level, as a child run.
+	NoopHopRate           float64
+	FanOutSpread          int   // max − min leads per sub-agency
+	MaxHistory            int64 // events in the largest run of the fan-out
+	TransferRate          float64
+	TransferHistory       int64 // events in the transfer's run
+	TransferN             int
+	FanOutN, FanOutSubs   int
+	RateLimited           int64
+	WorkerPeakRSS         int64 // bytes, 0 if unknown
+	NoopN, LeadsN, PacedN int
+	PacedRate             float64
+	Conc                  int
 
 	// At half the no-op peak rate (HalfRate): no-op runs, then leads.
 	HalfRate                           float64
@@ -250,6 +254,7 @@ func noop(ctx context.Context, o Options, run string, r *Result) error {
 	queue := o.TaskQueue + "-noop-" + run
 	w := worker.New(o.Temporal, queue, o.WorkerOptions)
 	w.RegisterWorkflow(workflows.NoopWorkflow)
+	w.RegisterWorkflow(workflows.NoopHopWorkflow)
 	w.RegisterActivity(&activities.Activities{})
 	if err := w.Start(); err != nil {
 		return err
@@ -265,7 +270,36 @@ func noop(ctx context.Context, o Options, run string, r *Result) error {
 	o.logf("no-op workflows at half their peak: %d at %.1f/s…", r.HalfN, r.HalfRate)
 	lat, _, err = noopRuns(ctx, o, queue, run+"/half", r.HalfN, r.HalfRate)
 	r.HalfNoopP50, r.HalfNoopP99 = pct(lat, 50), pct(lat, 99)
+	if err != nil || o.FanOutLeads == 0 {
+		return err
+	}
+	o.logf("no-op hops: %d parents, each starting a no-op child, at concurrency %d…", o.FanOutLeads, o.Concurrency)
+	r.NoopHopRate, err = noopHops(ctx, o, queue, run+"/hop", o.FanOutLeads)
 	return err
+}
+
+// noopHops runs n NoopHopWorkflows as fast as o.Concurrency callers go, each
+// until its child has completed too, and returns the pairs completed per
+// second: the engine's ceiling for a lead passed down one level.
+func noopHops(ctx context.Context, o Options, queue, prefix string, n int) (float64, error) {
+	start := time.Now()
+	err := parallel(n, o.Concurrency, func(i int) error {
+		id := fmt.Sprintf("bench-noop/%s/%d", prefix, i)
+		wr, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue, EnableEagerStart: true,
+			StaticSummary: "Benchmark no-op hop " + strconv.Itoa(i),
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.OrgIDKey.ValueSet("bench-noop"),
+				workflows.LeadSourceKey.ValueSet("bench-noop"), workflows.LeadIDKey.ValueSet(id), workflows.LeadStatusKey.ValueSet("bench"),
+				workflows.ExternalIDKey.ValueSet(strconv.Itoa(i)))},
+			workflows.NoopHopWorkflow, id+"/child")
+		if err == nil {
+			err = wr.Get(ctx, nil)
+		}
+		if err != nil {
+			return err
+		}
+		return o.Temporal.GetWorkflow(ctx, id+"/child", "").Get(ctx, nil)
+	})
+	return float64(n) / time.Since(start).Seconds(), err
 }
 
 // noopRuns runs n no-op workflows, at rate per second (0: as fast as
@@ -276,10 +310,16 @@ func noopRuns(ctx context.Context, o Options, queue, prefix string, n int, rate 
 	start := time.Now()
 	err := paced(n, rate, o.Concurrency, func(i int) error {
 		t0 := time.Now()
+		id := fmt.Sprintf("bench-noop/%s/%d", prefix, i)
 		wr, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: fmt.Sprintf("bench-noop/%s/%d", prefix, i), TaskQueue: queue, EnableEagerStart: true,
-			// As a lead's start carries its summary and details.
-			StaticSummary: "Benchmark no-op run " + strconv.Itoa(i), StaticDetails: "- `starter bench`: one local activity that does nothing"},
+			ID: id, TaskQueue: queue, EnableEagerStart: true,
+			// As a lead's start carries its summary, details and five
+			// search attributes; LeadSource "bench-noop" and LeadStatus
+			// "bench" keep these runs out of every lead query.
+			StaticSummary: "Benchmark no-op run " + strconv.Itoa(i), StaticDetails: "- `starter bench`: one local activity that does nothing",
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.OrgIDKey.ValueSet("bench-noop"),
+				workflows.LeadSourceKey.ValueSet("bench-noop"), workflows.LeadIDKey.ValueSet(id), workflows.LeadStatusKey.ValueSet("bench"),
+				workflows.ExternalIDKey.ValueSet(strconv.Itoa(i)))},
 			workflows.NoopWorkflow)
 		if err != nil {
 			return err
@@ -477,7 +517,9 @@ func (r Result) Table() string {
 	row("speed-to-lead p50/p99 at full load (backlog)", ms(r.LoadSTLp50)+" / "+ms(r.LoadSTLp99))
 	row("HTTP answer p50/p99 at full load", ms(r.LoadHTTPp50)+" / "+ms(r.LoadHTTPp99))
 	if r.FanOutN > 0 {
+		row(fmt.Sprintf("no-op hop: parent → abandoned child, peak (%d pairs)", r.FanOutN), fmt.Sprintf("%.1f pairs/s", r.NoopHopRate))
 		row(fmt.Sprintf("fan-out over %d sub-agencies (%d leads)", r.FanOutSubs, r.FanOutN), fmt.Sprintf("%.1f leads/s", r.FanOutRate))
+		row("fan-out leads/s ÷ no-op hop pairs/s (not a goal: the child's cost)", fmt.Sprintf("%.2f", ratio(r.FanOutRate, r.NoopHopRate)))
 		row("fan-out: max − min leads per sub-agency", strconv.Itoa(r.FanOutSpread))
 		row("fan-out: largest history (events)", strconv.FormatInt(r.MaxHistory, 10))
 	}
