@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/bench"
 	"github.com/leadrelay/leadrelay/internal/config"
 	"github.com/leadrelay/leadrelay/internal/devstack"
+	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
@@ -62,6 +64,11 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	defer tc.Close()
+	// The baseline starts with a lead's search attributes: on a server that
+	// registered them a moment ago, wait until a start may carry them.
+	if err := searchattr.Ensure(ctx, tc, cfg.TemporalNamespace, 2*time.Minute); err != nil {
+		return err
+	}
 	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
 		TaskQueue: cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, HalfPeakLeads: *half, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
 		WorkerPID: *pid, Log: os.Stderr})

@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -19,11 +18,11 @@ func NoopWorkflow(ctx workflow.Context) error {
 }
 
 // NoopHopWorkflow is a fan-out hop with no work: one local activity that
-// does nothing, then NoopWorkflow started as an abandoned child under
-// childID, with the options a sub-agency hop's run gets (summary and five
-// search attributes); it ends once the child has started, as a lead's run
-// of LeadShape does. `starter bench` measures with it what the engine
-// allows for a lead passed down one level, beside the fan-out it measures.
+// does nothing, then NoopWorkflow as a child under childID, with the options
+// a sub-agency hop's run gets (summary and five search attributes), waited
+// for as a lead's run waits for its hop. `starter bench` measures with it
+// what the engine allows a lead passed down one level, beside the fan-out
+// it measures.
 func NoopHopWorkflow(ctx workflow.Context, childID string) error {
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 5 * time.Second, Summary: "no-op"})
@@ -31,11 +30,10 @@ func NoopHopWorkflow(ctx workflow.Context, childID string) error {
 		return err
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:        childID,
-		ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
-		StaticSummary:     "Benchmark no-op hop",
+		WorkflowID:    childID,
+		StaticSummary: "Benchmark no-op hop",
 		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet("bench-noop"), LeadSourceKey.ValueSet("bench-noop"),
 			LeadIDKey.ValueSet(childID), LeadStatusKey.ValueSet("bench"), ExternalIDKey.ValueSet(childID)),
 	})
-	return workflow.ExecuteChildWorkflow(cctx, NoopWorkflow).GetChildWorkflowExecution().Get(ctx, nil)
+	return workflow.ExecuteChildWorkflow(cctx, NoopWorkflow).Get(ctx, nil)
 }
