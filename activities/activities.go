@@ -42,6 +42,20 @@ type Activities struct {
 	Metrics *metrics.Metrics
 }
 
+// deliverOrRecord is deliver for an email among others: a permanent refusal
+// is recorded as failed (on the lead's timeline when it is about one) and
+// reported as refused, with the recording's error, so the caller goes on to
+// the next address; any other error is deliver's. A retry caused by another
+// address's outage asks the server again: it can only refuse again or
+// deliver once.
+func (a *Activities) deliverOrRecord(ctx context.Context, e mail.Email) (refused bool, err error) {
+	err = a.deliver(ctx, e)
+	if failure.Code(err) != domain.ERefused {
+		return false, err
+	}
+	return true, a.Store.RecordEmailFailure(ctx, e.Key, e.LeadID, e.OrgID, failure.Message(err))
+}
+
 // deliver sends one email through the outbox and says how it went in the
 // vocabulary of internal/failure: an SMTP outage comes back retryable, so
 // the email is delayed, never dropped; a permanent refusal (5xx to the

@@ -122,10 +122,9 @@ func (a *Activities) mailDigest(ctx context.Context, ref DigestRef, d store.Dige
 	for _, u := range to {
 		data.RecipientName = u.Name
 		key := DigestKey(ref.OrgID, ref.Day, ref.Batch, u.ID)
-		err := a.deliver(ctx, mail.Email{Template: "digest", Key: key, Kind: "digest", To: u.Email, OrgID: d.OrgID, Data: data})
-		if failure.Code(err) == domain.ERefused {
+		no, err := a.deliverOrRecord(ctx, mail.Email{Template: "digest", Key: key, Kind: "digest", To: u.Email, OrgID: d.OrgID, Data: data})
+		if no {
 			refused++
-			err = a.Store.RecordEmailFailure(ctx, key, "", d.OrgID, failure.Message(err))
 		}
 		if err != nil {
 			return refused, err
@@ -149,8 +148,7 @@ func (a *Activities) FailDigest(ctx context.Context, f DigestFailure) error {
 	}
 	var errs []error
 	for _, u := range to {
-		errs = append(errs, a.Store.RecordEmailFailure(ctx, DigestKey(f.OrgID, f.Day, f.Batch, u.ID), "", f.OrgID,
-			"digest email failed: "+f.Reason))
+		errs = append(errs, a.gaveUpEmail(ctx, DigestKey(f.OrgID, f.Day, f.Batch, u.ID), "", f.OrgID, "digest email failed: "+f.Reason))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
-	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -51,13 +50,7 @@ func (a *Activities) NotifyPurchase(ctx context.Context, n PurchaseNotice) error
 	for _, to := range d.PurchaseEmails {
 		e := mail.Email{Template: "purchase", Key: PurchaseKey(d.LeadID, d.OrgID, n.Hop, to), Kind: "purchase",
 			To: to, OrgID: d.OrgID, LeadID: d.LeadID, Data: data}
-		err := a.deliver(ctx, e)
-		if failure.Code(err) == domain.ERefused {
-			// A retry caused by another address's outage asks the server
-			// again: it can only refuse again or deliver once.
-			err = a.Store.RecordEmailFailure(ctx, e.Key, e.LeadID, e.OrgID, failure.Message(err))
-		}
-		if err != nil {
+		if _, err := a.deliverOrRecord(ctx, e); err != nil {
 			return err
 		}
 	}

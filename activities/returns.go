@@ -50,10 +50,9 @@ func (a *Activities) NotifyReturn(ctx context.Context, r ReturnRun) (ReturnNotif
 	e := a.returnEmail(ctx, n)
 	for _, to := range n.To {
 		e.To, e.Key = to, ReturnKey(n.LeadID, to)
-		err := a.deliver(ctx, e)
-		if failure.Code(err) == domain.ERefused {
+		refused, err := a.deliverOrRecord(ctx, e)
+		if refused {
 			out.Refused++
-			err = a.Store.RecordEmailFailure(ctx, e.Key, n.LeadID, n.OrgID, failure.Message(err))
 		}
 		if err != nil {
 			return out, err

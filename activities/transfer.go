@@ -88,15 +88,14 @@ func (a *Activities) SendRetentionUpdates(ctx context.Context, b TransferBatch) 
 	var refused []error
 	for _, n := range notices {
 		for _, to := range n.To {
-			err := a.deliver(ctx, mail.Email{Template: "retention", Key: "retention:" + b.TransferID + ":" + n.LeadID + ":" + to.ID,
+			no, err := a.deliverOrRecord(ctx, mail.Email{Template: "retention", Key: "retention:" + b.TransferID + ":" + n.LeadID + ":" + to.ID,
 				Kind: "retention", To: to.Email, OrgID: n.OrgID, LeadID: n.LeadID,
 				Data: map[string]string{"MemberName": n.MemberName, "OrgName": n.OrgName, "FromName": n.FromName,
 					"RecipientName": to.Name, "LeadURL": a.PublicBaseURL + "/v1/leads/" + n.LeadID}})
-			if failure.Code(err) == domain.ERefused {
+			if no {
 				// Refused for good: recorded on the lead's timeline; the
 				// others still get theirs.
-				refused = append(refused, a.Store.RecordEmailFailure(ctx, "retention:"+b.TransferID+":"+n.LeadID+":"+to.ID,
-					n.LeadID, n.OrgID, failure.Message(err)))
+				refused = append(refused, err)
 				continue
 			}
 			if err != nil {

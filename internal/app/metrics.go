@@ -53,6 +53,7 @@ func recordReconciled(ctx context.Context, d *Deps, r Reconciled, err error) {
 	d.Metrics.Reconciled("return", r.Returns)
 	d.Metrics.Reconciled("claim", r.Claims)
 	d.Metrics.Reconciled("distribution", r.Distributions)
+	d.Metrics.Reconciled("digest", r.Digests)
 	// The pass closes a pending invitation past its expiry itself.
 	for range r.Expired {
 		d.Metrics.Invitation("expired")
