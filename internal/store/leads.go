@@ -33,7 +33,6 @@ type Intake struct {
 // InsertLead records a lead once per (source, external_id): a repeat finds the
 // first one. The unique key outlives Temporal's retention of the workflow.
 func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
-	var out Intake
 	if n.ID == "" {
 		n.ID = domain.NewID()
 	}
@@ -45,46 +44,36 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 		n.In.Address.Street, n.In.Address.City, n.In.Address.State, n.In.Address.PostalCode, n.In.Company, n.In.Rating,
 		n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt, n.ID, n.In.Kind,
 		"vendor:" + n.Slug, fmt.Sprintf("received from source %s (external id %s)", n.Slug, n.In.ExternalID)}
+	out := Intake{WorkflowID: n.WorkflowID}
+	var err error
 	if len(n.In.Labels) == 0 {
-		// Most posts carry no labels: the lead and its first timeline event
-		// in one statement, one round trip, atomic as any statement is.
-		err := s.db.QueryRow(ctx, insertLeadSQL+`, received AS (INSERT INTO timeline_events (lead_id, org_id, kind, actor, message)
-				SELECT id, $1, 'received', $22, $23 FROM lead)
-			SELECT id FROM lead`, args...).Scan(&out.LeadID)
-		if err == pgx.ErrNoRows {
-			return s.duplicateLead(ctx, n)
-		}
-		out.WorkflowID = n.WorkflowID
-		return out, err
+		// Most posts carry no labels: one statement, one round trip,
+		// atomic as any statement is.
+		err = s.db.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID)
+	} else {
+		err = s.inTx(ctx, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID); err != nil {
+				return err
+			}
+			return attachLabels(ctx, tx, n.OrgID, out.LeadID, n.In.Labels)
+		})
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, insertLeadSQL+` SELECT id FROM lead`, args[:21]...).Scan(&out.LeadID)
-		if err == pgx.ErrNoRows {
-			out.Duplicate = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		out.WorkflowID = n.WorkflowID
-		if err := attachLabels(ctx, tx, n.OrgID, out.LeadID, n.In.Labels); err != nil {
-			return err
-		}
-		return addEvent(ctx, tx, out.LeadID, n.OrgID, "received", args[21].(string), args[22].(string), nil)
-	})
-	if err == nil && out.Duplicate {
+	if err == pgx.ErrNoRows {
 		return s.duplicateLead(ctx, n)
 	}
 	return out, err
 }
 
-// insertLeadSQL inserts a new lead as the CTE "lead" (no row: the source
-// already has a lead with that external id).
+// insertLeadSQL inserts a new lead and its "received" timeline event (actor
+// $22, message $23) and returns its id; no row: the source already has a
+// lead with that external id.
 const insertLeadSQL = `WITH lead AS (INSERT INTO leads (id, org_id, intake_org_id, source_id, source_slug, external_id, requested_location,
 		first_name, last_name, email, phone, street, city, state, postal_code, company, rating, notes, attributes,
 		workflow_id, received_at, kind)
 	VALUES ($20,$1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,coalesce(nullif($21,''),'lead'))
-	ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id)`
+	ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id),
+	received AS (INSERT INTO timeline_events (lead_id, org_id, kind, actor, message) SELECT id, $1, 'received', $22, $23 FROM lead)
+	SELECT id FROM lead`
 
 // duplicateLead is the intake of a post whose (source, external id) is
 // recorded already: that lead, its run, and whether it is routed.
