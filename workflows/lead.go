@@ -26,6 +26,13 @@ var (
 	ExternalIDKey = temporal.NewSearchAttributeKeyKeyword("ExternalID")
 )
 
+// leadSearchAttributes are the five a lead's run starts with: its org,
+// source, lead, status and the vendor's id.
+func leadSearchAttributes(org, slug, leadID, status, ext string) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(OrgIDKey.ValueSet(org), LeadSourceKey.ValueSet(slug),
+		LeadIDKey.ValueSet(leadID), LeadStatusKey.ValueSet(status), ExternalIDKey.ValueSet(ext))
+}
+
 // SearchAttributes lists them for registration.
 var SearchAttributes = []temporal.SearchAttributeKey{OrgIDKey, LeadSourceKey, LeadIDKey, LeadStatusKey, ExternalIDKey}
 
@@ -253,11 +260,10 @@ func (r *leadRun) hop(ctx workflow.Context, sub, childID, subName string) (LeadR
 	// what its history recorded.
 	in := LeadInput{LeadID: r.in.LeadID, OrgID: sub, Slug: r.in.Slug, ExternalID: r.in.ExternalID, Hop: r.in.Hop + 1, Shape: r.in.Shape}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:    childID,
-		StaticSummary: hopSummary(in, subName),
-		StaticDetails: leadDetails(in),
-		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(sub), LeadSourceKey.ValueSet(r.in.Slug),
-			LeadIDKey.ValueSet(r.in.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(r.in.ExternalID)),
+		WorkflowID:            childID,
+		StaticSummary:         hopSummary(in, subName),
+		StaticDetails:         leadDetails(in),
+		TypedSearchAttributes: leadSearchAttributes(sub, r.in.Slug, r.in.LeadID, "new", r.in.ExternalID),
 	})
 	var final LeadResult
 	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, in).Get(ctx, &final)

@@ -50,10 +50,8 @@ func StartLead(ctx context.Context, tc client.Client, queue, workflowID string, 
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		// When the worker shares this process (starter dev), the first workflow
 		// task comes back in the start response: one round trip fewer.
-		EnableEagerStart: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			OrgIDKey.ValueSet(in.OrgID), LeadSourceKey.ValueSet(in.Slug),
-			LeadIDKey.ValueSet(in.LeadID), LeadStatusKey.ValueSet("new"), ExternalIDKey.ValueSet(in.ExternalID)),
+		EnableEagerStart:      true,
+		TypedSearchAttributes: leadSearchAttributes(in.OrgID, in.Slug, in.LeadID, "new", in.ExternalID),
 	}, LeadWorkflow, in)
 }
 

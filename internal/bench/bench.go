@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/leadrelay/leadrelay/activities"
@@ -286,10 +285,7 @@ func noopHops(ctx context.Context, o Options, queue, prefix string, n int) (floa
 	err := parallel(n, o.Concurrency, func(i int) error {
 		id := fmt.Sprintf("bench-noop/%s/%d", prefix, i)
 		wr, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue, EnableEagerStart: true,
-			StaticSummary: "Benchmark no-op hop " + strconv.Itoa(i),
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.OrgIDKey.ValueSet("bench-noop"),
-				workflows.LeadSourceKey.ValueSet("bench-noop"), workflows.LeadIDKey.ValueSet(id), workflows.LeadStatusKey.ValueSet("bench"),
-				workflows.ExternalIDKey.ValueSet(strconv.Itoa(i)))},
+			StaticSummary: "Benchmark no-op hop " + strconv.Itoa(i), TypedSearchAttributes: workflows.BenchSearchAttributes(id, strconv.Itoa(i))},
 			workflows.NoopHopWorkflow, id+"/child")
 		if err != nil {
 			return err
@@ -311,12 +307,9 @@ func noopRuns(ctx context.Context, o Options, queue, prefix string, n int, rate 
 		wr, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: id, TaskQueue: queue, EnableEagerStart: true,
 			// As a lead's start carries its summary, details and five
-			// search attributes; LeadSource "bench-noop" and LeadStatus
-			// "bench" keep these runs out of every lead query.
+			// search attributes.
 			StaticSummary: "Benchmark no-op run " + strconv.Itoa(i), StaticDetails: "- `starter bench`: one local activity that does nothing",
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.OrgIDKey.ValueSet("bench-noop"),
-				workflows.LeadSourceKey.ValueSet("bench-noop"), workflows.LeadIDKey.ValueSet(id), workflows.LeadStatusKey.ValueSet("bench"),
-				workflows.ExternalIDKey.ValueSet(strconv.Itoa(i)))},
+			TypedSearchAttributes: workflows.BenchSearchAttributes(id, strconv.Itoa(i))},
 			workflows.NoopWorkflow)
 		if err != nil {
 			return err
