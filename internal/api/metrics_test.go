@@ -82,12 +82,13 @@ func TestMetricsOffServesAnEmptyPage(t *testing.T) {
 // The routes whose answers are counted as events exist under exactly those
 // patterns: a renamed route would silently stop its count.
 func TestAnswerEventsNameRegisteredRoutes(t *testing.T) {
-	ts := newTestServer(t, false, nil)
+	registered := map[string]bool{}
+	for _, r := range (&Server{}).routes() {
+		registered[r.method+" "+r.pattern] = true
+	}
 	for pattern := range answerEvents {
-		method, path, _ := strings.Cut(pattern, " ")
-		path = strings.NewReplacer("{org}", "o", "{id}", "i").Replace(path)
-		if r := ts.do(t, method, path, "", "", ""); strings.Contains(r.body, "no route") {
-			t.Errorf("%s: %d %s", pattern, r.status, r.body)
+		if !registered[pattern] {
+			t.Errorf("%s is counted but no route has that pattern", pattern)
 		}
 	}
 }

@@ -24,6 +24,14 @@ func TestGoalsAreRatiosToTheBaseline(t *testing.T) {
 	if g[1].Verdict() != "1.55  missed" || g[0].String() != "ingestion ÷ no-op peak rate ≥ 0.9" {
 		t.Fatalf("%q %q", g[1].Verdict(), g[0].String())
 	}
+	// A ratio exactly at its bound meets the goal.
+	at := Result{NoopRate: 100, HalfRate: 50, IngestRate: 90, HalfNoopP99: 20 * time.Millisecond, HalfSTLp99: 30 * time.Millisecond,
+		FanOutN: 600, FanOutRate: 40}
+	for _, g := range at.Goals() {
+		if !g.Met() {
+			t.Errorf("%s at its bound (%.3f): missed", g, g.Ratio)
+		}
+	}
 	r.FanOutN, r.IngestRate = 0, 0
 	if g := r.Goals(); len(g) != 2 || g[0].Met() {
 		t.Fatalf("a skipped phase meets nothing: %+v", g)

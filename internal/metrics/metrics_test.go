@@ -178,6 +178,9 @@ func TestRegistriesAreIndependent(t *testing.T) {
 		t.Fatal(errors.Join(err, a.Close(t.Context())))
 	}
 	a.Returned()
+	if !strings.Contains(scrape(t, a), "leadrelay_returns_total 1") {
+		t.Fatal("a does not show its own count")
+	}
 	if strings.Contains(scrape(t, b), "leadrelay_returns_total 1") {
 		t.Fatal("b shows a's count")
 	}
