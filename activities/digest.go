@@ -103,10 +103,7 @@ func (a *Activities) SendDigest(ctx context.Context, ref DigestRef) (DigestSent,
 // mailDigest sends the digest to each recipient and counts those refused
 // for good.
 func (a *Activities) mailDigest(ctx context.Context, ref DigestRef, d store.Digest, c store.DigestContent, to []store.DigestRecipient) (int, error) {
-	loc, err := time.LoadLocation(c.Timezone)
-	if err != nil {
-		loc = time.UTC // the API refuses such a zone; an old row still gets its digest
-	}
+	loc := domain.OrgLocation(c.Timezone)
 	lines := make([]digestLine, len(c.Leads))
 	for i, l := range c.Leads {
 		lines[i] = digestLine{Name: l.Name, Source: l.Source, At: l.At.In(loc).Format("Jan 2 15:04 MST"),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 	"unicode"
 
 	"go.temporal.io/sdk/activity"
@@ -72,10 +71,7 @@ func (a *Activities) returnEmail(ctx context.Context, n store.ReturnNotice) mail
 	}
 	f.FirstName, f.LastName = oneLine(f.FirstName), oneLine(f.LastName)
 	f.LeadName = strings.TrimSpace(f.FirstName + " " + f.LastName)
-	loc, err := time.LoadLocation(n.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := domain.OrgLocation(n.Timezone)
 	f.ReturnedAt, f.ReceivedAt = n.ReturnedAt.In(loc).Format(domain.DateLayout), n.ReceivedAt.In(loc).Format(domain.DateLayout)
 	e := mail.Email{Template: "return", Kind: "return", OrgID: n.OrgID, LeadID: n.LeadID, Data: f}
 	if n.Template == nil {

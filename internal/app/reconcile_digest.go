@@ -43,10 +43,7 @@ func reconcileDigests(ctx context.Context, d *Deps, r *Reconciled) error {
 		return err
 	}
 	for _, u := range days {
-		loc, err := time.LoadLocation(u.Timezone)
-		if err != nil {
-			loc = time.UTC // the API refuses such a zone; an old row still gets its digest
-		}
+		loc := domain.OrgLocation(u.Timezone)
 		p := sched.Plan(loc, u.Day, u.First, u.PrevUntil)
 		day := u.Day.Format(time.DateOnly)
 		if _, err := d.Store.CreateDigest(ctx, store.Digest{OrgID: u.OrgID, Day: u.Day, Batch: u.Batch, From: p.From, Until: p.Until,

@@ -40,6 +40,17 @@ func CleanOrgName(name string) (string, bool) {
 // TimezoneRule is what the API says when a timezone is refused.
 const TimezoneRule = "not an IANA time zone such as America/Chicago"
 
+// OrgLocation is an org's time zone for its dates and clocks: UTC when the
+// name does not load (the API refuses such a zone; an older row still gets
+// its emails and digests).
+func OrgLocation(tz string) *time.Location {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
 // ValidTimezone accepts IANA zone names. "Local" is refused: it means the
 // server's zone, which is no org's.
 func ValidTimezone(tz string) bool {
