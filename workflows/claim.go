@@ -68,12 +68,13 @@ func ClaimWorkflow(ctx workflow.Context, in ClaimInput) (ClaimResult, error) {
 // that Temporal took it (store.ClaimRunStarted). The API calls it once the
 // claim has committed; the reconciler for an open claim whose run Temporal
 // never took or lost (a failed run is started again; a completed one
-// settled the claim).
-func StartClaim(ctx context.Context, tc client.Client, st *store.Store, queue string, c store.Claim) error {
+// settled the claim). names, for the summary, are read once by the caller,
+// not again on each retry of the start.
+func StartClaim(ctx context.Context, tc client.Client, st *store.Store, queue string, c store.Claim, names store.RunNames) error {
 	in := ClaimInput{LeadID: c.LeadID, OrgID: c.OrgID, Seq: c.Seq, Deadline: c.ExpiresAt}
 	err := startOrFind(ctx, tc, client.StartWorkflowOptions{
 		ID:                       ClaimWorkflowID(c.LeadID, c.Seq),
-		StaticSummary:            ClaimSummary(c, st.RunNames(ctx, store.RunRef{OrgID: c.OrgID, LeadID: c.LeadID})),
+		StaticSummary:            ClaimSummary(c, names),
 		StaticDetails:            claimDetails(in),
 		TaskQueue:                queue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,

@@ -41,9 +41,9 @@ func (s *Server) returnLead(w http.ResponseWriter, r *http.Request) {
 	}
 	logField(w, zap.String("lead_id", id))
 	logField(w, zap.String("workflow_id", ret.WorkflowID))
+	names := s.Store.RunNames(r.Context(), store.RunRef{OrgID: ret.OrgID, LeadID: ret.LeadID})
 	err = startPatiently(r.Context(), func(ctx context.Context) error {
-		return workflows.StartReturn(ctx, s.Temporal, s.Cfg.TaskQueue, workflows.ReturnInput{LeadID: ret.LeadID, OrgID: ret.OrgID}, ret.Slug,
-			s.Store.RunNames(ctx, store.RunRef{OrgID: ret.OrgID, LeadID: ret.LeadID}))
+		return workflows.StartReturn(ctx, s.Temporal, s.Cfg.TaskQueue, workflows.ReturnInput{LeadID: ret.LeadID, OrgID: ret.OrgID}, ret.Slug, names)
 	})
 	if err != nil {
 		s.Log.Error("could not start a return's run: the reconciler will", zap.String("lead_id", id), zap.Error(err))

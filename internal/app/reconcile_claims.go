@@ -20,7 +20,7 @@ func reconcileClaims(ctx context.Context, d *Deps, cutoff time.Time, r *Reconcil
 		return d.Store.StrandedClaims(ctx, cutoff, after, ReconcilePage)
 	}, func(c store.Claim) string { return c.LeadID }, func(c store.Claim) {
 		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartClaim(ctx, d.Temporal, d.Store, d.Cfg.TaskQueue, c)
+			return workflows.StartClaim(ctx, d.Temporal, d.Store, d.Cfg.TaskQueue, c, d.Store.RunNames(ctx, store.RunRef{OrgID: c.OrgID, LeadID: c.LeadID}))
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a claim's run", zap.String("lead_id", c.LeadID), zap.Int("seq", c.Seq), zap.Error(err))
