@@ -282,6 +282,18 @@ func StartPostgresOnPort(ctx context.Context, dir, logPath string, port int) (st
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/leadrelay?sslmode=disable", port), p, nil
 }
 
+// KillPostmaster ends at once the postmaster that runs on dir, if one does:
+// for a cluster whose owner died without stopping it.
+func KillPostmaster(dir string) {
+	if pid := livePostmaster(dir); pid > 0 {
+		// SIGQUIT is PostgreSQL's immediate shutdown: its backends go too.
+		_ = syscall.Kill(pid, syscall.SIGQUIT)
+		for i := 0; i < 100 && livePostmaster(dir) > 0; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
 // livePostmaster returns the pid in dir/postmaster.pid if that process lives.
 func livePostmaster(dir string) int {
 	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))

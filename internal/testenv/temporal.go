@@ -108,9 +108,13 @@ func startProductionServer(t testing.TB) (TemporalServer, func() error, error) {
 	if os.Getenv("TEST_TEMPORAL_LOG") != "" {
 		level = "info"
 	}
+	pgURL, err := ServerURL()
+	if err != nil {
+		return nil, nil, err
+	}
 	t0 := time.Now()
 	s, err := devstack.StartPinnedTemporalServer(ctx, root, func(s string) { t.Log(s) }, devstack.TemporalServerOptions{
-		PostgresURL: ServerURL(), Namespace: "default", LogLevel: level,
+		PostgresURL: pgURL, Namespace: "default", LogLevel: level,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -1,6 +1,7 @@
 // Package testenv gives tests real parts: a fresh PostgreSQL database per test
-// package, the Temporal dev server built from the pinned tools module, and an
-// SMTP sink on loopback. Nothing is mocked and nothing is skipped: if a part
+// package (on the machine's server, or a private cluster it starts, see
+// postgres.go), the Temporal dev server built from the pinned tools module,
+// and an SMTP sink on loopback. Nothing is mocked and nothing is skipped: if a part
 // cannot start, the test fails and says why.
 package testenv
 
@@ -10,7 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -30,15 +30,6 @@ var (
 	admin  string
 	pool   *pgxpool.Pool
 )
-
-// ServerURL is the PostgreSQL server tests use: TEST_DATABASE_URL, else the
-// machine's server on 127.0.0.1:5432 (trust auth).
-func ServerURL() string {
-	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
 
 // Main wraps m.Run so the package's database is dropped at the end.
 func Main(m *testing.M) int {
@@ -62,12 +53,15 @@ func Main(m *testing.M) int {
 func DB(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
 	dbOnce.Do(func() {
-		admin = ServerURL()
+		admin, dbErr = ServerURL()
+		if dbErr != nil {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, admin)
 		if err != nil {
-			dbErr = fmt.Errorf("PostgreSQL at %s is not reachable (start it, or set TEST_DATABASE_URL): %w", admin, err)
+			dbErr = fmt.Errorf("PostgreSQL at %s is not reachable (start it, set TEST_DATABASE_URL, or stop it so the tests start their own): %w", admin, err)
 			return
 		}
 		defer c.Close(ctx)
