@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -318,6 +319,8 @@ func supervise(dir string, idle time.Duration) int {
 		answer("error supervisor lock: " + err.Error())
 		return 1
 	}
+	// For a person (or test) who wants to know which process owns the cluster.
+	_, _ = fmt.Fprintf(me, "%d\n", os.Getpid())
 	port, err := devstack.FreePort(0)
 	if err != nil {
 		answer("error " + err.Error())
@@ -347,9 +350,18 @@ func supervise(dir string, idle time.Duration) int {
 		return 1
 	}
 	tick := max(10*time.Millisecond, min(time.Second, idle/4))
+	// Asked to stop (a shutdown, kill's default), it still stops the cluster
+	// and removes the directory, under the lock like an idle end.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	stopped := false
 	var idleSince time.Time
 	for {
-		time.Sleep(tick)
+		select {
+		case <-time.After(tick):
+		case <-stop:
+			stopped = true
+		}
 		lock, err := lockPath(filepath.Join(dir, lockFile), syscall.LOCK_EX)
 		if err != nil {
 			// Nobody else removes the directory while we live; if it went,
@@ -361,6 +373,9 @@ func supervise(dir string, idle time.Duration) int {
 		}
 		done := false
 		switch {
+		case stopped:
+			log.Info("asked to stop")
+			done = true
 		case pg.Exited():
 			log.Warn("PostgreSQL ended on its own; removing the directory (see postgres.log in it while it lasts)")
 			done = true

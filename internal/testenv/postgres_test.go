@@ -122,7 +122,10 @@ func postmasterPID(t *testing.T, dir string) int {
 	return pid
 }
 
-func TestPrivateClusterIsSharedByTheRunAndRemovedAfterIt(t *testing.T) {
+// sharedDir is a fresh directory for a private cluster of this test alone:
+// the run's own (.data/testpg) may be in use by other packages.
+func sharedDir(t *testing.T) string {
+	t.Helper()
 	root, err := devstack.Root()
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +147,28 @@ func TestPrivateClusterIsSharedByTheRunAndRemovedAfterIt(t *testing.T) {
 		devstack.KillPostmaster(filepath.Join(dir, clusterDir))
 		_ = os.RemoveAll(dir)
 	})
+	return dir
+}
+
+// waitRemoved waits for dir to go, well beyond the idle period.
+func waitRemoved(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err := os.Stat(dir)
+		if os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(dir)
+			t.Fatalf("%s still there 2 minutes after the last test process ended (%d entries)", dir, len(entries))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestPrivateClusterIsSharedByTheRunAndRemovedAfterIt(t *testing.T) {
+	dir := sharedDir(t)
 	const idle = 500 * time.Millisecond
 
 	// Two packages' test binaries start at once, as `go test ./...` runs them.
@@ -188,19 +213,8 @@ func TestPrivateClusterIsSharedByTheRunAndRemovedAfterIt(t *testing.T) {
 	}
 	helpers = nil
 	// Once every test process has ended and the idle period passed, the
-	// directory goes; waiting is bounded well beyond the idle period.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		_, err := os.Stat(dir)
-		if os.IsNotExist(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			entries, _ := os.ReadDir(dir)
-			t.Fatalf("%s still there 2 minutes after the last test process ended (%d entries)", dir, len(entries))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// directory goes.
+	waitRemoved(t, dir)
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("postmaster %d still runs after its directory was removed", pid)
 	}
@@ -211,4 +225,44 @@ func TestPrivateClusterIsSharedByTheRunAndRemovedAfterIt(t *testing.T) {
 	if answers(u.Host) {
 		t.Errorf("something still answers on %s after the cluster was removed", u.Host)
 	}
+}
+
+// A supervisor killed outright (or a machine restarted mid-run) leaves the
+// directory with a URL nothing answers on; the next test process must start
+// a new cluster there, not hand out the dead URL.
+func TestPrivateClusterStartsAfreshWhenItsSupervisorDied(t *testing.T) {
+	dir := sharedDir(t)
+	const idle = 500 * time.Millisecond
+	first := startHelper(dir, idle)
+	if first.err != nil {
+		t.Fatalf("a test process could not get the private server: %v", first.err)
+	}
+	pid := postmasterPID(t, dir)
+	b, err := os.ReadFile(filepath.Join(dir, supervisorFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("supervisor file %q: %v", b, err)
+	}
+	if err := syscall.Kill(sup, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.end(t)
+	if _, err := os.Stat(filepath.Join(dir, urlFile)); err != nil {
+		t.Fatalf("the dead cluster's URL file should still be there for this test to mean anything: %v", err)
+	}
+
+	// The helper checks the server answers a query before it reports a URL.
+	next := startHelper(dir, idle)
+	if next.err != nil {
+		next.end(t)
+		t.Fatalf("after the supervisor died, a test process could not get a private server: %v", next.err)
+	}
+	if got := postmasterPID(t, dir); got == pid {
+		t.Errorf("postmaster %d again, want a new one", got)
+	}
+	next.end(t)
+	waitRemoved(t, dir)
 }
