@@ -225,10 +225,8 @@ func supervised(dir string) bool {
 		return false
 	}
 	defer func() { _ = f.Close() }() // read-only probe
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil {
-		return true
-	}
-	return false
+	// A shared lock is refused only while the supervisor holds its exclusive one.
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil
 }
 
 // clean empties dir but for its lock file, stopping a postmaster a killed
