@@ -77,24 +77,13 @@ var (
 	serverErr  error
 )
 
-// ServerURL is the admin URL of the PostgreSQL server tests use (see the
-// constants above for which one); it starts or joins the private cluster on
-// first use.
+// ServerURL is the admin URL of the PostgreSQL server tests use (see
+// whichServer); it starts or joins the private cluster on first use.
 func ServerURL() (string, error) {
 	serverOnce.Do(func() {
-		if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-			serverURL = u
-			return
-		}
-		switch mode := os.Getenv(envPostgres); mode {
-		case "":
-			if answers(systemServer) {
-				serverURL = "postgres://postgres@" + systemServer + "/postgres?sslmode=disable"
-				return
-			}
-		case "private":
-		default:
-			serverErr = fmt.Errorf("%s=%q: want private or nothing", envPostgres, mode)
+		serverURL, serverErr = whichServer(os.Getenv("TEST_DATABASE_URL"), os.Getenv(envPostgres),
+			func() bool { return answers(systemServer) })
+		if serverErr != nil || serverURL != "" {
 			return
 		}
 		root, err := devstack.Root()
@@ -102,12 +91,31 @@ func ServerURL() (string, error) {
 			serverErr = err
 			return
 		}
-		serverURL, serverErr = privateServer(filepath.Join(root, ".data", "testpg"), privateIdle)
+		dir := filepath.Join(root, ".data", "testpg")
+		serverURL, serverErr = privateServer(dir, privateIdle)
 		if serverErr != nil {
-			serverErr = fmt.Errorf("no TEST_DATABASE_URL, nothing on %s, and the private cluster: %w", systemServer, serverErr)
+			serverErr = fmt.Errorf("the tests' private PostgreSQL cluster in %s (TEST_DATABASE_URL names another server): %w", dir, serverErr)
 		}
 	})
 	return serverURL, serverErr
+}
+
+// whichServer decides from TEST_DATABASE_URL, LEADRELAY_TEST_POSTGRES and
+// whether the machine's server answers: a URL, or "" for the private cluster.
+// The probe runs only when the answer depends on it.
+func whichServer(testURL, mode string, systemAnswers func() bool) (string, error) {
+	switch {
+	case testURL != "":
+		return testURL, nil
+	case mode == "private":
+		return "", nil
+	case mode != "":
+		return "", fmt.Errorf("%s=%q: want private, or unset to use %s when it answers", envPostgres, mode, systemServer)
+	case systemAnswers():
+		return "postgres://postgres@" + systemServer + "/postgres?sslmode=disable", nil
+	default:
+		return "", nil
+	}
 }
 
 func answers(addr string) bool {

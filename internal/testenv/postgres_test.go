@@ -266,3 +266,31 @@ func TestPrivateClusterStartsAfreshWhenItsSupervisorDied(t *testing.T) {
 	next.end(t)
 	waitRemoved(t, dir)
 }
+
+// Which server the tests use, in the order the README gives.
+func TestTestsUseTheirOwnClusterOnlyWhenNoServerIsNamedOrAnswering(t *testing.T) {
+	const other = "postgres://u@db.example:5433/x"
+	system := "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	for _, c := range []struct {
+		testURL, mode string
+		answers       bool
+		want          string // "" is the private cluster
+		wantErr       bool
+	}{
+		{testURL: other, answers: true, want: other},
+		{testURL: other, mode: "private", want: other},
+		{answers: true, want: system},
+		{answers: false, want: ""},
+		{mode: "private", answers: true, want: ""},
+		{mode: "system", answers: true, wantErr: true},
+	} {
+		got, err := whichServer(c.testURL, c.mode, func() bool { return c.answers })
+		if (err != nil) != c.wantErr || got != c.want {
+			t.Errorf("TEST_DATABASE_URL=%q %s=%q, 5432 answers %v: got %q, %v; want %q (error %v)",
+				c.testURL, envPostgres, c.mode, c.answers, got, err, c.want, c.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), envPostgres) {
+			t.Errorf("error %q does not name %s", err, envPostgres)
+		}
+	}
+}
