@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,15 +15,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/devstack"
 )
 
 // The tests' PostgreSQL server, in order: TEST_DATABASE_URL; the machine's
-// server on 127.0.0.1:5432 if something answers there; else a private
-// cluster from the PostgreSQL binaries, as `starter dev` starts one, so the
-// test command needs no more set-up than the start command.
+// server on 127.0.0.1:5432 if it lets postgres log in over TCP without a
+// password; else a private cluster from the PostgreSQL binaries, as
+// `starter dev` starts one, so the test command needs no more set-up than
+// the start command. Debian's postgresql package starts a server on 5432
+// that asks TCP logins for a password: the tests cannot use it as it is, so
+// it counts as absent rather than as an error for a newcomer to fix.
 //
 // `go test ./...` runs each package's test binary as its own process, often
 // two at once, so the private cluster is shared through a directory
@@ -34,7 +37,7 @@ import (
 // binary, re-executed) owns the cluster and removes it once no test process
 // has been attached for privateIdle.
 const (
-	// envPostgres=private uses the private cluster even when 5432 answers.
+	// envPostgres=private uses the private cluster even when 5432 is usable.
 	envPostgres = "LEADRELAY_TEST_POSTGRES"
 	// envSupervise tells a re-executed test binary to be the supervisor of
 	// the directory it names (envSuperviseIdle: its idle period).
@@ -42,6 +45,7 @@ const (
 	envSuperviseIdle = "LEADRELAY_TESTPG_IDLE"
 
 	systemServer = "127.0.0.1:5432"
+	systemURL    = "postgres://postgres@" + systemServer + "/postgres?sslmode=disable"
 	// privateIdle outlasts the gap while `go test` links the next package's
 	// binary, so one run starts one cluster.
 	privateIdle = 60 * time.Second
@@ -82,7 +86,7 @@ var (
 func ServerURL() (string, error) {
 	serverOnce.Do(func() {
 		serverURL, serverErr = whichServer(os.Getenv("TEST_DATABASE_URL"), os.Getenv(envPostgres),
-			func() bool { return answers(systemServer) })
+			systemUsable)
 		if serverErr != nil || serverURL != "" {
 			return
 		}
@@ -101,30 +105,35 @@ func ServerURL() (string, error) {
 }
 
 // whichServer decides from TEST_DATABASE_URL, LEADRELAY_TEST_POSTGRES and
-// whether the machine's server answers: a URL, or "" for the private cluster.
+// whether the machine's server is usable: a URL, or "" for the private
+// cluster.
 // The probe runs only when the answer depends on it.
-func whichServer(testURL, mode string, systemAnswers func() bool) (string, error) {
+func whichServer(testURL, mode string, systemUsable func() bool) (string, error) {
 	switch {
 	case testURL != "":
 		return testURL, nil
 	case mode == "private":
 		return "", nil
 	case mode != "":
-		return "", fmt.Errorf("%s=%q: want private, or unset to use %s when it answers", envPostgres, mode, systemServer)
-	case systemAnswers():
-		return "postgres://postgres@" + systemServer + "/postgres?sslmode=disable", nil
+		return "", fmt.Errorf("%s=%q: want private, or unset to use %s when it lets tests in", envPostgres, mode, systemServer)
+	case systemUsable():
+		return systemURL, nil
 	default:
 		return "", nil
 	}
 }
 
-func answers(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+// systemUsable reports whether postgres logs in on the machine's server with
+// no password, as the tests would.
+func systemUsable() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, systemURL)
 	if err != nil {
 		return false
 	}
-	_ = c.Close() // only the answer mattered
-	return true
+	defer func() { _ = c.Close(ctx) }() // only the login mattered
+	return c.Ping(ctx) == nil
 }
 
 // privateServer attaches this process to the private cluster in dir,
