@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -211,6 +212,10 @@ func attachLocked(dir string, idle time.Duration) (string, error) {
 		}
 		u, err := startSupervisor(dir, idle)
 		if err != nil {
+			// The log goes with the directory: keep its end in the error.
+			if b, rerr := os.ReadFile(filepath.Join(dir, "postgres.log")); rerr == nil && len(b) > 0 {
+				err = fmt.Errorf("%w\npostgres.log: %s", err, tail(b))
+			}
 			_ = clean(dir) // the next process tries afresh; err says why this one failed
 			return "", err
 		}
@@ -233,6 +238,14 @@ func attachLocked(dir string, idle time.Duration) (string, error) {
 		users[dir] = f
 	}
 	return string(b), nil
+}
+
+// tail is the end of a log, for an error message.
+func tail(b []byte) string {
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
 }
 
 // supervised reports whether a live supervisor holds dir's supervisor lock.
@@ -306,11 +319,14 @@ func startSupervisor(dir string, idle time.Duration) (string, error) {
 	if u, ok := strings.CutPrefix(line, "ok "); ok {
 		return u, nil
 	}
-	if msg, ok := strings.CutPrefix(line, "error "); ok {
-		return "", errors.New(msg)
+	if q, ok := strings.CutPrefix(line, "error "); ok {
+		if msg, err := strconv.Unquote(q); err == nil {
+			return "", errors.New(msg)
+		}
+		return "", errors.New(q)
 	}
-	log, _ := os.ReadFile(filepath.Join(dir, "supervisor.log"))
-	return "", fmt.Errorf("the private PostgreSQL's supervisor ended without an answer (%v): %s", err, log)
+	b, _ := os.ReadFile(filepath.Join(dir, "supervisor.log"))
+	return "", fmt.Errorf("the private PostgreSQL's supervisor ended without an answer (%v): %s", err, tail(b))
 }
 
 // supervise is the supervisor's whole life: start the cluster, answer its
@@ -326,33 +342,34 @@ func supervise(dir string, idle time.Duration) int {
 		_, _ = fmt.Fprintln(os.Stdout, line) // nobody to tell if the reader went away
 		_ = os.Stdout.Close()                // EOF: the starter stops reading
 	}
+	fail := func(err error) int {
+		// Quoted: the answer is one line, and initdb's own words are in err.
+		answer("error " + strconv.Quote(err.Error()))
+		return 1
+	}
 	me, err := os.OpenFile(filepath.Join(dir, supervisorFile), os.O_RDWR|os.O_CREATE, 0o644)
 	if err == nil {
 		err = flock(me, syscall.LOCK_EX|syscall.LOCK_NB)
 	}
 	if err != nil {
-		answer("error supervisor lock: " + err.Error())
-		return 1
+		return fail(fmt.Errorf("supervisor lock: %w", err))
 	}
 	// For a person (or test) who wants to know which process owns the cluster.
 	_, _ = fmt.Fprintf(me, "%d\n", os.Getpid())
 	port, err := devstack.FreePort(0)
 	if err != nil {
-		answer("error " + err.Error())
-		return 1
+		return fail(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	dbURL, pg, err := devstack.StartPostgresOnPort(ctx, filepath.Join(dir, clusterDir), filepath.Join(dir, "postgres.log"), port)
 	cancel()
 	if err != nil {
-		answer("error " + err.Error())
-		return 1
+		return fail(err)
 	}
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		pg.Stop(30 * time.Second)
-		answer("error " + err.Error())
-		return 1
+		return fail(err)
 	}
 	u.Path = "/postgres" // an admin URL, as for the machine's server
 	log.Info("private PostgreSQL started", zap.Int("port", port), zap.Duration("idle", idle))
