@@ -47,8 +47,9 @@ const (
 
 	systemServer = "127.0.0.1:5432"
 	systemURL    = "postgres://postgres@" + systemServer + "/postgres?sslmode=disable"
-	// privateIdle outlasts the gap while `go test` links the next package's
-	// binary, so one run starts one cluster.
+	// privateIdle outlasts the usual gap while `go test` links the next
+	// package's binary, so a run starts one cluster; a longer gap costs a
+	// second initdb (about 2 s), never a wrong answer.
 	privateIdle = 60 * time.Second
 )
 
