@@ -6,7 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadrelay/leadrelay/internal/app"
 	"github.com/leadrelay/leadrelay/internal/bench"
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/workflows"
 )
 
 // lockWaits counts the e2e database's sessions waiting for a row lock.
@@ -192,5 +196,55 @@ func TestTransferFailureReasonsOnlyForTheSender(t *testing.T) {
 	if _, shown := got.body["failed"]; shown || strings.Contains(got.raw2(), ids[1]) || strings.Contains(got.raw2(), ids[2]) ||
 		strings.Contains(got.raw2(), "agent-owned") || strings.Contains(got.raw2(), "returned") {
 		t.Fatalf("the receiving org must not learn which leads failed or why: %s", got.raw)
+	}
+}
+
+// TestReconcilerRestartsAStalledTransferThroughTheLinkCheck: a transfer whose
+// run moved its first batch and was then lost, and whose orgs were unlinked
+// since, is restarted by the reconciler. The new run goes through the same
+// check: the second batch's leads fail "orgs no longer linked", none moves,
+// and the transfer ends partial.
+func TestReconcilerRestartsAStalledTransferThroughTheLinkCheck(t *testing.T) {
+	s := up(t)
+	ctx := context.Background()
+	src := map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "owner"}}
+	m := s.newTenant(t, "stall-m", 0, src)
+	sub := s.newTenant(t, "stall-s", 2, nil)
+	s.link(t, m, sub)
+	const n = workflows.TransferBatchSize + 100
+	ids, err := bench.BulkLeads(ctx, s.deps.Pool, m.id, m.sourceID, "everquote", "stall-", m.ownerID, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recorded as the API records it; its run moved the first batch and
+	// was lost (nothing runs it now).
+	id := domain.NewID()
+	tr, _, err := s.store().CreateTransfer(ctx, store.NewTransfer{ID: id, OrgID: m.id, ToOrgID: sub.id, Mode: domain.TransferOwner,
+		RequestedBy: m.ownerID, RequestHash: []byte(id), WorkflowID: workflows.TransferWorkflowID(id), LeadIDs: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store().MoveTransferBatch(ctx, store.TransferBatch{TransferID: tr.ID, Index: 0, Size: workflows.TransferBatchSize}); err != nil {
+		t.Fatal(err)
+	}
+	if u := s.do(t, "DELETE", "/v1/orgs/"+m.id+"/sub-agencies/"+sub.id, m.ownerToken, nil); u.status != 200 {
+		t.Fatalf("unlink: %d %s", u.status, u.raw)
+	}
+	if _, err := app.Reconcile(ctx, s.deps, 0); err != nil {
+		t.Fatal(err)
+	}
+	done := s.waitTransfer(t, m.id, m.ownerToken, tr.ID, time.Minute)
+	failed, _ := done.body["failed"].([]any)
+	if done.str("status") != "partial" || done.body["transferred"] != float64(workflows.TransferBatchSize) || len(failed) != 100 {
+		t.Fatalf("after the restart: %s", done.raw)
+	}
+	for i, f := range failed {
+		f := f.(map[string]any)
+		if f["lead_id"] != ids[workflows.TransferBatchSize+i] || !strings.Contains(f["error"].(string), "orgs no longer linked") {
+			t.Fatalf("failed[%d] = %v", i, f)
+		}
+	}
+	if got := s.count(t, `SELECT count(*) FROM leads WHERE id = ANY($1) AND org_id = $2`, ids[workflows.TransferBatchSize:], m.id); got != 100 {
+		t.Fatalf("%d of the 100 leads left stayed in the sending org", got)
 	}
 }
