@@ -40,7 +40,8 @@ func (s *stack) settings(t *testing.T, master tenant, handover, crossSilo bool) 
 	}
 }
 
-// waitTransfer polls GET …/transfers/{id} until it completes.
+// waitTransfer polls GET …/transfers/{id} until it is done: completed, or
+// partial.
 func (s *stack) waitTransfer(t *testing.T, org, token, id string, limit time.Duration) resp {
 	t.Helper()
 	deadline := time.Now().Add(limit)
@@ -49,7 +50,7 @@ func (s *stack) waitTransfer(t *testing.T, org, token, id string, limit time.Dur
 		if r.status != 200 {
 			t.Fatalf("transfer status: %d %s", r.status, r.raw)
 		}
-		if r.str("status") == "completed" {
+		if st := r.str("status"); st == "completed" || st == "partial" {
 			return r
 		}
 		if time.Now().After(deadline) {

@@ -63,10 +63,12 @@ func runTransfer(ctx context.Context, args []string) error {
 			bar.finish()
 			return err
 		}
-		bar.update(st.Transferred+len(st.Failed), st.Total)
-		if st.Status == "completed" {
+		bar.update(st.Transferred+st.FailedCount, st.Total)
+		// Done is completed, or partial: the link or the master's settings
+		// changed while it ran and the rest failed with that reason.
+		if st.Status != "running" {
 			bar.finish()
-			fmt.Printf("transferred %d of %d leads; %d failed\n", st.Transferred, st.Total, len(st.Failed))
+			fmt.Printf("%s: transferred %d of %d leads; %d failed\n", st.Status, st.Transferred, st.Total, st.FailedCount)
 			for i, f := range st.Failed {
 				if i == 20 {
 					fmt.Printf("  … and %d more (GET /v1/orgs/%s/transfers/%s)\n", len(st.Failed)-20, *org, t.ID)

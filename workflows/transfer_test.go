@@ -115,6 +115,10 @@ func handOver(t *testing.T, s *store.Store) handoverFixture {
 	in := postLead(t, s, org{id: f.master}, src, "ho-1")
 	d, err := s.RouteLead(ctx, store.RouteRequest{LeadID: in.LeadID})
 	require.NoError(t, err)
+	// Every batch checks the master's handover_enabled, as the request did.
+	on := true
+	_, err = s.UpdateOrg(ctx, f.master, store.OrgPatch{HandoverEnabled: &on})
+	require.NoError(t, err)
 	tid := domain.NewID()
 	_, _, err = s.CreateTransfer(ctx, store.NewTransfer{ID: tid, OrgID: f.master, ToOrgID: f.sub, Mode: domain.TransferManagerReview,
 		RequestedBy: "admin", RequestHash: []byte(tid), WorkflowID: "transfer/" + tid, LeadIDs: []string{in.LeadID}})

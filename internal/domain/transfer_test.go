@@ -1,6 +1,9 @@
 package domain
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestTransferDirections is SPEC §5.3's table: every direction with every
 // mode and the settings that open or close it.
@@ -65,4 +68,34 @@ func codeOf(err error) string {
 		return ""
 	}
 	return ErrorCode(err)
+}
+
+// TestCheckLinkIsTheRequestsRule: a running transfer's batches stop on
+// exactly the links and settings a new request is refused for, each with
+// its own reason, so the sender reads why the rest did not move.
+func TestCheckLinkIsTheRequestsRule(t *testing.T) {
+	plain, handover, crossSilo := LinkedOrg{ID: "m"}, LinkedOrg{ID: "m", HandoverEnabled: true}, LinkedOrg{ID: "m", CrossSilo: true}
+	for _, c := range []struct {
+		name   string
+		dir    TransferDirection
+		parent LinkedOrg
+		mode   TransferMode
+		want   LinkProblem
+		reason string
+	}{
+		{"still linked", DirectionDown, plain, TransferOwner, LinkOK, ""},
+		{"unlinked", DirectionNone, handover, TransferOwner, LinkNone, "orgs no longer linked"},
+		{"cross_silo off", DirectionSibling, handover, TransferStaffEvenly, LinkCrossSiloOff, "cross_silo turned off"},
+		{"handover off", DirectionDown, crossSilo, TransferManagerReview, LinkHandoverOff, "handover turned off"},
+		{"sibling handover off", DirectionSibling, crossSilo, TransferManagerReview, LinkHandoverOff, "handover turned off"},
+		{"relinked the other way", DirectionUp, handover, TransferOwner, LinkUpNotHandover, "by handover only"},
+	} {
+		got := CheckLink(c.dir, c.parent, c.mode)
+		if got != c.want || (c.reason == "") != (got.StopReason() == "") || !strings.Contains(got.StopReason(), c.reason) {
+			t.Errorf("%s: %v %q, want %v %q", c.name, got, got.StopReason(), c.want, c.reason)
+		}
+		if (got == LinkOK) != (CheckTransfer(c.dir, c.parent, c.mode, true) == nil) {
+			t.Errorf("%s: a batch and a request disagree", c.name)
+		}
+	}
 }

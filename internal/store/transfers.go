@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,15 +40,18 @@ type TransferFailure struct {
 
 // TransferStatus is a transfer's progress as GET …/transfers/{id} shows it.
 type TransferStatus struct {
-	ID          string            `json:"id"`
-	WorkflowID  string            `json:"workflow_id"`
-	OrgID       string            `json:"org_id"`
-	ToOrgID     string            `json:"to_org"`
-	Mode        string            `json:"mode"`
-	Status      string            `json:"status"` // running, completed
-	Total       int               `json:"total"`
-	Transferred int               `json:"transferred"`
-	Failed      []TransferFailure `json:"failed"`
+	ID          string `json:"id"`
+	WorkflowID  string `json:"workflow_id"`
+	OrgID       string `json:"org_id"`
+	ToOrgID     string `json:"to_org"`
+	Mode        string `json:"mode"`
+	Status      string `json:"status"` // running, completed, partial (stopped by its link: see MoveTransferBatch)
+	Total       int    `json:"total"`
+	Transferred int    `json:"transferred"`
+	FailedCount int    `json:"failed_count"`
+	// Failed is for the sending org only: nil, and left out, for the
+	// receiving org.
+	Failed      []TransferFailure `json:"failed,omitzero"`
 	CreatedAt   time.Time         `json:"created_at"`
 	CompletedAt *time.Time        `json:"completed_at"`
 }
@@ -158,7 +162,10 @@ type movable struct {
 // sending org and previous owner, puts an event in both orgs' sales feeds and
 // counts for the receiving org's digest; a team member arrives as
 // onboarding instead. A lead that cannot move is recorded failed with its
-// reason and the others go on. Run again after it committed, it changes
+// reason and the others go on. Every batch first re-checks the orgs' link
+// and the master's settings (lockLink): once they no longer carry the
+// transfer, the batch's leads and every later batch's fail with the reason
+// and the transfer ends partial. Run again after it committed, it changes
 // nothing and returns the same outcome, so an activity retry never moves a
 // lead twice.
 func (s *Store) MoveTransferBatch(ctx context.Context, b TransferBatch) (BatchOutcome, error) {
@@ -168,15 +175,34 @@ func (s *Store) MoveTransferBatch(ctx context.Context, b TransferBatch) (BatchOu
 		if err != nil {
 			return err
 		}
+		stop := t.stopped
+		if stop == "" {
+			problem, err := t.lockLink(ctx, tx)
+			if err != nil {
+				return err
+			}
+			stop = problem.StopReason()
+		}
 		leads, err := lockBatch(ctx, tx, b)
 		if err != nil {
 			return err
+		}
+		if stop != "" && t.stopped == "" && len(leads) > 0 {
+			// Recorded only when it fails a lead: a batch run again after
+			// its commit moved everything it had and stops nothing.
+			if _, err := tx.Exec(ctx, `UPDATE transfers SET stopped = $2 WHERE id = $1 AND stopped IS NULL`, t.id, stop); err != nil {
+				return err
+			}
 		}
 		var move []movable
 		var failSeq []int
 		var failWhy []string
 		for _, l := range leads {
-			if why := l.refusal(t); why != "" {
+			why := stop
+			if why == "" {
+				why = l.refusal(t)
+			}
+			if why != "" {
 				failSeq, failWhy = append(failSeq, l.seq), append(failWhy, why)
 				continue
 			}
@@ -210,14 +236,80 @@ type transferMove struct {
 	id, from, to, actor string
 	mode                domain.TransferMode
 	fromName, toName    string
+	stopped             string // why an earlier batch found the link no longer carries it, or ""
 }
 
 func transferForMove(ctx context.Context, tx pgx.Tx, id string) (transferMove, error) {
 	t := transferMove{id: id}
-	err := tx.QueryRow(ctx, `SELECT t.org_id, t.to_org_id, t.mode, t.requested_by, f.name, o.name
+	err := tx.QueryRow(ctx, `SELECT t.org_id, t.to_org_id, t.mode, t.requested_by, f.name, o.name, coalesce(t.stopped, '')
 		FROM transfers t JOIN orgs f ON f.id = t.org_id JOIN orgs o ON o.id = t.to_org_id WHERE t.id = $1`, id).
-		Scan(&t.from, &t.to, &t.mode, &t.actor, &t.fromName, &t.toName)
+		Scan(&t.from, &t.to, &t.mode, &t.actor, &t.fromName, &t.toName, &t.stopped)
 	return t, notFound(err, "transfer")
+}
+
+// lockLink re-checks, for this batch, what the request was checked against
+// (domain.CheckLink, as the API's domain.CheckTransfer): the link between
+// the orgs and the master's cross_silo and handover_enabled. It locks the
+// rows it reads — the sending org, the receiving org, the master — before
+// any lead, in id order, so an unlink or a settings change either waits for
+// this batch to commit or is what this batch reads: no lead moves after
+// the link stopped carrying the transfer, whether the batch runs minutes
+// later or when the reconciler restarts the run hours later. The rows are
+// shared (concurrent batches between the same orgs go on side by side),
+// except a staff_evenly batch's receiving org, taken FOR UPDATE here for
+// its rotation counter: upgrading a shared lock that two batches hold
+// would deadlock them.
+func (t transferMove) lockLink(ctx context.Context, tx pgx.Tx) (domain.LinkProblem, error) {
+	var parent *string
+	if err := tx.QueryRow(ctx, `SELECT parent_id FROM orgs WHERE id = $1`, t.from).Scan(&parent); err != nil {
+		return domain.LinkNone, err
+	}
+	ids := []string{t.from, t.to}
+	if p := deref(parent); p != "" && p != t.to {
+		ids = append(ids, p)
+	}
+	slices.Sort(ids)
+	orgs := make(map[string]domain.LinkedOrg, len(ids)+1)
+	lock := func(id string) error {
+		mode := "FOR SHARE"
+		if id == t.to && t.mode == domain.TransferStaffEvenly {
+			mode = "FOR UPDATE"
+		}
+		o := domain.LinkedOrg{ID: id}
+		var p *string
+		err := tx.QueryRow(ctx, `SELECT parent_id, handover_enabled, cross_silo FROM orgs WHERE id = $1 `+mode, id).
+			Scan(&p, &o.HandoverEnabled, &o.CrossSilo)
+		o.ParentID = deref(p)
+		orgs[id] = o
+		return err
+	}
+	for _, id := range ids {
+		if err := lock(id); err != nil {
+			return domain.LinkNone, err
+		}
+	}
+	from, to := orgs[t.from], orgs[t.to]
+	if p := from.ParentID; p != "" {
+		if _, ok := orgs[p]; !ok {
+			// Relinked to another master between the first read and the
+			// locks: rare enough that taking this one out of order (a
+			// deadlock PostgreSQL breaks, and the activity retries) is fine.
+			if err := lock(p); err != nil {
+				return domain.LinkNone, err
+			}
+		}
+	}
+	dir := domain.Direction(from, to)
+	var master domain.LinkedOrg
+	switch dir {
+	case domain.DirectionDown:
+		master = from
+	case domain.DirectionUp:
+		master = to
+	case domain.DirectionSibling:
+		master = orgs[from.ParentID]
+	}
+	return domain.CheckLink(dir, master, t.mode), nil
 }
 
 // lockBatch reads the batch's pending items and their leads FOR UPDATE,
@@ -369,8 +461,9 @@ func (t transferMove) assignees(ctx context.Context, tx pgx.Tx, n int) ([]*strin
 	var staff []string
 	var seq int64
 	if t.mode == domain.TransferStaffEvenly {
-		// The org row lock serialises transfers into one org, so concurrent
-		// batches continue one rotation instead of each starting over.
+		// The org row lock (taken by lockLink) serialises transfers into
+		// one org, so concurrent batches continue one rotation instead of
+		// each starting over.
 		if err := tx.QueryRow(ctx, `SELECT transfer_rotation_seq FROM orgs WHERE id = $1 FOR UPDATE`, t.to).Scan(&seq); err != nil {
 			return nil, err
 		}
@@ -454,22 +547,31 @@ func (s *Store) BatchLeads(ctx context.Context, b TransferBatch) (ids []string, 
 	return ids, teamMembers, rows.Err()
 }
 
-// FinishTransfer marks a transfer completed (once) and returns its status.
+// FinishTransfer marks a transfer done (once): partial when its link
+// stopped it, completed otherwise.
 func (s *Store) FinishTransfer(ctx context.Context, id string) error {
-	_, err := s.db.Exec(ctx, `UPDATE transfers SET status = 'completed', completed_at = coalesce(completed_at, now()) WHERE id = $1`, id)
+	_, err := s.db.Exec(ctx, `UPDATE transfers SET status = CASE WHEN stopped IS NULL THEN 'completed' ELSE 'partial' END,
+		completed_at = coalesce(completed_at, now()) WHERE id = $1`, id)
 	return err
 }
 
-// GetTransfer reads a transfer of orgID (sending or receiving) with every
-// lead that failed and why.
+// GetTransfer reads a transfer as orgID sees it. The sending org (and ""
+// for the platform's own reads) gets every lead that failed and why; the
+// receiving org gets the count only, since the reasons ("agent-owned",
+// "returned to its vendor", "waiting for a handover decision") are the
+// sender's business and its leads' state.
 func (s *Store) GetTransfer(ctx context.Context, orgID, id string) (TransferStatus, error) {
 	var t TransferStatus
 	err := s.db.QueryRow(ctx, `SELECT t.id, t.workflow_id, t.org_id, t.to_org_id, t.mode, t.status, t.total, t.created_at, t.completed_at,
-			(SELECT count(*) FROM transfer_items i WHERE i.transfer_id = t.id AND i.status = 'moved')
+			(SELECT count(*) FROM transfer_items i WHERE i.transfer_id = t.id AND i.status = 'moved'),
+			(SELECT count(*) FROM transfer_items i WHERE i.transfer_id = t.id AND i.status = 'failed')
 		FROM transfers t WHERE t.id = $1 AND (t.org_id::text = $2 OR t.to_org_id::text = $2 OR $2 = '')`, id, orgID).
-		Scan(&t.ID, &t.WorkflowID, &t.OrgID, &t.ToOrgID, &t.Mode, &t.Status, &t.Total, &t.CreatedAt, &t.CompletedAt, &t.Transferred)
+		Scan(&t.ID, &t.WorkflowID, &t.OrgID, &t.ToOrgID, &t.Mode, &t.Status, &t.Total, &t.CreatedAt, &t.CompletedAt, &t.Transferred, &t.FailedCount)
 	if err != nil {
 		return t, notFound(err, "transfer")
+	}
+	if orgID != "" && orgID != t.OrgID {
+		return t, nil
 	}
 	rows, err := s.db.Query(ctx, `SELECT lead_id, coalesce(error, '') FROM transfer_items WHERE transfer_id = $1 AND status = 'failed' ORDER BY seq`, id)
 	if err != nil {
