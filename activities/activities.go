@@ -5,7 +5,7 @@
 // Each activity takes and returns its own types, declared here and mapped to
 // store types inside: what Temporal records is this package's contract, not
 // the database's. Those types carry ids, never a lead's or a person's data
-// (README: what Temporal's history holds); an activity reads what it needs.
+// (docs/architecture.md: what Temporal's history holds); an activity reads what it needs.
 package activities
 
 import (

@@ -8,11 +8,16 @@ import (
 	"github.com/leadrelay/leadrelay/internal/mail"
 )
 
-// This file holds the activities only the first two lead shapes call
-// (workflows/lead_legacy.go). They put the lead's data and addresses in the
-// history, which is why today's shape does not use them. They stay
-// registered while a run of those shapes may be open, and go with it
-// (README: versioning rule).
+// This file holds the activities only runs started on old shapes call:
+// RouteLead and RecordEmailFailure the lead's shapes 0 and 1
+// (workflows/lead_legacy.go), SendEmail those and the invitation's first
+// shape too (the DefaultVersion branch of confirmation-by-id in
+// workflows/invitation.go). Their requests and results carry a lead's or a
+// person's data and addresses into the history, which is why no new run
+// calls them. They stay registered, unchanged, while a run of those shapes
+// may be open, and are deleted with the shapes and their fixture sets;
+// SendEmail last, once no invitation of the first shape can be open either
+// (docs/versioning.md).
 
 // LegacyDecision is a hop's decision as the first shapes recorded it, lead
 // data included: the JSON of store.Decision on 2026-11-29, frozen here so a

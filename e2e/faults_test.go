@@ -569,7 +569,7 @@ func TestWorkersKilledDuringTwoThousandPosts(t *testing.T) {
 	close(stop)
 	c := r.verify(t, sc, ids, n)
 	// A kill between the SMTP server's acceptance and the outbox's record
-	// resends that email with the same Message-ID (README: the one window
+	// resends that email with the same Message-ID (docs/architecture.md, Emails: the one window
 	// SMTP cannot close); a recipient's mail system drops such a copy.
 	if c.EmailCopies > int(kills.Load()) {
 		t.Errorf("%d same-Message-ID copies for %d kills", c.EmailCopies, kills.Load())

@@ -15,7 +15,7 @@ import (
 // the Temporal CLI the operator would use: `temporal workflow describe`
 // shows each run's summary and details, `temporal workflow metadata` its
 // current details once it decided something, `temporal workflow list`
-// finds a lead by its external id (README: Finding a run), and the
+// finds a lead by its external id (docs/operating.md: Finding a run), and the
 // activities carry summaries — on a lead routed to a rep, a lead fanned out
 // to a sub-agency, a transfer and an accepted invitation. None of it names
 // a person or holds a token, in the history or in what the CLI prints.
@@ -126,7 +126,7 @@ func TestReadableRuns(t *testing.T) {
 	}
 	checkHistories(t, s, recorded, secrets)
 
-	// README, Finding a run: a lead's runs by its external id.
+	// docs/operating.md, Finding a run: a lead's runs by its external id.
 	listed := string(cli(t, "workflow", "list", "--query", `ExternalID="runs-fan-1"`))
 	for _, id := range []string{fanned.str("workflow_id"), hopRun} {
 		if !strings.Contains(listed, `"`+id+`"`) {

@@ -72,7 +72,7 @@ func ValidWorkflowID(id string) bool {
 
 // versionLeadShape names the lead workflow's shapes; GetVersion records the
 // one a run started with, and older histories replay on the path they took
-// (README: versioning rule). DefaultVersion: emails before the next hop,
+// (docs/versioning.md). DefaultVersion: emails before the next hop,
 // nested child IDs. 1 (versionAsyncEmails): routing never waits for an
 // email, flat child IDs, a failed email recorded rather than fatal. 2
 // (versionIDsOnly): ids only in the history; the email activity reads the
@@ -81,10 +81,11 @@ func ValidWorkflowID(id string) bool {
 // Shape 3 (LeadShape) is shape 2 chosen by the starter and carried in
 // LeadInput, so its runs record no version marker: GetVersion also upserts
 // the TemporalChangeVersion search attribute, one more visibility write per
-// run, about a tenth of a lead's cost to the server (README: Benchmark). An
+// run, about a tenth of a lead's cost to the server (docs/benchmark.md). An
 // input without a shape (0) is an older run's: its marker says which of the
-// first three it took. A later change to the lead workflow patches with
-// GetVersion inside shape 3, or starts shape 4.
+// first three it took. A later change to the lead workflow starts shape 4
+// the same way: a GetVersion inside shape 3 would bring the marker and the
+// upsert back to every lead, which TestLiveHistoriesReplay refuses.
 const (
 	versionLeadShape   = "async-emails-flat-ids"
 	versionAsyncEmails = 1

@@ -11,7 +11,7 @@ import (
 // their kept fixtures must replay. They call the legacy activities, which
 // carry the lead's data; no new run takes these paths. Delete a shape, its
 // activities and its fixture set together, once no run of it is open
-// (README: versioning rule).
+// (docs/versioning.md).
 
 // legacyResult is what the first shapes reported, now in LeadResult's words.
 func legacyResult(d activities.LegacyDecision) LeadResult {

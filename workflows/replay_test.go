@@ -14,7 +14,7 @@ import (
 // testdata/histories, each with histories.json mapping its files to their
 // workflow IDs. A change that breaks replay of any kept shape — runs of it may
 // still be open in production — fails here. Sets are added, never
-// re-recorded in place (README: versioning rule):
+// re-recorded in place (docs/versioning.md):
 // LEADRELAY_RECORD_HISTORY=$PWD/workflows/testdata/histories/<new set> go test -run LiveHistories ./e2e/
 // A set either records the lead, fan-out and invitation shapes together or
 // holds a newer workflow on its own (v3-reroute, recorded with

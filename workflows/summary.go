@@ -19,8 +19,8 @@ import (
 // from which source, to which org), markdown details (the ids to look
 // further with), the run's current details once it has decided something,
 // and a one-line summary on each activity. They are recorded in the history
-// like any payload, so they hold what payloads may (README: What Temporal's
-// history holds): ids, the vendor's external id, org and source names
+// like any payload, so they hold what payloads may (docs/architecture.md:
+// What Temporal's history holds): ids, the vendor's external id, org and source names
 // (business names, typed by orgs about themselves), words and counts —
 // never a lead's or a person's name or address, free text such as a reason,
 // nor a token. People are named by their user id.

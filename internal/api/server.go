@@ -63,7 +63,7 @@ func New(s *Server) http.Handler {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.method+" "+rt.pattern, rt.handler)
 	}
-	// Prometheus scrapes without a token (SPEC §4: "scrapers"); see README.
+	// Prometheus scrapes without a token (SPEC §4: "scrapers"); see docs/operating.md, Metrics.
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))

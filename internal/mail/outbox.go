@@ -66,7 +66,7 @@ func (o *Outbox) Deliver(ctx context.Context, e Email) (sent bool, err error) {
 		return false, errors.Join(ErrSMTP, err)
 	}
 	// A crash between Send and MarkSent resends once with the same Message-ID;
-	// that window is the only way a second copy can arise (see README).
+	// that window is the only way a second copy can arise (docs/architecture.md, Emails).
 	return true, o.Store.MarkSent(context.WithoutCancel(ctx), e.Key)
 }
 
