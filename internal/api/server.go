@@ -61,7 +61,7 @@ func New(s *Server) http.Handler {
 	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.HandleFunc(rt.method+" "+rt.pattern, rt.handler)
+		mux.HandleFunc(rt.method+" "+rt.pattern, normalPathIDs(rt.pattern, rt.handler))
 	}
 	// Prometheus scrapes without a token (SPEC §4: "scrapers"); see README.
 	mux.Handle("GET /metrics", s.Metrics.Handler())
@@ -122,6 +122,33 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/leads/{id}/worked", s.markWorked},
 		{"POST", "/v1/leads/{id}/invalid", s.markInvalid},
 		{"GET", "/v1/openapi.json", s.openAPI},
+	}
+}
+
+// pathIDs are the path wildcards that hold ids (orgs, users, leads,
+// transfers, invitations, sub-agencies); {slug} and {token} are not ids.
+var pathIDs = []string{"org", "user", "id", "sub"}
+
+// normalPathIDs hands h the ids of its path in their one spelling
+// (domain.NormalID), so no handler compares ABC… with abc… as two ids. A
+// value that is not an id is left as sent, for the handler to refuse.
+func normalPathIDs(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	var names []string
+	for _, n := range pathIDs {
+		if strings.Contains(pattern, "{"+n+"}") {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		for _, n := range names {
+			if id, ok := domain.NormalID(r.PathValue(n)); ok {
+				r.SetPathValue(n, id)
+			}
+		}
+		h(w, r)
 	}
 }
 
