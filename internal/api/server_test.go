@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,30 @@ type fakeTemporal struct {
 	client.Client
 	err   error
 	saErr error // the probe's start refused
+	// update stands for the run an Update reaches (nil: none is called).
+	update func(client.UpdateWorkflowOptions) (any, error)
+}
+
+func (f fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	v, err := f.update(o)
+	if err != nil {
+		return nil, err
+	}
+	return fakeUpdate{v: v}, nil
+}
+
+// fakeUpdate is an Update that completed with v.
+type fakeUpdate struct {
+	client.WorkflowUpdateHandle
+	v any
+}
+
+func (u fakeUpdate) Get(_ context.Context, out any) error {
+	b, err := json.Marshal(u.v)
+	if err == nil {
+		err = json.Unmarshal(b, out)
+	}
+	return err
 }
 
 type fakeRun struct{ client.WorkflowRun }

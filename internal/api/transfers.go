@@ -81,6 +81,12 @@ func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.EForbidden, "a professional hands leads over (manager_review); other transfers are for the owner, admins and managers"))
 		return
 	}
+	if !c.admin && c.User.Role == domain.RoleProfessional {
+		if err := s.ownLeadsOnly(r.Context(), org, c.User.ID, in.LeadIDs); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
 	requestedBy := "admin"
 	if !c.admin {
 		requestedBy = c.User.ID
@@ -107,6 +113,23 @@ func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 		status = 200
 	}
 	writeJSON(w, status, map[string]any{"id": t.ID, "workflow_id": t.WorkflowID, "total": t.Total, "duplicate": !created})
+}
+
+// ownLeadsOnly refuses a professional's handover of any lead that is not
+// assigned to them in the sending org (README, roles): a colleague's lead
+// or an unassigned one is for a manager to move.
+func (s *Server) ownLeadsOnly(ctx context.Context, org, userID string, ids []string) error {
+	others, err := s.Store.NotAssignedTo(ctx, org, userID, ids)
+	if err != nil || len(others) == 0 {
+		return err
+	}
+	e := &domain.Error{Code: domain.EForbidden, Message: "a professional hands over only the leads assigned to them", Fields: map[string]string{}}
+	for i, id := range ids {
+		if others[id] {
+			e.Fields["lead_ids["+strconv.Itoa(i)+"]"] = "not assigned to you"
+		}
+	}
+	return e
 }
 
 // checkTransferIn validates the body; every problem names its field.
