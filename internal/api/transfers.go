@@ -94,8 +94,13 @@ func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 	id := domain.NewID()
 	t, created, err := s.Store.CreateTransfer(r.Context(), store.NewTransfer{ID: id, OrgID: org, ToOrgID: in.ToOrg, Mode: mode,
 		RequestedBy: requestedBy, IdempotencyKey: key, RequestHash: requestHash(in), WorkflowID: workflows.TransferWorkflowID(id),
-		LeadIDs: in.LeadIDs})
+		LeadIDs: in.LeadIDs, MaxRunning: s.Cfg.TransfersPerOrg})
 	if err != nil {
+		if errors.Is(err, store.ErrTooManyTransfers) {
+			// A transfer takes seconds to minutes; asking again sooner only
+			// spends the caller's request rate.
+			w.Header().Set("Retry-After", "30")
+		}
 		writeErr(w, err)
 		return
 	}
