@@ -94,7 +94,9 @@ type testServer struct {
 // (when db is set) with an observed logger.
 func newTestServer(t *testing.T, db bool, env map[string]string) testServer {
 	t.Helper()
-	e := map[string]string{"ADMIN_TOKEN": testAdmin, "AUTH_FAILURE_RATE_LIMIT": "off"}
+	// The limits are off unless a test is about one: scenarios make more
+	// requests and transfers than a person would.
+	e := map[string]string{"ADMIN_TOKEN": testAdmin, "AUTH_FAILURE_RATE_LIMIT": "off", "USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off"}
 	for k, v := range env {
 		e[k] = v
 	}
