@@ -119,3 +119,33 @@ func TestClientsBehindATrustedProxyAreLimitedApart(t *testing.T) {
 		}
 	}
 }
+
+// Every lead field is bounded: a phone padded with separators (valid
+// digits, 80 characters) is 422 on phone, and the other unbounded fields of
+// old (notes, attribute values, the number of attributes) are refused past
+// their bound, nothing written.
+func TestLeadFieldsAreBounded(t *testing.T) {
+	ts := newTestServer(t, true, nil)
+	org, key := tenant(t, ts.s, "Boundco")
+	attrs := make([]string, 101)
+	for i := range attrs {
+		attrs[i] = fmt.Sprintf(`"k%d":"v"`, i)
+	}
+	for field, body := range map[string]string{
+		"phone":        `{"external_id":"b1","phone":"+1` + strings.Repeat(" -", 35) + ` 555 010 0200"}`,
+		"notes":        `{"external_id":"b2","email":"a@b.example","notes":"` + strings.Repeat("n", 10001) + `"}`,
+		"attributes.k": `{"external_id":"b3","email":"a@b.example","attributes":{"k":"` + strings.Repeat("v", 1001) + `"}}`,
+		"attributes":   `{"external_id":"b4","email":"a@b.example","attributes":{` + strings.Join(attrs, ",") + `}}`,
+	} {
+		a := ts.do(t, "POST", "/v1/leads", key, body, "")
+		if a.status != 422 || !strings.Contains(a.body, `"`+field+`":`) {
+			t.Errorf("over-long %s: %d %s, want 422 naming %s", field, a.status, a.body, field)
+		}
+	}
+	if a := ts.do(t, "POST", "/v1/leads", key, `{"external_id":"b5","phone":"+1 (555) 010-0200"}`, ""); a.status != 202 {
+		t.Errorf("a phone within bounds: %d %s", a.status, a.body)
+	}
+	if n := count(t, ts.s, `SELECT count(*) FROM leads WHERE org_id = $1`, org); n != 1 {
+		t.Errorf("%d leads written, want the 1 within bounds", n)
+	}
+}
