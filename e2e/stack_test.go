@@ -69,6 +69,9 @@ func up(t *testing.T) *stack {
 		env := map[string]string{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": ts.FrontendHostPort(),
 			"ADMIN_TOKEN": adminToken, "SMTP_URL": sink.URL(), "MAIL_FROM": "leadrelay <noreply@leadrelay.test>",
 			"VENDOR_RATE_LIMIT": "1000/s,burst=1000", "PUBLIC_BASE_URL": "http://" + ln.Addr().String(),
+			// One shared stack serves every test's users and transfers; the
+			// limits are unit-tested in internal/api.
+			"USER_RATE_LIMIT": "100000/s,burst=100000", "TRANSFERS_PER_ORG": "off",
 			"METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", metricsPort)}
 		cfg, err := config.Load(func(k string) string { return env[k] })
 		if err != nil {

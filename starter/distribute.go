@@ -53,6 +53,9 @@ func runDistribute(ctx context.Context, args []string) error {
 	if *org == "" || *source == "" {
 		return errors.New("--org and --source are required")
 	}
+	if err := normalIDs(map[string]*string{"org": org}); err != nil {
+		return err
+	}
 	env, closeAll, err := distributionEnv(ctx)
 	if err != nil {
 		return err

@@ -39,6 +39,9 @@ func runInvite(ctx context.Context, args []string) error {
 	if *org == "" || *email == "" {
 		return errors.New("--org and --email are required")
 	}
+	if err := normalIDs(map[string]*string{"org": org}); err != nil {
+		return err
+	}
 	c, err := adminClient(*url)
 	if err != nil {
 		return err
@@ -61,6 +64,9 @@ func runInvitations(ctx context.Context, args []string) error {
 	}
 	if *org == "" {
 		return errors.New("--org is required")
+	}
+	if err := normalIDs(map[string]*string{"org": org}); err != nil {
+		return err
 	}
 	c, err := adminClient(*url)
 	if err != nil {

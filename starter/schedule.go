@@ -45,6 +45,9 @@ func runSchedule(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := normalIDs(map[string]*string{"org": org}); err != nil {
+		return err
+	}
 	ref := distribution.Ref{OrgID: *org, Slug: *source, Name: *name}
 	if sub != "list" && (*org == "" || *source == "") {
 		fmt.Fprintln(os.Stderr, scheduleUsage)

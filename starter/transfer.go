@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/leadrelay/leadrelay/internal/domain"
 )
 
 // runTransfer starts a transfer and follows it with a progress bar until it
@@ -29,6 +31,9 @@ func runTransfer(ctx context.Context, args []string) error {
 	}
 	if *org == "" || *to == "" || *leads == "" {
 		return errors.New("--org, --to and --leads are required")
+	}
+	if err := normalIDs(map[string]*string{"org": org, "to": to}); err != nil {
+		return err
 	}
 	ids, err := leadList(*leads)
 	if err != nil {
@@ -89,19 +94,27 @@ func runTransfer(ctx context.Context, args []string) error {
 
 // leadList reads "id,id,…" or "@file" (one id per line, blank lines skipped).
 func leadList(arg string) ([]string, error) {
+	var ids []string
 	path, ok := strings.CutPrefix(arg, "@")
 	if !ok {
-		return strings.Split(arg, ","), nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if id := strings.TrimSpace(line); id != "" {
-			ids = append(ids, id)
+		ids = strings.Split(arg, ",")
+	} else {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
 		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if id := strings.TrimSpace(line); id != "" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for i, raw := range ids {
+		id, ok := domain.NormalID(strings.TrimSpace(raw))
+		if !ok {
+			return nil, fmt.Errorf("--leads: %q is not a lead id", raw)
+		}
+		ids[i] = id
 	}
 	return ids, nil
 }

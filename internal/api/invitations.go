@@ -169,10 +169,14 @@ func (s *Server) accept(r *http.Request, token, orgID string) (store.InvitationV
 	if err != nil {
 		return v, res, err
 	}
-	req := workflows.AcceptRequest{OrgID: orgID}
-	if orgID != "" && !domain.ValidUUID(orgID) {
-		return v, res, &domain.Error{Code: domain.EInvalid, Message: "invalid org_id", Fields: map[string]string{"org_id": "not an org id"}}
+	if orgID != "" {
+		id, ok := domain.NormalID(orgID)
+		if !ok {
+			return v, res, &domain.Error{Code: domain.EInvalid, Message: "invalid org_id", Fields: map[string]string{"org_id": "not an org id"}}
+		}
+		orgID = id
 	}
+	req := workflows.AcceptRequest{OrgID: orgID}
 	if r.Header.Get("Authorization") != "" {
 		c, err := s.authenticate(r)
 		if err != nil {

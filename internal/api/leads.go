@@ -152,8 +152,12 @@ func leadFilter(rawQuery string) (store.LeadFilter, error) {
 		}
 		f.Limit = n
 	}
-	if f.AssignedTo != "" && !domain.ValidUUID(f.AssignedTo) {
-		fe.Add("assigned_to", "a user id")
+	if f.AssignedTo != "" {
+		id, ok := domain.NormalID(f.AssignedTo)
+		if !ok {
+			fe.Add("assigned_to", "a user id")
+		}
+		f.AssignedTo = id
 	}
 	if f.Source != "" && !domain.ValidSlug(f.Source) {
 		fe.Add("source", "a source slug: lowercase letters, digits, - and _, at most 64")

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/leadrelay/leadrelay/internal/openapicheck"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -21,6 +24,32 @@ type conform struct {
 	t    *testing.T
 	spec *openapicheck.Spec
 	seen map[openapicheck.Op][]int
+	// noWrites: a refused request (4xx) must leave every table as it was.
+	noWrites bool
+}
+
+// rowCounts counts the rows of every table of the database.
+func rowCounts(t *testing.T, pool *pgxpool.Pool) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("tables %v: %v", tables, err)
+	}
+	out := make(map[string]int, len(tables))
+	for _, name := range tables {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = n
+	}
+	return out
 }
 
 func newConform(t *testing.T) *conform {
@@ -31,7 +60,20 @@ func newConform(t *testing.T) *conform {
 // status the scenario expects, and the answer must match the description.
 func (c *conform) call(ts testServer, method, target, token, body string, want int, hdr ...string) answer {
 	c.t.Helper()
+	guard := c.noWrites && want >= 400 && want != 503 && ts.s.Pool != nil
+	var before map[string]int
+	if guard {
+		before = rowCounts(c.t, ts.s.Pool)
+	}
 	a := ts.do(c.t, method, target, token, body, "", hdr...)
+	if guard {
+		after := rowCounts(c.t, ts.s.Pool)
+		for table, n := range after {
+			if n != before[table] {
+				c.t.Errorf("%s %s (%d) wrote: %s went from %d to %d rows", method, target, a.status, table, before[table], n)
+			}
+		}
+	}
 	if a.status != want {
 		c.t.Fatalf("%s %s: %d %s, want %d", method, target, a.status, a.body, want)
 	}
@@ -67,9 +109,21 @@ func str(t *testing.T, a answer, keys ...string) string {
 // Every registered route is called at least once. The routes whose success
 // needs a running workflow (invitation answers, handovers) are checked
 // end to end in e2e/openapi_test.go.
-func TestAnswersMatchTheDescription(t *testing.T) {
-	ts := newTestServer(t, true, nil)
+func TestAnswersMatchTheDescription(t *testing.T) { routeScenario(t, newConform(t)) }
+
+// Nothing is written when a request fails (SPEC §4): each refused request of
+// the route scenario leaves every table (all of them, read from
+// information_schema, so a new table is counted too) with the rows it had.
+func TestRefusedRequestsWriteNothing(t *testing.T) {
 	c := newConform(t)
+	c.noWrites = true
+	routeScenario(t, c)
+}
+
+// routeScenario calls every route of the table, with the successes and the
+// refusals the description documents.
+func routeScenario(t *testing.T, c *conform) {
+	ts := newTestServer(t, true, nil)
 	ctx := context.Background()
 	stamp := strings.ToLower(fmt.Sprint(time.Now().UnixNano()))
 	dom, otherDom := "spec"+stamp+".example", "other"+stamp+".example"
@@ -214,6 +268,20 @@ func TestAnswersMatchTheDescription(t *testing.T) {
 	call("POST", "/v1/leads/"+lead1+"/handover/accept", manager, `{"assign_to":"someone"}`, 422)
 	call("POST", "/v1/leads/"+lead1+"/handover/reject", manager, `{"reason":"  "}`, 422)
 	call("POST", "/v1/leads/"+lead1+"/handover/reject", testAdmin, `{"reason":"no"}`, 403)
+	// A lead waiting for other's answer: answers that cannot apply (no such
+	// user, a closed run) are refused and leave no answer behind.
+	waiting := str(t, call("POST", "/v1/leads", key, `{"external_id":"spec-4","email":"w@example.com"}`, 202), "lead_id")
+	route(waiting)
+	handover := str(t, call("POST", transfers, manager, `{"to_org":"`+other+`","lead_ids":["`+waiting+`"],"mode":"manager_review"}`, 202), "id")
+	if _, err := ts.s.Store.MoveTransferBatch(ctx, store.TransferBatch{TransferID: handover, Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	call("POST", "/v1/leads/"+waiting+"/handover/accept", otherOwner, `{"assign_to":"`+ownerID+`"}`, 422)
+	ts.s.Temporal = fakeTemporal{update: func(client.UpdateWorkflowOptions) (any, error) {
+		return nil, serviceerror.NewNotFound("workflow execution already completed")
+	}}
+	call("POST", "/v1/leads/"+waiting+"/handover/reject", otherOwner, `{"reason":"not ours"}`, 409)
+	ts.s.Temporal = fakeTemporal{}
 	call("DELETE", subs+"/"+other, otherOwner, "", 200)
 	call("DELETE", subs+"/"+other, owner, "", 404)
 

@@ -44,8 +44,10 @@ func (s *Server) leadCaller(r *http.Request) (domain.Changer, string, error) {
 
 // requiredUserID is a user_id that must be sent as a UUID string.
 func requiredUserID(in optional[string]) (string, error) {
-	if v := in.ptr(); v != nil && domain.ValidUUID(*v) {
-		return *v, nil
+	if v := in.ptr(); v != nil {
+		if id, ok := domain.NormalID(*v); ok {
+			return id, nil
+		}
 	}
 	return "", &domain.Error{Code: domain.EInvalid, Message: "invalid user_id", Fields: map[string]string{"user_id": userIDRule}}
 }
@@ -135,14 +137,15 @@ func (s *Server) bulkAssign(w http.ResponseWriter, r *http.Request) {
 		f.Add("lead_ids", fmt.Sprintf("1 to %d lead ids", store.MaxBulkAssign))
 	}
 	seen := make(map[string]bool, len(in.LeadIDs))
-	for i, id := range in.LeadIDs {
+	for i, raw := range in.LeadIDs {
+		id, ok := domain.NormalID(raw)
 		switch {
-		case !domain.ValidUUID(id):
+		case !ok:
 			f.Add(fmt.Sprintf("lead_ids[%d]", i), "not a lead id")
 		case seen[id]:
 			f.Add(fmt.Sprintf("lead_ids[%d]", i), "listed twice")
 		}
-		seen[id] = true
+		seen[id], in.LeadIDs[i] = true, id
 	}
 	if err := f.Err("invalid assignment"); err != nil {
 		writeErr(w, err)

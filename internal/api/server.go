@@ -47,6 +47,7 @@ type Server struct {
 	searchAttrs searchattr.Readiness
 	vendors     *keyedLimiter // per vendor key's source
 	authFails   *keyedLimiter // per client address; nil: failed authentications are not limited
+	users       *keyedLimiter // per user token; nil: user tokens are not limited
 }
 
 // New returns the API's handler: every route behind the request log and the
@@ -59,9 +60,12 @@ func New(s *Server) http.Handler {
 	if rl := s.Cfg.AuthFailureRate; rl.PerSecond > 0 {
 		s.authFails = newKeyedLimiter(rl.PerSecond, rl.Burst)
 	}
+	if rl := s.Cfg.UserRate; rl.PerSecond > 0 {
+		s.users = newKeyedLimiter(rl.PerSecond, rl.Burst)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
-		mux.HandleFunc(rt.method+" "+rt.pattern, rt.handler)
+		mux.HandleFunc(rt.method+" "+rt.pattern, normalPathIDs(rt.pattern, rt.handler))
 	}
 	// Prometheus scrapes without a token (SPEC §4: "scrapers"); see docs/operating.md, Metrics.
 	mux.Handle("GET /metrics", s.Metrics.Handler())
@@ -125,6 +129,33 @@ func (s *Server) routes() []route {
 	}
 }
 
+// pathIDs are the path wildcards that hold ids (orgs, users, leads,
+// transfers, invitations, sub-agencies); {slug} and {token} are not ids.
+var pathIDs = []string{"org", "user", "id", "sub"}
+
+// normalPathIDs hands h the ids of its path in their one spelling
+// (domain.NormalID), so no handler compares ABC… with abc… as two ids. A
+// value that is not an id is left as sent, for the handler to refuse.
+func normalPathIDs(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	var names []string
+	for _, n := range pathIDs {
+		if strings.Contains(pattern, "{"+n+"}") {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		for _, n := range names {
+			if id, ok := domain.NormalID(r.PathValue(n)); ok {
+				r.SetPathValue(n, id)
+			}
+		}
+		h(w, r)
+	}
+}
+
 // ---- errors ----
 
 var statusOf = map[string]int{
@@ -143,7 +174,11 @@ type errBody struct {
 
 func writeErr(w http.ResponseWriter, err error) {
 	var e *domain.Error
+	var slow *tooFast
 	switch {
+	case errors.As(err, &slow):
+		w.Header().Set("Retry-After", retryAfter(slow.wait))
+		e = domain.Errorf(domain.ERateLimited, "%s: retry after %s", slow.what, slow.wait.Round(time.Millisecond))
 	case errors.As(err, &e):
 	case store.Unreachable(err):
 		// The database is restarting or unreachable: the caller should retry
@@ -496,8 +531,23 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 		}
 		return nil, err
 	}
+	if p.Kind == domain.TokenUser && s.users != nil {
+		// Keyed by the token, not the address: a user's script is limited
+		// wherever it runs, and colleagues behind one NAT are not.
+		if wait := s.users.take(string(hash)); wait > 0 {
+			return nil, &tooFast{wait: wait, what: "too many requests with this token"}
+		}
+	}
 	return &caller{Principal: p}, nil
 }
+
+// tooFast is a refusal for rate: 429 with Retry-After.
+type tooFast struct {
+	wait time.Duration
+	what string
+}
+
+func (e *tooFast) Error() string { return e.what }
 
 // member checks that the caller may see org (else 404) and, when manage is
 // set, may change it (else 403). The admin token may do both anywhere.
@@ -529,12 +579,8 @@ func (s *Server) member(r *http.Request, org string, manage bool) (*caller, erro
 // allow spends one token of the vendor key's bucket; it returns how long to
 // wait when the bucket is empty.
 func (s *Server) allow(key string) (bool, time.Duration) {
-	res := s.vendors.bucket(key, true).Reserve()
-	if d := res.Delay(); d > 0 {
-		res.Cancel()
-		return false, d
-	}
-	return true, 0
+	d := s.vendors.take(key)
+	return d == 0, d
 }
 
 func retryAfter(d time.Duration) string {
@@ -619,7 +665,7 @@ func (s *Server) preAuth(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		key := clientKey(r.RemoteAddr)
+		key := clientKey(s.clientAddr(r))
 		if wait := s.authFails.wait(key); wait > 0 {
 			w.Header().Set("Retry-After", retryAfter(wait))
 			writeErr(w, domain.Errorf(domain.ERateLimited, "too many failed authentications from this address: retry after %s", wait.Round(time.Millisecond)))
@@ -640,9 +686,56 @@ func tokenRoute(p string) bool {
 	return strings.HasPrefix(p, "/invitations/") || strings.HasPrefix(p, "/v1/invitations/")
 }
 
-// clientKey is the address a request is limited by: the peer's IP (IPv4), or
-// its /64 for IPv6, where one client commonly holds a whole /64. X-Forwarded-For
-// is not trusted.
+// clientAddr is the client's address: the peer's, unless the peer is a
+// trusted proxy (TRUSTED_PROXIES). Then X-Forwarded-For is read from the
+// right, past every trusted proxy, to the first address none of them is:
+// the one the nearest trusted proxy saw. Entries left of it are whatever
+// the client wrote and are never believed.
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := r.RemoteAddr
+	if len(s.Cfg.TrustedProxies) == 0 || !s.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			// A hop that is not an address: the proxy that passed it on is
+			// the last one known.
+			return peer
+		}
+		if !s.trusted(hop) {
+			return hop
+		}
+		peer = hop
+	}
+	return peer
+}
+
+// trusted: addr (host or host:port) is in TRUSTED_PROXIES.
+func (s *Server) trusted(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range s.Cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientKey is the address a request is limited by: the client's IP (IPv4),
+// or its /64 for IPv6, where one client commonly holds a whole /64.
 func clientKey(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
@@ -710,6 +803,17 @@ func (l *keyedLimiter) wait(key string) time.Duration {
 		return 0
 	}
 	return time.Duration((1 - tokens) / l.perSecond * float64(time.Second))
+}
+
+// take spends one token of key's bucket: 0 when there was one, else how
+// long to wait for it (and nothing is spent).
+func (l *keyedLimiter) take(key string) time.Duration {
+	res := l.bucket(key, true).Reserve()
+	if d := res.Delay(); d > 0 {
+		res.Cancel()
+		return d
+	}
+	return 0
 }
 
 // spend records one failure of key.

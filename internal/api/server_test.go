@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,30 @@ type fakeTemporal struct {
 	client.Client
 	err   error
 	saErr error // the probe's start refused
+	// update stands for the run an Update reaches (nil: none is called).
+	update func(client.UpdateWorkflowOptions) (any, error)
+}
+
+func (f fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	v, err := f.update(o)
+	if err != nil {
+		return nil, err
+	}
+	return fakeUpdate{v: v}, nil
+}
+
+// fakeUpdate is an Update that completed with v.
+type fakeUpdate struct {
+	client.WorkflowUpdateHandle
+	v any
+}
+
+func (u fakeUpdate) Get(_ context.Context, out any) error {
+	b, err := json.Marshal(u.v)
+	if err == nil {
+		err = json.Unmarshal(b, out)
+	}
+	return err
 }
 
 type fakeRun struct{ client.WorkflowRun }
@@ -69,7 +94,9 @@ type testServer struct {
 // (when db is set) with an observed logger.
 func newTestServer(t *testing.T, db bool, env map[string]string) testServer {
 	t.Helper()
-	e := map[string]string{"ADMIN_TOKEN": testAdmin, "AUTH_FAILURE_RATE_LIMIT": "off"}
+	// The limits are off unless a test is about one: scenarios make more
+	// requests and transfers than a person would.
+	e := map[string]string{"ADMIN_TOKEN": testAdmin, "AUTH_FAILURE_RATE_LIMIT": "off", "USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off"}
 	for k, v := range env {
 		e[k] = v
 	}

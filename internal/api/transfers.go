@@ -81,6 +81,12 @@ func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.EForbidden, "a professional hands leads over (manager_review); other transfers are for the owner, admins and managers"))
 		return
 	}
+	if !c.admin && c.User.Role == domain.RoleProfessional {
+		if err := s.ownLeadsOnly(r.Context(), org, c.User.ID, in.LeadIDs); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
 	requestedBy := "admin"
 	if !c.admin {
 		requestedBy = c.User.ID
@@ -88,8 +94,13 @@ func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 	id := domain.NewID()
 	t, created, err := s.Store.CreateTransfer(r.Context(), store.NewTransfer{ID: id, OrgID: org, ToOrgID: in.ToOrg, Mode: mode,
 		RequestedBy: requestedBy, IdempotencyKey: key, RequestHash: requestHash(in), WorkflowID: workflows.TransferWorkflowID(id),
-		LeadIDs: in.LeadIDs})
+		LeadIDs: in.LeadIDs, MaxRunning: s.Cfg.TransfersPerOrg})
 	if err != nil {
+		if errors.Is(err, store.ErrTooManyTransfers) {
+			// A transfer takes seconds to minutes; asking again sooner only
+			// spends the caller's request rate.
+			w.Header().Set("Retry-After", "30")
+		}
 		writeErr(w, err)
 		return
 	}
@@ -109,15 +120,34 @@ func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"id": t.ID, "workflow_id": t.WorkflowID, "total": t.Total, "duplicate": !created})
 }
 
+// ownLeadsOnly refuses a professional's handover of any lead that is not
+// assigned to them in the sending org (README, roles): a colleague's lead
+// or an unassigned one is for a manager to move.
+func (s *Server) ownLeadsOnly(ctx context.Context, org, userID string, ids []string) error {
+	others, err := s.Store.NotAssignedTo(ctx, org, userID, ids)
+	if err != nil || len(others) == 0 {
+		return err
+	}
+	e := &domain.Error{Code: domain.EForbidden, Message: "a professional hands over only the leads assigned to them", Fields: map[string]string{}}
+	for i, id := range ids {
+		if others[id] {
+			e.Fields["lead_ids["+strconv.Itoa(i)+"]"] = "not assigned to you"
+		}
+	}
+	return e
+}
+
 // checkTransferIn validates the body; every problem names its field.
 func checkTransferIn(in *transferIn, org string) (domain.TransferMode, error) {
 	f := domain.FieldErrors{}
+	toOrg, ok := domain.NormalID(in.ToOrg)
 	switch {
-	case !domain.ValidUUID(in.ToOrg):
+	case !ok:
 		f.Add("to_org", "an org id")
-	case in.ToOrg == org:
+	case toOrg == org:
 		f.Add("to_org", "another org than the sending one")
 	}
+	in.ToOrg = toOrg
 	mode := domain.TransferMode(in.Mode)
 	if !mode.Valid() {
 		f.Add("mode", "one of owner, staff_evenly, manager_review")
@@ -131,11 +161,11 @@ func checkTransferIn(in *transferIn, org string) (domain.TransferMode, error) {
 	seen := make(map[string]int, len(in.LeadIDs))
 	for i, id := range in.LeadIDs {
 		field := "lead_ids[" + strconv.Itoa(i) + "]"
-		if !domain.ValidUUID(id) {
+		id, ok := domain.NormalID(id)
+		if !ok {
 			f.Add(field, "a lead id")
 			continue
 		}
-		id = strings.ToLower(id)
 		if j, dup := seen[id]; dup {
 			f.Add(field, fmt.Sprintf("the same lead as lead_ids[%d]", j))
 		}
@@ -219,20 +249,33 @@ type handoverRejectIn struct {
 // acceptHandover: a manager of the receiving org accepts a handed-over lead
 // and assigns it.
 func (s *Server) acceptHandover(w http.ResponseWriter, r *http.Request) {
+	// Who asks comes before what they sent: without a token the answer is
+	// 401, whatever the body.
+	c, err := s.authenticate(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
 	var in handoverAcceptIn
 	if err := decode(w, r, smallBody, &in); err != nil {
 		writeErr(w, err)
 		return
 	}
-	if !domain.ValidUUID(in.AssignTo) {
+	assignTo, ok := domain.NormalID(in.AssignTo)
+	if !ok {
 		writeErr(w, &domain.Error{Code: domain.EInvalid, Message: "invalid handover answer", Fields: map[string]string{"assign_to": "a user id"}})
 		return
 	}
-	s.answerHandover(w, r, store.HandoverAnswer{Kind: "accept", AssignTo: strings.ToLower(in.AssignTo)})
+	s.answerHandover(w, r, c, store.HandoverAnswer{Kind: "accept", AssignTo: assignTo})
 }
 
 // rejectHandover: a manager of the receiving org sends the lead back, saying why.
 func (s *Server) rejectHandover(w http.ResponseWriter, r *http.Request) {
+	c, err := s.authenticate(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
 	var in handoverRejectIn
 	if err := decode(w, r, smallBody, &in); err != nil {
 		writeErr(w, err)
@@ -244,18 +287,15 @@ func (s *Server) rejectHandover(w http.ResponseWriter, r *http.Request) {
 			Fields: map[string]string{"reason": "required: 1 to 1000 characters of text"}})
 		return
 	}
-	s.answerHandover(w, r, store.HandoverAnswer{Kind: "reject", Reason: in.Reason})
+	s.answerHandover(w, r, c, store.HandoverAnswer{Kind: "reject", Reason: in.Reason})
 }
 
 // answerHandover records the answer and has the handover's run apply it.
 // Only a manager (or the owner or an admin) of the org the lead waits in
-// may answer; anyone else does not see the lead (404).
-func (s *Server) answerHandover(w http.ResponseWriter, r *http.Request, a store.HandoverAnswer) {
-	c, err := s.authenticate(r)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
+// may answer; anyone else does not see the lead (404). Everything that can
+// refuse the answer is checked before its row is written, and a row the run
+// refused is taken back: a failed request leaves nothing behind (SPEC §4).
+func (s *Server) answerHandover(w http.ResponseWriter, r *http.Request, c *caller, a store.HandoverAnswer) {
 	if c.admin || c.Kind == domain.TokenVendor {
 		writeErr(w, domain.Errorf(domain.EForbidden, "a handover is answered by a manager of the receiving org"))
 		return
@@ -278,6 +318,20 @@ func (s *Server) answerHandover(w http.ResponseWriter, r *http.Request, a store.
 		writeErr(w, domain.Errorf(domain.EForbidden, "only a manager of the receiving org answers a handover"))
 		return
 	}
+	if a.Kind == "accept" {
+		// An unknown id would fail the row's foreign key (a 500); another
+		// org's user would be refused by the run after the row was written.
+		u, err := s.Store.GetUser(r.Context(), c.OrgID, a.AssignTo)
+		if domain.ErrorCode(err) == domain.ENotFound || (err == nil && !u.Active) {
+			writeErr(w, &domain.Error{Code: domain.EInvalid, Message: "invalid assign_to",
+				Fields: map[string]string{"assign_to": "not an active user of the receiving org"}})
+			return
+		}
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
 	a.ID, a.LeadID, a.TransferID, a.Actor = domain.NewID(), leadID, h.TransferID, c.User.ID
 	if err := s.Store.RecordHandoverAnswer(r.Context(), a); err != nil {
 		writeErr(w, err)
@@ -286,10 +340,27 @@ func (s *Server) answerHandover(w http.ResponseWriter, r *http.Request, a store.
 	var res workflows.HandoverResult
 	err = s.updateHandover(r.Context(), workflows.HandoverWorkflowID(leadID, h.TransferID), a.ID, &res)
 	if err != nil {
+		if refused(err) {
+			// The run never applied this answer: nothing of it may stay.
+			if derr := s.Store.ForgetHandoverAnswer(context.WithoutCancel(r.Context()), a.ID); derr != nil {
+				s.Log.Warn("could not take back a refused handover answer", zap.String("answer_id", a.ID), zap.Error(derr))
+			}
+		}
 		writeErr(w, err)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"lead_id": leadID, "transfer_id": h.TransferID, "status": res.Status})
+}
+
+// refused: the request's outcome is known and it changed nothing (a
+// conflict, a refusal in the caller's words), as against an error that
+// leaves the outcome open (a timeout, an unavailable server).
+func refused(err error) bool {
+	switch domain.ErrorCode(err) {
+	case domain.EConflict, domain.EInvalid, domain.ENotFound, domain.EForbidden:
+		return true
+	}
+	return false
 }
 
 func (s *Server) updateHandover(ctx context.Context, workflowID, answerID string, out *workflows.HandoverResult) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -33,6 +34,15 @@ type Config struct {
 	// AuthFailureRate limits failed authentications per client address
 	// (AUTH_FAILURE_RATE_LIMIT); the zero value (off) limits nothing.
 	AuthFailureRate RateLimit
+	// UserRate limits the requests of each user token (USER_RATE_LIMIT);
+	// the zero value (off) limits nothing.
+	UserRate RateLimit
+	// TransfersPerOrg bounds the transfers one org has running at once
+	// (TRANSFERS_PER_ORG); 0 (off) bounds nothing.
+	TransfersPerOrg int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES); empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 	// MetricsAddr is where the worker serves Prometheus metrics
 	// (METRICS_ADDR); "" when set to off.
 	MetricsAddr string
@@ -136,7 +146,50 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 		c.AuthFailureRate = r
 	}
+	if ul := get("USER_RATE_LIMIT", "50/s,burst=200"); ul != "off" {
+		r, err := ParseRateLimit(ul)
+		if err != nil {
+			return nil, &Error{"USER_RATE_LIMIT", ul, err.Error() + ", or off"}
+		}
+		c.UserRate = r
+	}
+	if v := get("TRANSFERS_PER_ORG", "3"); v != "off" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return nil, &Error{"TRANSFERS_PER_ORG", v, "want a number from 1 to 10000, or off"}
+		}
+		c.TransfersPerOrg = n
+	}
+	if v := get("TRUSTED_PROXIES", ""); v != "" {
+		ps, err := parsePrefixes(v)
+		if err != nil {
+			return nil, &Error{"TRUSTED_PROXIES", v, err.Error()}
+		}
+		c.TrustedProxies = ps
+	}
 	return c, nil
+}
+
+// parsePrefixes reads comma-separated CIDRs; a bare address is its own /32
+// or /128.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return nil, fmt.Errorf("want comma-separated CIDRs such as 10.0.0.0/8,::1/128: %q is not one", part)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // checkDatabaseURL accepts the two forms libpq and pgx read: a URL

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,29 @@ func TestParsing(t *testing.T) {
 	if _, err := load(map[string]string{"DATABASE_URL": "postgres://u:secret@h/db", "SMTP_URL": "smtp://u:hunter2@:x"}); err == nil ||
 		strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("a bad SMTP_URL error must not print the password: %v", err)
+	}
+}
+
+// The limits on user tokens and the trusted proxies: their defaults, off,
+// and a bad value stops the process naming the variable.
+func TestUserLimitsAndTrustedProxies(t *testing.T) {
+	c, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UserRate != (RateLimit{50, 200}) || c.TransfersPerOrg != 3 || len(c.TrustedProxies) != 0 {
+		t.Fatalf("defaults: user rate %+v, transfers %d, proxies %v", c.UserRate, c.TransfersPerOrg, c.TrustedProxies)
+	}
+	c, err = load(map[string]string{"USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off", "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,::1/128"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UserRate != (RateLimit{}) || c.TransfersPerOrg != 0 || fmt.Sprint(c.TrustedProxies) != "[10.0.0.0/8 192.0.2.7/32 ::1/128]" {
+		t.Fatalf("off: %+v %d %v", c.UserRate, c.TransfersPerOrg, c.TrustedProxies)
+	}
+	for k, v := range map[string]string{"USER_RATE_LIMIT": "lots", "TRANSFERS_PER_ORG": "0", "TRUSTED_PROXIES": "10.0.0.0/33"} {
+		if _, err := load(map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: %v, want an error naming %s", k, v, err, k)
+		}
 	}
 }

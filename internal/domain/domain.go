@@ -149,13 +149,17 @@ func (c *SourceConfig) Validate() (time.Duration, error) {
 			f.Add("routing.sub_agencies", "list at least one linked sub-agency")
 		}
 		seen := map[string]bool{}
-		for _, id := range c.Routing.SubAgencies {
-			if !ValidUUID(id) {
-				f.Add("routing.sub_agencies", "not an org id: "+id)
+		for i, raw := range c.Routing.SubAgencies {
+			id, ok := NormalID(raw)
+			if !ok {
+				f.Add("routing.sub_agencies", "not an org id: "+raw)
 			} else if seen[id] {
 				f.Add("routing.sub_agencies", "listed twice: "+id)
 			}
 			seen[id] = true
+			if ok {
+				c.Routing.SubAgencies[i] = id
+			}
 		}
 	case "":
 		f.Add("routing.mode", "required: owner, staff_evenly, sub_agencies_evenly, pending or queue")
@@ -214,6 +218,19 @@ var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // ValidUUID lets a malformed id be refused before it reaches a uuid column,
 // where PostgreSQL would fail the whole query (a 500, not a 404 or 422).
 func ValidUUID(s string) bool { return uuidRE.MatchString(s) }
+
+// NormalID is the one spelling of an id that the API compares, stores and
+// answers with: the hyphenated form in lower case. PostgreSQL finds a uuid
+// row whatever its case, so an id compared as text must be normalised first,
+// or ABC… and abc… pass as two orgs. It accepts what ValidUUID accepts, in
+// any case; braces, URNs and unhyphenated forms are refused (false), as
+// nothing leadrelay hands out is spelled that way.
+func NormalID(s string) (string, bool) {
+	if !uuidRE.MatchString(s) {
+		return "", false
+	}
+	return strings.ToLower(s), true
+}
 
 // ValidEmail accepts a bare address (no display name) with a dotted domain.
 func ValidEmail(s string) bool {

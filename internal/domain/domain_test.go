@@ -78,3 +78,19 @@ func TestTokensAreRandomAndStoredHashed(t *testing.T) {
 		t.Fatalf("tokens %q %q", a, b)
 	}
 }
+
+// NormalID gives one spelling of an id whatever its case, and refuses what
+// is not an id.
+func TestNormalID(t *testing.T) {
+	const want = "0b9a2c3e-6f1d-4a8b-9c2d-1e2f3a4b5c6d"
+	for _, in := range []string{want, "0B9A2C3E-6F1D-4A8B-9C2D-1E2F3A4B5C6D", "0b9A2c3E-6f1D-4a8B-9c2D-1e2F3a4B5c6D"} {
+		if got, ok := NormalID(in); !ok || got != want {
+			t.Errorf("NormalID(%q) = %q, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"", "{" + want + "}", "urn:uuid:" + want, "0b9a2c3e6f1d4a8b9c2d1e2f3a4b5c6d", want + " ", "acme"} {
+		if got, ok := NormalID(in); ok {
+			t.Errorf("NormalID(%q) = %q, want refused", in, got)
+		}
+	}
+}

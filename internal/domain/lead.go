@@ -68,6 +68,20 @@ func ValidLeadStatus(s string) bool { return slices.Contains(LeadStatuses, s) }
 // MaxExternalID is the longest external_id, in characters (runes), not bytes.
 const MaxExternalID = 128
 
+// Bounds of the other lead fields, in characters: every field has one, so
+// what a vendor sends cannot outgrow the emails, CSV exports and return
+// templates it is written into (README, "Lead fields").
+const (
+	MaxShortField     = 500    // names, company, rating, address parts
+	MaxPhone          = 32     // separators included: 15 digits and their punctuation
+	MaxNotes          = 10_000 //
+	MaxLabels         = 50
+	MaxLabel          = 100
+	MaxAttributes     = 100
+	MaxAttributeKey   = 100
+	MaxAttributeValue = 1_000
+)
+
 // TextProblem says what is wrong with a string that must be text: invalid
 // UTF-8 or a NUL. It returns "" for good text.
 func TextProblem(s string) string {
@@ -127,8 +141,15 @@ func (in *LeadInput) Validate() error {
 	if in.Email != "" && f["email"] == "" && !ValidEmail(in.Email) {
 		f.Add("email", "not a valid email address")
 	}
-	if in.Phone != "" && f["phone"] == "" && !ValidPhone(in.Phone) {
+	switch {
+	case in.Phone == "" || f["phone"] != "":
+	case chars(in.Phone) > MaxPhone:
+		f.Add("phone", fmt.Sprintf("at most %d characters, separators included", MaxPhone))
+	case !ValidPhone(in.Phone):
 		f.Add("phone", "not a valid phone number (7 to 15 digits)")
+	}
+	if chars(in.Notes) > MaxNotes {
+		f.Add("notes", fmt.Sprintf("at most %d characters", MaxNotes))
 	}
 	if in.Email == "" && in.Phone == "" {
 		f.Add("email", "email or phone is required")
@@ -138,12 +159,12 @@ func (in *LeadInput) Validate() error {
 		"rating": in.Rating, "address.street": in.Address.Street, "address.city": in.Address.City,
 		"address.state": in.Address.State, "address.postal_code": in.Address.PostalCode}
 	for k, v := range short {
-		if chars(v) > 500 {
-			f.Add(k, "at most 500 characters")
+		if chars(v) > MaxShortField {
+			f.Add(k, fmt.Sprintf("at most %d characters", MaxShortField))
 		}
 	}
-	if len(in.Labels) > 50 {
-		f.Add("labels", "at most 50 labels")
+	if len(in.Labels) > MaxLabels {
+		f.Add("labels", fmt.Sprintf("at most %d labels", MaxLabels))
 	}
 	for i, l := range in.Labels {
 		if p := TextProblem(l); p != "" {
@@ -151,8 +172,8 @@ func (in *LeadInput) Validate() error {
 			continue
 		}
 		l = strings.TrimSpace(l)
-		if l == "" || chars(l) > 100 {
-			f.Add("labels", "each label 1 to 100 characters")
+		if l == "" || chars(l) > MaxLabel {
+			f.Add("labels", fmt.Sprintf("each label 1 to %d characters", MaxLabel))
 		}
 		in.Labels[i] = l
 	}
@@ -161,12 +182,17 @@ func (in *LeadInput) Validate() error {
 			f.Add("attributes", "keys "+p)
 			continue
 		}
-		if k == "" || chars(k) > 100 {
-			f.Add("attributes", "keys 1 to 100 characters")
+		if k == "" || chars(k) > MaxAttributeKey {
+			f.Add("attributes", fmt.Sprintf("keys 1 to %d characters", MaxAttributeKey))
 		}
 		if p := TextProblem(v); p != "" {
 			f.Add("attributes."+k, p)
+		} else if chars(v) > MaxAttributeValue {
+			f.Add("attributes."+k, fmt.Sprintf("at most %d characters", MaxAttributeValue))
 		}
+	}
+	if len(in.Attributes) > MaxAttributes {
+		f.Add("attributes", fmt.Sprintf("at most %d attributes", MaxAttributes))
 	}
 	switch in.Kind {
 	case "":

@@ -13,10 +13,13 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io/fs"
 	netmail "net/mail"
+	"path"
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -27,9 +30,44 @@ import (
 var templateFS embed.FS
 
 var (
-	textT = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/*.txt"))
-	htmlT = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html"))
+	textT, subjectT = splitSubjects()
+	htmlT           = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html"))
 )
+
+// splitSubjects parses each text template's first line (its subject) apart
+// from its body, so the subject is rendered on its own: a name holding a
+// newline then cannot push half the subject into the body.
+func splitSubjects() (body, subject *texttemplate.Template) {
+	body, subject = texttemplate.New("body"), texttemplate.New("subject")
+	names, err := fs.Glob(templateFS, "templates/*.txt")
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range names {
+		b, err := templateFS.ReadFile(p)
+		if err != nil {
+			panic(err)
+		}
+		first, rest, _ := strings.Cut(string(b), "\n")
+		name := path.Base(p)
+		texttemplate.Must(subject.New(name).Parse(first))
+		texttemplate.Must(body.New(name).Parse(rest))
+	}
+	return body, subject
+}
+
+// oneLine makes a rendered subject one header line: control characters
+// (CR, LF, tab and the rest of Cc) and the Unicode line and paragraph
+// separators become spaces, and runs of spaces one.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
 
 // ErrTemplate marks a rendering failure: retrying cannot fix it.
 var ErrTemplate = errors.New("email template")
@@ -47,20 +85,22 @@ type Message struct {
 // Render builds the message for template name ("purchase", ...): the subject
 // is the text template's first line.
 func Render(name, key, to, domain string, data any) (Message, error) {
-	var tb, hb bytes.Buffer
+	var sb, tb, hb bytes.Buffer
+	if err := subjectT.ExecuteTemplate(&sb, name+".txt", data); err != nil {
+		return Message{}, fmt.Errorf("%w %s.txt subject: %v", ErrTemplate, name, err)
+	}
 	if err := textT.ExecuteTemplate(&tb, name+".txt", data); err != nil {
 		return Message{}, fmt.Errorf("%w %s.txt: %v", ErrTemplate, name, err)
 	}
 	if err := htmlT.ExecuteTemplate(&hb, name+".html", data); err != nil {
 		return Message{}, fmt.Errorf("%w %s.html: %v", ErrTemplate, name, err)
 	}
-	subject, body, _ := strings.Cut(tb.String(), "\n")
 	return Message{
 		Key:       key,
 		MessageID: MessageID(key, domain),
 		To:        to,
-		Subject:   strings.TrimPrefix(strings.TrimSpace(subject), "Subject: "),
-		Text:      strings.TrimLeft(body, "\n"),
+		Subject:   strings.TrimPrefix(oneLine(sb.String()), "Subject: "),
+		Text:      strings.TrimLeft(tb.String(), "\n"),
 		HTML:      hb.String(),
 	}, nil
 }

@@ -43,6 +43,15 @@ func (s *Store) RecordHandoverAnswer(ctx context.Context, a HandoverAnswer) erro
 	return err
 }
 
+// ForgetHandoverAnswer takes back an answer the handover's run refused, so
+// a refused request leaves no row. An answer that decided a handover stays:
+// the handover names it.
+func (s *Store) ForgetHandoverAnswer(ctx context.Context, id string) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM handover_answers a WHERE a.id = $1
+		AND NOT EXISTS (SELECT 1 FROM handovers h WHERE h.answer_id = a.id)`, id)
+	return err
+}
+
 // ApplyHandoverAnswer decides a pending handover by the recorded answer, in
 // one transaction. Accepted, the lead is assigned in the receiving org and
 // counts for its digest; rejected, it goes back to the sender as it was

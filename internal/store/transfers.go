@@ -22,7 +22,14 @@ type NewTransfer struct {
 	RequestHash    []byte // of (to_org, mode, lead_ids): a reused key with another body is refused
 	WorkflowID     string
 	LeadIDs        []string
+	// MaxRunning bounds the org's running transfers, this one included
+	// (TRANSFERS_PER_ORG); 0 bounds nothing.
+	MaxRunning int
 }
+
+// ErrTooManyTransfers is CreateTransfer's refusal when the org already runs
+// NewTransfer.MaxRunning transfers; the caller should retry later.
+var ErrTooManyTransfers = domain.Errorf(domain.ERateLimited, "this org already runs its limit of transfers at once: retry when one completes")
 
 // Transfer is a recorded transfer request.
 type Transfer struct {
@@ -100,6 +107,13 @@ func (s *Store) CreateTransfer(ctx context.Context, n NewTransfer) (Transfer, bo
 		if n.IdempotencyKey != "" {
 			key = &n.IdempotencyKey
 		}
+		if n.MaxRunning > 0 {
+			// One creator at a time per org, so two requests cannot both see
+			// room for one more; released at commit or rollback.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('transfers:' || $1::text, 0))`, n.OrgID); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO transfers (id, org_id, to_org_id, mode, requested_by, idempotency_key, request_hash, workflow_id, total)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (org_id, idempotency_key) DO NOTHING`,
 			n.ID, n.OrgID, n.ToOrgID, n.Mode, n.RequestedBy, key, n.RequestHash, n.WorkflowID, len(n.LeadIDs))
@@ -118,6 +132,15 @@ func (s *Store) CreateTransfer(ctx context.Context, n NewTransfer) (Transfer, bo
 				return domain.Errorf(domain.EConflict, "this Idempotency-Key was used for another transfer request")
 			}
 			return nil
+		}
+		if n.MaxRunning > 0 {
+			var running int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM transfers WHERE org_id = $1 AND status = 'running'`, n.OrgID).Scan(&running); err != nil {
+				return err
+			}
+			if running > n.MaxRunning {
+				return ErrTooManyTransfers
+			}
 		}
 		created = true
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"transfer_items"}, []string{"transfer_id", "seq", "lead_id"},
