@@ -72,7 +72,7 @@ func (s *Store) ReturnLead(ctx context.Context, orgScope string, by domain.Chang
 			return err
 		}
 		return addEvent(ctx, tx, leadID, out.OrgID, "returned", by.Actor(),
-			fmt.Sprintf("returned to the vendor of source %s by %s: %s (final: it is not assigned, claimed or distributed again)",
+			fmt.Sprintf("returned (final: no one assigns, claims or distributes it again) to the vendor of source %s by %s: %s",
 				sourceName, byName, in.Reason),
 			map[string]any{"reason": in.Reason, "comments": in.Text() != "", "previous_assigned_to": assigned,
 				"previous_location": location, "workflow_id": workflowID})
