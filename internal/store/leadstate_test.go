@@ -20,10 +20,10 @@ func wantConflict(t *testing.T, what string, err error, says string) {
 
 // leadAsIs is what a refused change must leave as it was.
 type leadAsIs struct {
-	status           string
-	assigned, owner  string
-	location         string
-	timeline, claims int
+	status          string
+	assigned, owner string
+	location        string
+	timeline        int
 }
 
 func snapshot(t *testing.T, s *store.Store, orgID, id string) leadAsIs {
