@@ -27,12 +27,13 @@ type Claim struct {
 // one row. The order is the leads_claim_order index's. A queued lead
 // without available_at (put back by a rejected handover) is claimable now.
 // "Now" is the clock's, not the transaction's start. A lead closed as
-// invalid or returned is never handed out, whatever its location says.
-const claimOrderSQL = `SELECT id FROM leads
-	WHERE org_id = $1 AND location = 'queue' AND (available_at IS NULL OR available_at <= clock_timestamp())
-		AND status NOT IN ('invalid', 'returned')
-	ORDER BY (CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END), received_at, id
-	LIMIT 1 FOR UPDATE SKIP LOCKED`
+// invalid or returned, or waiting for a handover decision, is never handed
+// out, whatever its location says (older code could leave one queued).
+const claimOrderSQL = `SELECT l.id FROM leads l
+	WHERE l.org_id = $1 AND l.location = 'queue' AND (l.available_at IS NULL OR l.available_at <= clock_timestamp())
+		AND l.status NOT IN ('invalid', 'returned') AND NOT ` + pendingHandoverSQL + `
+	ORDER BY (CASE l.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END), l.received_at, l.id
+	LIMIT 1 FOR UPDATE OF l SKIP LOCKED`
 
 // ClaimNext assigns the org's next claimable lead to userID, an active user
 // of the org, in one transaction: the lead leaves the queue, a claim is

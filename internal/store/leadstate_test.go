@@ -43,7 +43,8 @@ func snapshot(t *testing.T, s *store.Store, orgID, id string) leadAsIs {
 
 // A lead handed over for a manager's review is held by the receiving org
 // but is not yet theirs to work: assign (one or in bulk), transfer-ownership,
-// release and invalid answer 409 as return does, and change nothing, so the
+// release and invalid answer 409 as return does, a claim passes it by even
+// where older code left it queued, and nothing changes, so the
 // accept, reject or expiry that follows decides from the state the sender
 // left (SPEC §1: an agent's ownership is never overridden).
 func TestPendingHandoverRefusesAssignTransferOwnershipReleaseInvalid(t *testing.T) {
@@ -73,6 +74,11 @@ func TestPendingHandoverRefusesAssignTransferOwnershipReleaseInvalid(t *testing.
 
 	if got := snapshot(t, s, sub.org.ID, id); got != before {
 		t.Fatalf("refusals changed the lead: %+v, was %+v", got, before)
+	}
+	// Left in the queue: nobody claims it.
+	must(t, s.LeaveLeadForTest(ctx, id, "", domain.LocationQueue))
+	if c, ok, err := s.ClaimNext(ctx, sub.org.ID, rep.ID); err != nil || ok {
+		t.Fatalf("a lead waiting for a handover decision was claimed: %+v %v", c, err)
 	}
 	if h, err := s.PendingHandover(ctx, id); err != nil || h.TransferID != tr.ID {
 		t.Fatalf("the handover is no longer pending: %+v %v", h, err)
