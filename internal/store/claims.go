@@ -27,12 +27,13 @@ type Claim struct {
 // one row. The order is the leads_claim_order index's. A queued lead
 // without available_at (put back by a rejected handover) is claimable now.
 // "Now" is the clock's, not the transaction's start. A lead closed as
-// invalid or returned is never handed out, whatever its location says.
-const claimOrderSQL = `SELECT id FROM leads
-	WHERE org_id = $1 AND location = 'queue' AND (available_at IS NULL OR available_at <= clock_timestamp())
-		AND status NOT IN ('invalid', 'returned')
-	ORDER BY (CASE priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END), received_at, id
-	LIMIT 1 FOR UPDATE SKIP LOCKED`
+// invalid or returned, or waiting for a handover decision, is never handed
+// out, whatever its location says (older code could leave one queued).
+const claimOrderSQL = `SELECT l.id FROM leads l
+	WHERE l.org_id = $1 AND l.location = 'queue' AND (l.available_at IS NULL OR l.available_at <= clock_timestamp())
+		AND l.status NOT IN ('invalid', 'returned') AND NOT ` + pendingHandoverSQL + `
+	ORDER BY (CASE l.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END), l.received_at, l.id
+	LIMIT 1 FOR UPDATE OF l SKIP LOCKED`
 
 // ClaimNext assigns the org's next claimable lead to userID, an active user
 // of the org, in one transaction: the lead leaves the queue, a claim is
@@ -92,14 +93,15 @@ func closeClaim(ctx context.Context, tx pgx.Tx, leadID, status string) error {
 // claimedLead is a lead locked for a claim's change, with its latest claim
 // (lastSeq 0: never claimed).
 type claimedLead struct {
-	id, orgID, status string
-	owner, assigned   *string
-	routed            bool
-	lastSeq           int
-	lastUser          string
-	lastStatus        string
-	claimedAt         time.Time
-	expiresAt         time.Time
+	id, orgID       string
+	owner, assigned *string
+	routed          bool
+	state           leadState
+	lastSeq         int
+	lastUser        string
+	lastStatus      string
+	claimedAt       time.Time
+	expiresAt       time.Time
 }
 
 // lockClaimed locks a lead orgScope holds ("" for any org) and reads its
@@ -112,12 +114,12 @@ func lockClaimed(ctx context.Context, tx pgx.Tx, orgScope, leadID string) (claim
 	var seq *int
 	var user, status *string
 	var claimedAt, expiresAt *time.Time
-	err := tx.QueryRow(ctx, `SELECT l.org_id, l.status, l.owner_user_id, l.assigned_to, l.routed_at IS NOT NULL,
+	err := tx.QueryRow(ctx, `SELECT l.org_id, l.owner_user_id, l.assigned_to, l.routed_at IS NOT NULL, `+leadStateCols+`,
 			c.seq, c.user_id, c.status, c.claimed_at, c.expires_at
 		FROM leads l LEFT JOIN LATERAL (SELECT seq, user_id::text, status, claimed_at, expires_at FROM lead_claims
 			WHERE lead_id = l.id ORDER BY seq DESC LIMIT 1) c ON true
 		WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2) FOR UPDATE OF l`, leadID, orgScope).
-		Scan(&l.orgID, &l.status, &l.owner, &l.assigned, &l.routed, &seq, &user, &status, &claimedAt, &expiresAt)
+		Scan(&l.orgID, &l.owner, &l.assigned, &l.routed, &l.state.status, &l.state.handover, &seq, &user, &status, &claimedAt, &expiresAt)
 	if err != nil {
 		return l, notFound(err, "lead")
 	}
@@ -143,7 +145,7 @@ func (l claimedLead) notAssignee(userID, verb string) error {
 // neither invalid nor returned. Anything else ended the claim another way.
 func (l claimedLead) stillTheClaims(userID, orgID string) bool {
 	return deref(l.assigned) == userID && l.orgID == orgID && l.owner == nil &&
-		l.status != domain.StatusInvalid && l.status != domain.StatusReturned
+		l.state.status != domain.StatusInvalid && l.state.status != domain.StatusReturned
 }
 
 // ReleaseLead puts a lead its assignee (userID) gives up back in the queue,
@@ -154,6 +156,11 @@ func (s *Store) ReleaseLead(ctx context.Context, orgScope, userID, leadID string
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		l, err := lockClaimed(ctx, tx, orgScope, leadID)
 		if err != nil {
+			return err
+		}
+		// Before the assignee check: a returned lead has no assignee, and
+		// "only the assignee may" would hide why nobody may.
+		if err := l.state.routingRefusal("released"); err != nil {
 			return err
 		}
 		switch {
@@ -198,10 +205,13 @@ func (s *Store) MarkInvalid(ctx context.Context, orgScope string, by domain.Chan
 		if err := by.MayMarkInvalid(deref(l.owner), deref(l.assigned)); err != nil {
 			return err
 		}
+		if err := l.state.routingRefusal("marked invalid"); err != nil {
+			return err
+		}
 		switch {
 		case !l.routed:
 			return domain.Errorf(domain.EConflict, "the lead is still being routed: try again in a moment")
-		case l.status == domain.StatusInvalid:
+		case l.state.status == domain.StatusInvalid:
 			return domain.Errorf(domain.EConflict, "the lead is already invalid")
 		}
 		if _, err := tx.Exec(ctx, `UPDATE leads SET status = 'invalid', assigned_to = NULL, location = NULL, available_at = NULL,
@@ -223,12 +233,20 @@ func (s *Store) MarkInvalid(ctx context.Context, orgScope string, by domain.Chan
 // MarkWorked records the assignee's first action on a lead they claimed:
 // the claim is kept and its window no longer runs. Marking it again
 // changes nothing (false). A lead not under a claim of theirs is a
-// conflict: there is no window to stop.
+// conflict: there is no window to stop. So is a claim whose window has
+// passed though its run has not fired yet (SPEC §5.5: not worked within the
+// window, back in the queue): the lead goes back to the queue in the same
+// transaction, by the very change the claim's run makes, and the 409 says
+// so. The run then finds the claim expired and changes nothing.
 func (s *Store) MarkWorked(ctx context.Context, orgScope, userID, leadID string) (bool, error) {
 	changed := false
+	var lapsed error
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		l, err := lockClaimed(ctx, tx, orgScope, leadID)
 		if err != nil {
+			return err
+		}
+		if err := l.state.routingRefusal("marked as worked"); err != nil {
 			return err
 		}
 		switch {
@@ -237,6 +255,18 @@ func (s *Store) MarkWorked(ctx context.Context, orgScope, userID, leadID string)
 		case l.lastUser != userID || (l.lastStatus != domain.ClaimOpen && l.lastStatus != domain.ClaimWorked):
 			return domain.Errorf(domain.EConflict, "this lead is not under a claim of yours: it has no claim window to stop")
 		case l.lastStatus == domain.ClaimWorked:
+			return nil
+		case !time.Now().Before(l.expiresAt):
+			outcome, err := expireLocked(ctx, tx, l, l.lastSeq)
+			if err != nil {
+				return err
+			}
+			// The requeue commits; the caller is told they came too late.
+			l.lastStatus = outcome
+			lapsed = l.notAssignee(userID, "mark as worked")
+			if outcome != domain.ClaimExpired {
+				lapsed = domain.Errorf(domain.EConflict, "this lead is not under a claim of yours: it has no claim window to stop")
+			}
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE lead_claims SET status = 'worked', worked_at = now(), closed_at = now()
@@ -253,6 +283,9 @@ func (s *Store) MarkWorked(ctx context.Context, orgScope, userID, leadID string)
 			fmt.Sprintf("worked by %s %s after claiming: the claim is kept", name, domain.ShortDuration(max(after, 0))),
 			map[string]any{"claim_seq": l.lastSeq})
 	})
+	if err == nil {
+		err = lapsed
+	}
 	return changed, err
 }
 
@@ -269,38 +302,45 @@ func (s *Store) ExpireClaim(ctx context.Context, leadID string, seq int) (string
 		if err != nil {
 			return err
 		}
-		var c Claim
-		err = tx.QueryRow(ctx, `SELECT org_id, user_id, status, claimed_at, expires_at FROM lead_claims WHERE lead_id = $1 AND seq = $2`,
-			leadID, seq).Scan(&c.OrgID, &c.UserID, &outcome, &c.ClaimedAt, &c.ExpiresAt)
-		if err != nil {
-			return notFound(err, "claim")
-		}
-		if outcome != domain.ClaimOpen {
-			return nil
-		}
-		if !l.stillTheClaims(c.UserID, c.OrgID) {
-			outcome = domain.ClaimEnded
-			_, err := tx.Exec(ctx, `UPDATE lead_claims SET status = 'ended', closed_at = now() WHERE lead_id = $1 AND seq = $2`, leadID, seq)
-			return err
-		}
-		outcome = domain.ClaimExpired
-		if _, err := tx.Exec(ctx, `UPDATE leads SET location = 'queue', available_at = now(), assigned_to = NULL, updated_at = now()
-			WHERE id = $1`, leadID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE lead_claims SET status = 'expired', closed_at = now() WHERE lead_id = $1 AND seq = $2`,
-			leadID, seq); err != nil {
-			return err
-		}
-		name, err := nameOf(ctx, tx, c.UserID)
-		if err != nil {
-			return err
-		}
-		return addEvent(ctx, tx, leadID, l.orgID, "claim_expired", "leadrelay",
-			fmt.Sprintf("not worked within %s: back in the queue (claimed by %s)", domain.ShortDuration(c.ExpiresAt.Sub(c.ClaimedAt)), name),
-			map[string]any{"claim_seq": seq, "previous": c.UserID})
+		outcome, err = expireLocked(ctx, tx, l, seq)
+		return err
 	})
 	return outcome, err
+}
+
+// expireLocked ends claim seq of the locked lead l whose window has passed:
+// ExpireClaim's change, shared with a /worked that arrives too late so
+// that both leave the same timeline and claim rows.
+func expireLocked(ctx context.Context, tx pgx.Tx, l claimedLead, seq int) (string, error) {
+	var c Claim
+	var outcome string
+	err := tx.QueryRow(ctx, `SELECT org_id, user_id, status, claimed_at, expires_at FROM lead_claims WHERE lead_id = $1 AND seq = $2`,
+		l.id, seq).Scan(&c.OrgID, &c.UserID, &outcome, &c.ClaimedAt, &c.ExpiresAt)
+	if err != nil {
+		return "", notFound(err, "claim")
+	}
+	if outcome != domain.ClaimOpen {
+		return outcome, nil
+	}
+	if !l.stillTheClaims(c.UserID, c.OrgID) {
+		_, err := tx.Exec(ctx, `UPDATE lead_claims SET status = 'ended', closed_at = now() WHERE lead_id = $1 AND seq = $2`, l.id, seq)
+		return domain.ClaimEnded, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE leads SET location = 'queue', available_at = now(), assigned_to = NULL, updated_at = now()
+		WHERE id = $1`, l.id); err != nil {
+		return "", err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE lead_claims SET status = 'expired', closed_at = now() WHERE lead_id = $1 AND seq = $2`,
+		l.id, seq); err != nil {
+		return "", err
+	}
+	name, err := nameOf(ctx, tx, c.UserID)
+	if err != nil {
+		return "", err
+	}
+	return domain.ClaimExpired, addEvent(ctx, tx, l.id, l.orgID, "claim_expired", "leadrelay",
+		fmt.Sprintf("not worked within %s: back in the queue (claimed by %s)", domain.ShortDuration(c.ExpiresAt.Sub(c.ClaimedAt)), name),
+		map[string]any{"claim_seq": seq, "previous": c.UserID})
 }
 
 // ClaimRunStarted records that Temporal took the claim's run, so the

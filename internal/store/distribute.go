@@ -38,11 +38,14 @@ func scanDistribution(row pgx.Row) (Distribution, error) {
 }
 
 // pendingLeads picks what a distribution takes: the org's ($1) leads of the
-// slug ($2) waiting in pending, routed, team-owned and unassigned, and not
-// waiting for a handover's review (those are a manager's to answer).
+// slug ($2) waiting in pending, routed, team-owned and unassigned, not
+// waiting for a handover's review (those are a manager's to answer) and not
+// returned (final: a returned lead left the org's pipeline, whatever its
+// location says). Skipped leads are not the distribution's: they count
+// neither in its total nor in a batch.
 const pendingLeads = `l.org_id = $1 AND l.source_slug = $2 AND l.location = 'pending' AND l.routed_at IS NOT NULL
-	AND l.owner_user_id IS NULL AND l.assigned_to IS NULL
-	AND NOT EXISTS (SELECT 1 FROM handovers h WHERE h.lead_id = l.id AND h.status = 'pending')`
+	AND l.owner_user_id IS NULL AND l.assigned_to IS NULL AND l.status <> 'returned'
+	AND NOT ` + pendingHandoverSQL
 
 // BeginDistribution records the distribution of a slot, or finds the one
 // already recorded for it (Completed says whether it finished): a second run

@@ -175,12 +175,24 @@ func (s *Store) AddInvitationToken(ctx context.Context, id string, hash []byte) 
 	return m, err == nil, err
 }
 
-// PendingInvitations pages through invitations still pending that were
-// created before cutoff, by id after the given one: the reconciler makes sure
-// each has its run (or closes it if it is past its expiry).
-func (s *Store) PendingInvitations(ctx context.Context, cutoff time.Time, afterID string, limit int) ([]Invitation, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+inviteCols+` FROM invitations
-		WHERE status = 'pending' AND created_at < $1 AND ($2 = '' OR id > $2::uuid) ORDER BY id LIMIT $3`, cutoff, afterID, limit)
+// DueInvitations takes up to limit invitations still pending, created
+// before cutoff, that no reconciler pass has checked in the interval every
+// before now (or ever), and stamps them checked at now: the reconciler makes
+// sure each has its run, or closes it once past its expiry. A pending
+// invitation waits days, and its run, once found, needs no second look
+// every 30 s (that run closes it at its expiry; a pass closes it at the
+// next check if the run could not, and until then it reads as expired,
+// Invitation.Effective). The stamp is the take: concurrent passes (one per
+// worker) skip each other's rows and never check one invitation twice in an
+// interval. now is the pass's clock, the same for each of its pages, so a
+// page never finds what an earlier page of the pass stamped; called again,
+// it returns the next ones, and fewer than limit means there are no more.
+func (s *Store) DueInvitations(ctx context.Context, cutoff, now time.Time, every time.Duration, limit int) ([]Invitation, error) {
+	rows, err := s.db.Query(ctx, `UPDATE invitations SET run_checked_at = $2
+		FROM (SELECT id AS due_id FROM invitations
+			WHERE status = 'pending' AND created_at < $1 AND (run_checked_at IS NULL OR run_checked_at <= $3)
+			ORDER BY run_checked_at NULLS FIRST, id LIMIT $4 FOR UPDATE SKIP LOCKED) due
+		WHERE id = due.due_id RETURNING `+inviteCols, cutoff, now, now.Add(-every), limit)
 	if err != nil {
 		return nil, err
 	}

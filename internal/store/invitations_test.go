@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,5 +178,99 @@ func TestStalePendingInvitationDoesNotBlockReinviting(t *testing.T) {
 	must(t, err)
 	if got.Status != domain.InviteExpired {
 		t.Fatalf("the stale invitation is %s, want expired", got.Status)
+	}
+}
+
+// due takes every invitation due for a reconciler check, page by page as a
+// pass does, as if the pass ran at now; it returns the ones among ids.
+func due(t *testing.T, s *store.Store, now time.Time, ids map[string]bool) []string {
+	t.Helper()
+	var out []string
+	for {
+		page, err := s.DueInvitations(ctx, now, now, 15*time.Minute, 3)
+		must(t, err)
+		for _, inv := range page {
+			if ids[inv.ID] {
+				out = append(out, inv.ID)
+			}
+		}
+		if len(page) < 3 {
+			return out
+		}
+	}
+}
+
+// An invitation waits days for its answer; a reconciler pass makes sure it
+// has its run, and the next passes (every 30 s, in every worker) leave it
+// alone for 15 minutes instead of asking Temporal again for every pending
+// invitation. Two workers' passes at once never both take one.
+func TestReconcilerChecksAPendingInvitationOncePerInterval(t *testing.T) {
+	s := testenv.Tx(t)
+	d := domainFor(t)
+	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
+	must(t, err)
+	ids := map[string]bool{}
+	for i := range 5 {
+		inv, err := s.CreateInvitation(ctx, m.ID, fmt.Sprintf("inv%d@%s", i, d), 7*24*time.Hour, wfID)
+		must(t, err)
+		ids[inv.ID] = true
+	}
+	now := time.Now().Add(time.Second)
+	if got := due(t, s, now, ids); len(got) != 5 {
+		t.Fatalf("first pass found %d of 5 pending invitations", len(got))
+	}
+	if got := due(t, s, now.Add(30*time.Second), ids); len(got) != 0 {
+		t.Fatalf("the next pass found %d invitations checked 30 s before", len(got))
+	}
+	if got := due(t, s, now.Add(14*time.Minute), ids); len(got) != 0 {
+		t.Fatalf("a pass 14 minutes later found %d", len(got))
+	}
+	if got := due(t, s, now.Add(15*time.Minute), ids); len(got) != 5 {
+		t.Fatalf("a pass 15 minutes later found %d of 5", len(got))
+	}
+
+	// Two workers at once, on committed rows: each invitation taken once.
+	p, _ := testenv.DB(t)
+	shared := store.New(p)
+	m2, _, _, err := shared.CreateOrg(ctx, "Master", "UTC", "m2@"+d, "M")
+	must(t, err)
+	ids = map[string]bool{}
+	for i := range 20 {
+		inv, err := shared.CreateInvitation(ctx, m2.ID, fmt.Sprintf("w%d@%s", i, d), 7*24*time.Hour, wfID)
+		must(t, err)
+		ids[inv.ID] = true
+	}
+	now = time.Now().Add(time.Second)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	taken := map[string]int{}
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				page, err := shared.DueInvitations(ctx, now, now, 15*time.Minute, 2)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, inv := range page {
+					if ids[inv.ID] {
+						taken[inv.ID]++
+					}
+				}
+				mu.Unlock()
+				if len(page) < 2 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for id := range ids {
+		if taken[id] != 1 {
+			t.Fatalf("invitation %s taken %d times by two concurrent passes", id, taken[id])
+		}
 	}
 }

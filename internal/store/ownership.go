@@ -20,6 +20,7 @@ type ownedLead struct {
 	owner     *string // nil: team-owned
 	assigned  *string
 	routed    bool
+	state     leadState
 }
 
 func (l ownedLead) ownerID() string { return deref(l.owner) }
@@ -30,14 +31,14 @@ func lockOwned(ctx context.Context, tx pgx.Tx, orgScope string, ids []string) (m
 	// A malformed id would fail the whole query on the uuid cast: it is
 	// simply not found.
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !domain.ValidUUID(id) })
-	rows, err := tx.Query(ctx, `SELECT id, org_id, owner_user_id, assigned_to, routed_at IS NOT NULL FROM leads
-		WHERE id = ANY($1::uuid[]) AND ($2 = '' OR org_id::text = $2) ORDER BY id FOR UPDATE`, ids, orgScope)
+	rows, err := tx.Query(ctx, `SELECT l.id, l.org_id, l.owner_user_id, l.assigned_to, l.routed_at IS NOT NULL, `+leadStateCols+`
+		FROM leads l WHERE l.id = ANY($1::uuid[]) AND ($2 = '' OR l.org_id::text = $2) ORDER BY l.id FOR UPDATE OF l`, ids, orgScope)
 	if err != nil {
 		return nil, err
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ownedLead, error) {
 		var l ownedLead
-		err := r.Scan(&l.id, &l.orgID, &l.owner, &l.assigned, &l.routed)
+		err := r.Scan(&l.id, &l.orgID, &l.owner, &l.assigned, &l.routed, &l.state.status, &l.state.handover)
 		return l, err
 	})
 	out := make(map[string]ownedLead, len(list))
@@ -97,6 +98,9 @@ func (s *Store) AssignLead(ctx context.Context, orgScope string, by domain.Chang
 		if err := stillRouting(l); err != nil {
 			return err
 		}
+		if err := l.state.routingRefusal("assigned"); err != nil {
+			return err
+		}
 		_, err = assignOwned(ctx, tx, by, l, to)
 		return err
 	})
@@ -150,6 +154,8 @@ func (s *Store) AssignLeads(ctx context.Context, orgID string, by domain.Changer
 				denied.Add(field, "team-owned: only the org's owner, an admin or a manager may assign it")
 			case !l.routed:
 				busy.Add(field, "still being routed: try again in a moment")
+			case l.state.routingRefusalField() != "":
+				busy.Add(field, l.state.routingRefusalField())
 			}
 		}
 		if err := missing.Err("invalid lead_ids"); err != nil {
@@ -163,7 +169,7 @@ func (s *Store) AssignLeads(ctx context.Context, orgID string, by domain.Changer
 			return err
 		}
 		if len(busy) > 0 {
-			return &domain.Error{Code: domain.EConflict, Message: "some leads are still being routed: try again in a moment", Fields: busy}
+			return &domain.Error{Code: domain.EConflict, Message: "some leads cannot be assigned now: see each lead's reason", Fields: busy}
 		}
 		for _, id := range leadIDs {
 			did, err := assignOwned(ctx, tx, by, leads[id], to)
@@ -223,6 +229,9 @@ func (s *Store) TransferOwnership(ctx context.Context, orgScope string, by domai
 			to = &m
 		}
 		if err := stillRouting(l); err != nil {
+			return err
+		}
+		if err := l.state.routingRefusal("given another owner"); err != nil {
 			return err
 		}
 		if (to == nil && l.owner == nil) || (to != nil && l.ownerID() == to.id) {

@@ -12,7 +12,8 @@ import (
 
 // ReroutePage lists, in id order after the lead id `after` ("" from the
 // start), up to limit team-owned leads assigned to userID and held by the
-// user's org: what a deactivation of that user reroutes. Agent-owned leads
+// user's org, returned ones aside (final): what a deactivation of that user
+// reroutes. Agent-owned leads
 // stay with their owner whatever their state (SPEC §1).
 func (s *Store) ReroutePage(ctx context.Context, userID, after string, limit int) ([]string, error) {
 	if !domain.ValidUUID(userID) {
@@ -23,7 +24,8 @@ func (s *Store) ReroutePage(ctx context.Context, userID, after string, limit int
 		afterID = &after
 	}
 	rows, err := s.db.Query(ctx, `SELECT l.id FROM leads l JOIN users u ON u.id = l.assigned_to
-		WHERE l.assigned_to = $1 AND l.owner_user_id IS NULL AND l.org_id = u.org_id AND ($2::uuid IS NULL OR l.id > $2)
+		WHERE l.assigned_to = $1 AND l.owner_user_id IS NULL AND l.org_id = u.org_id AND l.status <> 'returned'
+			AND ($2::uuid IS NULL OR l.id > $2)
 		ORDER BY l.id LIMIT $3`, userID, afterID, limit)
 	if err != nil {
 		return nil, err
@@ -71,10 +73,14 @@ func (s *Store) RerouteLead(ctx context.Context, leadID, userID string) (Decisio
 			return err
 		}
 		var owner, assigned *string
-		if err := tx.QueryRow(ctx, `SELECT owner_user_id, assigned_to FROM leads WHERE id = $1`, leadID).Scan(&owner, &assigned); err != nil {
+		var st leadState
+		if err := tx.QueryRow(ctx, `SELECT l.owner_user_id, l.assigned_to, `+leadStateCols+` FROM leads l WHERE l.id = $1`, leadID).
+			Scan(&owner, &assigned, &st.status, &st.handover); err != nil {
 			return err
 		}
-		if owner != nil || deref(assigned) != userID || l.holder != userOrg {
+		// A returned lead is final: a reroute leaves it where it is, even
+		// one assigned (by code older than that rule) to the deactivated user.
+		if owner != nil || deref(assigned) != userID || l.holder != userOrg || st.status == domain.StatusReturned {
 			return nil
 		}
 		src, err := l.source(ctx, tx, l.holder)
@@ -127,7 +133,8 @@ func (s *Store) StrandedDeactivations(ctx context.Context, cutoff time.Time, aft
 	}
 	rows, err := s.db.Query(ctx, `SELECT u.id, u.org_id, u.deactivations FROM users u
 		WHERE NOT u.active AND u.deactivated_at < $1 AND ($2::uuid IS NULL OR u.id > $2)
-			AND EXISTS (SELECT 1 FROM leads l WHERE l.assigned_to = u.id AND l.owner_user_id IS NULL AND l.org_id = u.org_id)
+			AND EXISTS (SELECT 1 FROM leads l WHERE l.assigned_to = u.id AND l.owner_user_id IS NULL AND l.org_id = u.org_id
+				AND l.status <> 'returned')
 		ORDER BY u.id LIMIT $3`, cutoff, after, limit)
 	if err != nil {
 		return nil, err

@@ -38,8 +38,7 @@ func (s *Store) ReturnLead(ctx context.Context, orgScope string, by domain.Chang
 		var status, sourceID, sourceName string
 		var routed, handover bool
 		err := tx.QueryRow(ctx, `SELECT l.org_id, l.owner_user_id, l.assigned_to, l.location, l.status, l.routed_at IS NOT NULL,
-				l.source_id, l.source_slug, s.name,
-				EXISTS (SELECT 1 FROM handovers h WHERE h.lead_id = l.id AND h.status = 'pending')
+				l.source_id, l.source_slug, s.name, `+pendingHandoverSQL+`
 			FROM leads l JOIN lead_sources s ON s.id = l.source_id
 			WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2) FOR UPDATE OF l`, leadID, orgScope).
 			Scan(&out.OrgID, &owner, &assigned, &location, &status, &routed, &sourceID, &out.Slug, &sourceName, &handover)
@@ -55,7 +54,7 @@ func (s *Store) ReturnLead(ctx context.Context, orgScope string, by domain.Chang
 		case !routed:
 			return domain.Errorf(domain.EConflict, "the lead is still being routed: try again in a moment")
 		case handover:
-			return domain.Errorf(domain.EConflict, "the lead is waiting for a handover decision: it can be returned once it is answered")
+			return errPendingHandover("returned")
 		}
 		byName, err := nameOf(ctx, tx, by.UserID)
 		if err != nil {
@@ -73,7 +72,8 @@ func (s *Store) ReturnLead(ctx context.Context, orgScope string, by domain.Chang
 			return err
 		}
 		return addEvent(ctx, tx, leadID, out.OrgID, "returned", by.Actor(),
-			fmt.Sprintf("returned to the vendor of source %s by %s: %s", sourceName, byName, in.Reason),
+			fmt.Sprintf("returned (final: no one assigns, claims or distributes it again) to the vendor of source %s by %s: %s",
+				sourceName, byName, in.Reason),
 			map[string]any{"reason": in.Reason, "comments": in.Text() != "", "previous_assigned_to": assigned,
 				"previous_location": location, "workflow_id": workflowID})
 	})

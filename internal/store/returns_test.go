@@ -55,7 +55,8 @@ func TestReturnLeadOnceWithItsComments(t *testing.T) {
 		must(t, err)
 		last := l.Timeline[len(l.Timeline)-1]
 		if l.Status != domain.StatusReturned || l.AssignedTo != nil || l.Location != nil || last.Kind != "returned" ||
-			last.Actor != manager.ID || last.Message != "returned to the vendor of source EverQuote by User 2: Duplicate" ||
+			last.Actor != manager.ID || last.Message != "returned (final: no one assigns, claims or distributes it again)"+
+			" to the vendor of source EverQuote by User 2: Duplicate" ||
 			last.Data["reason"] != "Duplicate" || last.Data["comments"] != true {
 			t.Fatalf("after return: status %s assigned %v location %v event %+v", l.Status, l.AssignedTo, l.Location, last)
 		}

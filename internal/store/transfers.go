@@ -357,7 +357,7 @@ func lockBatch(ctx context.Context, tx pgx.Tx, b TransferBatch) ([]movable, erro
 		ids[i] = m.id
 	}
 	rows, err = tx.Query(ctx, `SELECT l.id, l.org_id, l.kind, l.status, l.owner_user_id, l.assigned_to, l.location, l.routed_at IS NOT NULL,
-			EXISTS (SELECT 1 FROM handovers h WHERE h.lead_id = l.id AND h.status = 'pending')
+			`+pendingHandoverSQL+`
 		FROM leads l WHERE l.id = ANY($1) ORDER BY l.id FOR UPDATE`, ids)
 	if err != nil {
 		return nil, err
