@@ -55,6 +55,11 @@ func TestPendingHandoverRefusesAssignTransferOwnershipReleaseInvalidRoutes(t *te
 	if err := ts.s.Store.LinkOrgs(ctx, acme.org, sub.org); err != nil {
 		t.Fatal(err)
 	}
+	// A handover needs handover_enabled at the master, which every batch checks.
+	on := true
+	if _, err := ts.s.Store.UpdateOrg(ctx, acme.org, store.OrgPatch{HandoverEnabled: &on}); err != nil {
+		t.Fatal(err)
+	}
 	id := routedLeads(t, ts, acme, 1)[0]
 	tid := domain.NewID()
 	if _, _, err := ts.s.Store.CreateTransfer(ctx, store.NewTransfer{ID: tid, OrgID: acme.org, ToOrgID: sub.org,
