@@ -1,0 +1,108 @@
+package workflows_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/leadrelay/leadrelay/activities"
+	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/workflows"
+)
+
+// handoverRunEnded runs a handover's run whose activities answer as mocked
+// by the caller and returns its result and the LeadStatus it ended with.
+type handoverRunEnded struct {
+	Result     workflows.HandoverResult
+	LeadStatus string
+}
+
+func lastLeadStatus(sa temporal.SearchAttributes) string {
+	v, _ := sa.GetKeyword(workflows.LeadStatusKey)
+	return v
+}
+
+var handoverIn = workflows.HandoverInput{LeadID: "L1", TransferID: "T1", FromOrgID: "O1", ToOrgID: "O2"}
+
+// TestHandoverRunReportsWhatTheDatabaseDecided is issue 15 item 6: the run
+// waited its 30 days, an answer committed in PostgreSQL just before the
+// expiry, and the expiry activity says so (accepted). The run's result and
+// its LeadStatus must say accepted, not expired as the run assumed.
+func TestHandoverRunReportsWhatTheDatabaseDecided(t *testing.T) {
+	env, a := mockEnv()
+	env.RegisterWorkflow(workflows.HandoverWorkflow)
+	start := env.Now()
+	var expiredAt time.Time
+	env.OnActivity(a.ExpireHandover, mock.Anything, mock.Anything).Return(func(_ context.Context, h activities.HandoverRun) (activities.HandoverDecision, error) {
+		expiredAt = env.Now()
+		return activities.HandoverDecision{Status: domain.HandoverAccepted}, nil
+	}).Once()
+	var ended string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		ended = lastLeadStatus(args.Get(0).(temporal.SearchAttributes))
+	}).Return(nil)
+	env.ExecuteWorkflow(workflows.HandoverWorkflow, handoverIn)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.HandoverResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, domain.HandoverAccepted, res.Status, "the result is what PostgreSQL decided")
+	require.Equal(t, "handover_accepted", ended, "LeadStatus is the run's own outcome")
+	require.GreaterOrEqual(t, expiredAt.Sub(start), domain.HandoverTTL, "no expiry before the 30 days")
+	env.AssertExpectations(t)
+}
+
+// TestHandoverRunEndsWithdrawnWhenTold: a withdrawal commits in PostgreSQL
+// (the orgs were unlinked) and the API signals the run; it reads the
+// decision and ends withdrawn at once, without waiting for its deadline.
+func TestHandoverRunEndsWithdrawnWhenTold(t *testing.T) {
+	env, a := mockEnv()
+	env.RegisterWorkflow(workflows.HandoverWorkflow)
+	start := env.Now()
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalHandoverDecided, nil) }, time.Hour)
+	env.OnActivity(a.HandoverOutcome, mock.Anything, mock.Anything).Return(activities.HandoverDecision{Status: domain.HandoverWithdrawn}, nil).Once()
+	var ended string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		ended = lastLeadStatus(args.Get(0).(temporal.SearchAttributes))
+	}).Return(nil)
+	env.ExecuteWorkflow(workflows.HandoverWorkflow, handoverIn)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.HandoverResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, domain.HandoverWithdrawn, res.Status)
+	require.Equal(t, "handover_withdrawn", ended)
+	require.Less(t, env.Now().Sub(start), 2*time.Hour, "ended when told, not at the deadline")
+	env.AssertExpectations(t)
+}
+
+// TestRestartedHandoverRunKeepsTheOriginalDeadline: the reconciler starts a
+// lost run again with the deadline recorded at the handover; the lead waits
+// what was left of its 30 days, not a fresh 30 days, and a deadline already
+// past expires it at once.
+func TestRestartedHandoverRunKeepsTheOriginalDeadline(t *testing.T) {
+	for name, left := range map[string]time.Duration{"some left": 2 * time.Hour, "past": -time.Hour} {
+		t.Run(name, func(t *testing.T) {
+			env, a := mockEnv()
+			env.RegisterWorkflow(workflows.HandoverWorkflow)
+			start := env.Now()
+			var expiredAt time.Time
+			env.OnActivity(a.ExpireHandover, mock.Anything, mock.Anything).Return(func(_ context.Context, h activities.HandoverRun) (activities.HandoverDecision, error) {
+				expiredAt = env.Now()
+				return activities.HandoverDecision{Status: domain.HandoverExpired}, nil
+			})
+			in := handoverIn
+			in.Deadline = start.Add(left)
+			env.ExecuteWorkflow(workflows.HandoverWorkflow, in)
+			require.NoError(t, env.GetWorkflowError())
+			var res workflows.HandoverResult
+			require.NoError(t, env.GetWorkflowResult(&res))
+			require.Equal(t, domain.HandoverExpired, res.Status)
+			waited := expiredAt.Sub(start)
+			require.GreaterOrEqual(t, waited, max(left, 0))
+			require.Less(t, waited, max(left, 0)+time.Minute, "expired at the original deadline")
+		})
+	}
+}
