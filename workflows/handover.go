@@ -30,7 +30,7 @@ type HandoverInput struct {
 	// after the handover was recorded, kept when the reconciler starts a
 	// lost run again. Zero (runs started before it existed): HandoverTTL
 	// from the run's start.
-	Deadline time.Time `json:",omitempty"`
+	Deadline time.Time `json:",omitzero"`
 }
 
 // HandoverAnswer is the answer Update's argument: the id of the answer the

@@ -54,15 +54,15 @@ func (s *Store) HandoverStatus(ctx context.Context, leadID, transferID string) (
 	return status, notFound(err, "handover")
 }
 
-// PendingHandovers pages through the handovers waiting for a decision that
-// were handed over before cutoff, by lead id after after ("" for the first
-// page): the reconciler's list of runs that must be waiting.
-func (s *Store) PendingHandovers(ctx context.Context, cutoff time.Time, after string, limit int) ([]Handover, error) {
+// PendingHandovers pages through the handovers waiting for a decision, by
+// lead id after after ("" for the first page): the reconciler's list of
+// runs that must be waiting.
+func (s *Store) PendingHandovers(ctx context.Context, after string, limit int) ([]Handover, error) {
 	if after == "" {
 		after = "00000000-0000-0000-0000-000000000000"
 	}
 	rows, err := s.db.Query(ctx, `SELECT `+handoverCols+` FROM handovers
-		WHERE status = 'pending' AND created_at < $1 AND lead_id > $2 ORDER BY lead_id LIMIT $3`, cutoff, after, limit)
+		WHERE status = 'pending' AND lead_id > $1 ORDER BY lead_id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}
