@@ -106,3 +106,19 @@ func TestRestartedHandoverRunKeepsTheOriginalDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimRunEndsWithItsOwnOutcome: a claim's run starts as "claimed"; when
+// its window closes it says how the claim ended (here the rep worked the
+// lead before the window closed), not "claimed" for ever.
+func TestClaimRunEndsWithItsOwnOutcome(t *testing.T) {
+	env, a := mockEnv()
+	env.RegisterWorkflow(workflows.ClaimWorkflow)
+	env.OnActivity(a.ExpireClaim, mock.Anything, mock.Anything).Return(activities.ClaimOutcome{Outcome: "worked"}, nil).Once()
+	var ended string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		ended = lastLeadStatus(args.Get(0).(temporal.SearchAttributes))
+	}).Return(nil)
+	env.ExecuteWorkflow(workflows.ClaimWorkflow, workflows.ClaimInput{LeadID: "L1", OrgID: "O1", Seq: 1, Deadline: env.Now().Add(time.Hour)})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, "claim_worked", ended)
+}
