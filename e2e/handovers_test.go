@@ -106,6 +106,7 @@ func TestTerminatedHandoverRunIsStartedAgainWithItsDeadline(t *testing.T) {
 	if res := s.handoverEnded(t, workflows.HandoverWorkflowID(ids[0], tr)); res.Status != domain.HandoverExpired {
 		t.Fatalf("the restarted run past its deadline: %+v, want expired", res)
 	}
+	checkHistories(t, s, map[string]string{"handover_restarted_expired_history.json": workflows.HandoverWorkflowID(ids[0], tr)}, []string{m.ownerToken})
 	back := s.do(t, "GET", "/v1/leads/"+ids[0], m.ownerToken, nil)
 	if back.status != 200 || back.body["location"] != nil {
 		t.Fatalf("the expired lead is back with the sender, out of the pipeline: %d %s", back.status, back.raw)
@@ -170,4 +171,5 @@ func TestUnlinkWithdrawsPendingHandovers(t *testing.T) {
 	if x := s.do(t, "POST", "/v1/leads/"+ids[0]+"/handover/accept", reviewer, map[string]any{"assign_to": sub.staff[0]}); x.status != 409 {
 		t.Fatalf("an answer after the withdrawal: %d %s, want 409", x.status, x.raw)
 	}
+	checkHistories(t, s, map[string]string{"handover_withdrawn_history.json": workflows.HandoverWorkflowID(ids[0], tr)}, []string{reviewer, m.ownerToken})
 }

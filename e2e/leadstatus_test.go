@@ -102,11 +102,13 @@ func TestEachRunSaysItsOwnOutcome(t *testing.T) {
 			}
 		}
 		if fmt.Sprint(got) == fmt.Sprint(want) {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("LeadStatus of each run listed by %s:\n got %v\nwant %v", query, got, want)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	checkHistories(t, s, map[string]string{"claim_outcome_history.json": claimWF, "handover_rejected_by_db_history.json": rejected,
+		"handover_accepted_by_db_history.json": accepted}, []string{rep.name, rep.email, rep.token, reviewer, sender, "not our county"})
 }
