@@ -122,3 +122,37 @@ func TestClaimRunEndsWithItsOwnOutcome(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, "claim_worked", ended)
 }
+
+// updateRefusal records how the test environment answered an Update.
+type updateRefusal struct {
+	rejected error
+	accepted bool
+}
+
+func (u *updateRefusal) Accept()             { u.accepted = true }
+func (u *updateRefusal) Reject(err error)    { u.rejected = err }
+func (u *updateRefusal) Complete(any, error) {}
+
+// TestAnswerWhileTheExpiryRunsIsRefused: a manager's answer reaching the
+// run while its expiry activity is deciding in PostgreSQL is refused (the
+// API answers 409) instead of being accepted and racing the expiry; the
+// run ends with what the expiry decided.
+func TestAnswerWhileTheExpiryRunsIsRefused(t *testing.T) {
+	env, a := mockEnv()
+	env.RegisterWorkflow(workflows.HandoverWorkflow)
+	in := handoverIn
+	in.Deadline = env.Now().Add(2 * time.Hour)
+	env.OnActivity(a.ExpireHandover, mock.Anything, mock.Anything).After(time.Hour).
+		Return(activities.HandoverDecision{Status: domain.HandoverExpired}, nil).Once()
+	u := &updateRefusal{}
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateHandoverAnswer, "late", u, workflows.HandoverAnswer{AnswerID: "A1"})
+	}, 2*time.Hour+30*time.Minute)
+	env.ExecuteWorkflow(workflows.HandoverWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	require.False(t, u.accepted, "an answer accepted while the expiry decides races it")
+	require.Error(t, u.rejected)
+	var res workflows.HandoverResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, domain.HandoverExpired, res.Status)
+}
