@@ -2,8 +2,8 @@ package activities
 
 import (
 	"context"
-	"time"
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 
