@@ -14,13 +14,7 @@ import (
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
-// handoverRunEnded runs a handover's run whose activities answer as mocked
-// by the caller and returns its result and the LeadStatus it ended with.
-type handoverRunEnded struct {
-	Result     workflows.HandoverResult
-	LeadStatus string
-}
-
+// lastLeadStatus is the LeadStatus an upsert set.
 func lastLeadStatus(sa temporal.SearchAttributes) string {
 	v, _ := sa.GetKeyword(workflows.LeadStatusKey)
 	return v
