@@ -78,7 +78,7 @@ func TestTerminatedHandoverRunIsStartedAgainWithItsDeadline(t *testing.T) {
 	src := map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "owner"}}
 	m := s.newTenant(t, "hr-master", 0, src)
 	sub := s.newTenant(t, "hr-sub", 2, nil)
-	ids, tr, _ := s.handedOverLeads(t, m, sub, "hr-", 2)
+	ids, tr, reviewer := s.handedOverLeads(t, m, sub, "hr-", 2)
 	cli := temporalCLI(t, s)
 	for _, id := range ids {
 		cli(t, "workflow", "terminate", "--workflow-id", workflows.HandoverWorkflowID(id, tr), "--reason", "operator test")
@@ -105,6 +105,9 @@ func TestTerminatedHandoverRunIsStartedAgainWithItsDeadline(t *testing.T) {
 	}
 	if res := s.handoverEnded(t, workflows.HandoverWorkflowID(ids[0], tr)); res.Status != domain.HandoverExpired {
 		t.Fatalf("the restarted run past its deadline: %+v, want expired", res)
+	}
+	if x := s.do(t, "POST", "/v1/leads/"+ids[0]+"/handover/accept", reviewer, map[string]any{"assign_to": sub.staff[0]}); x.status != 409 {
+		t.Fatalf("an answer after the expiry: %d %s, want 409", x.status, x.raw)
 	}
 	checkHistories(t, s, map[string]string{"handover_restarted_expired_history.json": workflows.HandoverWorkflowID(ids[0], tr)}, []string{m.ownerToken})
 	back := s.do(t, "GET", "/v1/leads/"+ids[0], m.ownerToken, nil)
@@ -172,4 +175,37 @@ func TestUnlinkWithdrawsPendingHandovers(t *testing.T) {
 		t.Fatalf("an answer after the withdrawal: %d %s, want 409", x.status, x.raw)
 	}
 	checkHistories(t, s, map[string]string{"handover_withdrawn_history.json": workflows.HandoverWorkflowID(ids[0], tr)}, []string{reviewer, m.ownerToken})
+}
+
+// TestHandoverOffWithdrawsPendingHandovers: the master's owner turns
+// handover_enabled off (PATCH): the pending review ends withdrawn at once.
+// Then a change the API never saw (the setting flipped in the database, as
+// a restore or a manual fix would) is caught by the reconciler's handover
+// pass: it withdraws the handover and tells its run, which ends withdrawn.
+func TestHandoverOffWithdrawsPendingHandovers(t *testing.T) {
+	s := up(t)
+	src := map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "owner"}}
+	m := s.newTenant(t, "hoff-master", 0, src)
+	sub := s.newTenant(t, "hoff-sub", 2, nil)
+	ids, tr, _ := s.handedOverLeads(t, m, sub, "hoff-", 1)
+	if r := s.do(t, "PATCH", "/v1/orgs/"+m.id, m.ownerToken, map[string]any{"handover_enabled": false}); r.status != 200 {
+		t.Fatalf("handover off: %d %s", r.status, r.raw)
+	}
+	if res := s.handoverEnded(t, workflows.HandoverWorkflowID(ids[0], tr)); res.Status != domain.HandoverWithdrawn {
+		t.Fatalf("after handover_enabled off: %+v, want withdrawn", res)
+	}
+
+	m2 := s.newTenant(t, "hoff-master2", 0, src)
+	sub2 := s.newTenant(t, "hoff-sub2", 2, nil)
+	ids2, tr2, _ := s.handedOverLeads(t, m2, sub2, "hoff2-", 1)
+	s.settings(t, m2, false, false)
+	if _, err := app.Reconcile(context.Background(), s.deps, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if res := s.handoverEnded(t, workflows.HandoverWorkflowID(ids2[0], tr2)); res.Status != domain.HandoverWithdrawn {
+		t.Fatalf("after the reconciler's pass: %+v, want withdrawn", res)
+	}
+	if l := s.do(t, "GET", "/v1/leads/"+ids2[0], m2.ownerToken, nil); l.status != 200 || l.body["location"] != nil {
+		t.Fatalf("back with the sender: %d %s", l.status, l.raw)
+	}
 }
