@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 
@@ -48,6 +49,9 @@ func (a *Activities) MoveTransferBatch(ctx context.Context, b TransferBatch) (Ba
 // HandoverRun names the run that waits for one handed-over lead's review.
 type HandoverRun struct {
 	LeadID, TransferID, FromOrgID, ToOrgID string
+	// Deadline is the handover's own (store.Handover.Deadline), for a
+	// run being started; the run's activities do not need it.
+	Deadline time.Time `json:",omitzero"`
 }
 
 // StartHandovers starts the review run of every lead a manager_review batch
@@ -65,7 +69,7 @@ func (a *Activities) StartHandovers(ctx context.Context, b TransferBatch) error 
 		if err != nil {
 			return err
 		}
-		if err := a.StartHandover(ctx, HandoverRun{LeadID: id, TransferID: h.TransferID, FromOrgID: h.FromOrgID, ToOrgID: h.ToOrgID}); err != nil {
+		if err := a.StartHandover(ctx, HandoverRun{LeadID: id, TransferID: h.TransferID, FromOrgID: h.FromOrgID, ToOrgID: h.ToOrgID, Deadline: h.Deadline}); err != nil {
 			return err
 		}
 		activity.RecordHeartbeat(ctx)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/internal/api"
+	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/openapicheck"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -112,7 +113,8 @@ func TestAnswersMatchTheDescriptionEndToEnd(t *testing.T) {
 	}
 	call("POST", "/v1/leads/"+leads[0]+"/handover/accept", reviewer, map[string]any{"assign_to": sub.staff[0]}, 200)
 	call("POST", "/v1/leads/"+leads[1]+"/handover/reject", reviewer, map[string]any{"reason": "outside our territory"}, 200)
-	call("POST", "/v1/leads/"+leads[1]+"/handover/reject", reviewer, map[string]any{"reason": "again"}, 404)
+	call("POST", "/v1/leads/"+leads[1]+"/handover/reject", reviewer, map[string]any{"reason": "again"}, 409)
+	call("POST", "/v1/leads/"+domain.NewID()+"/handover/reject", reviewer, map[string]any{"reason": "again"}, 404)
 	call("GET", "/v1/orgs/"+m.id+"/feed", m.ownerToken, nil, 200)
 	call("GET", "/v1/orgs/"+sub.id+"/feed", sub.ownerToken, nil, 200)
 	call("GET", "/v1/leads/"+leads[0], sub.ownerToken, nil, 200)

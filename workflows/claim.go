@@ -38,6 +38,11 @@ type ClaimResult struct {
 	Outcome string `json:"outcome"`
 }
 
+// ClaimLeadStatus is the LeadStatus a claim's run ends with, its own
+// outcome: claim_expired, claim_worked, claim_released, claim_invalid or
+// claim_ended (while the window is open: "claimed").
+func ClaimLeadStatus(outcome string) string { return "claim_" + outcome }
+
 // ClaimWorkflow is a claim's window (SPEC §5.5): a durable timer to the
 // deadline, then one activity that returns the lead to the queue only if
 // the claim is still open and the lead still the claimer's. Working,
@@ -61,6 +66,13 @@ func ClaimWorkflow(ctx workflow.Context, in ClaimInput) (ClaimResult, error) {
 	}
 	workflow.SetCurrentDetails(ctx, "**"+out.Outcome+"**")
 	logger.Info("claim window passed", "Outcome", out.Outcome)
+	// LeadStatus is this run's own outcome, not the "claimed" it started
+	// with; runs recorded before that end as they did.
+	if workflow.GetVersion(ctx, "claim-outcome-status", workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, LeadStatusKey.ValueSet(ClaimLeadStatus(out.Outcome))); err != nil {
+			return ClaimResult{}, err
+		}
+	}
 	return ClaimResult{Outcome: out.Outcome}, nil
 }
 

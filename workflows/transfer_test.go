@@ -117,7 +117,7 @@ func handOver(t *testing.T, s *store.Store) handoverFixture {
 	require.NoError(t, err)
 	// Every batch checks the master's handover_enabled, as the request did.
 	on := true
-	_, err = s.UpdateOrg(ctx, f.master, store.OrgPatch{HandoverEnabled: &on})
+	_, _, err = s.UpdateOrg(ctx, f.master, store.OrgPatch{HandoverEnabled: &on})
 	require.NoError(t, err)
 	tid := domain.NewID()
 	_, _, err = s.CreateTransfer(ctx, store.NewTransfer{ID: tid, OrgID: f.master, ToOrgID: f.sub, Mode: domain.TransferManagerReview,

@@ -346,9 +346,11 @@ func (s *Server) unlink(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.Store.Unlink(r.Context(), master, sub); err != nil {
+	withdrawn, err := s.Store.Unlink(r.Context(), master, sub)
+	if err != nil {
 		writeErr(w, err)
 		return
 	}
+	s.tellWithdrawn(r.Context(), withdrawn)
 	writeJSON(w, 200, map[string]string{"master_org_id": master, "sub_org_id": sub, "status": "unlinked"})
 }

@@ -57,7 +57,7 @@ func TestPendingHandoverRefusesAssignTransferOwnershipReleaseInvalidRoutes(t *te
 	}
 	// A handover needs handover_enabled at the master, which every batch checks.
 	on := true
-	if _, err := ts.s.Store.UpdateOrg(ctx, acme.org, store.OrgPatch{HandoverEnabled: &on}); err != nil {
+	if _, _, err := ts.s.Store.UpdateOrg(ctx, acme.org, store.OrgPatch{HandoverEnabled: &on}); err != nil {
 		t.Fatal(err)
 	}
 	id := routedLeads(t, ts, acme, 1)[0]

@@ -61,7 +61,9 @@ func (s *Server) patchOrg(w http.ResponseWriter, r *http.Request) {
 	}
 	var o store.OrgSettings
 	if err == nil {
-		o, err = s.Store.UpdateOrg(r.Context(), org, p)
+		var withdrawn []store.Handover
+		o, withdrawn, err = s.Store.UpdateOrg(r.Context(), org, p)
+		s.tellWithdrawn(r.Context(), withdrawn)
 	}
 	answerOrg(w, o, err)
 }

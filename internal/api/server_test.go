@@ -50,6 +50,10 @@ func (f fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowO
 	return fakeUpdate{v: v}, nil
 }
 
+// SignalWorkflow stands for a run told of a decision (a withdrawn
+// handover): it reaches no run, and a refusal is only logged by the API.
+func (f fakeTemporal) SignalWorkflow(context.Context, string, string, string, any) error { return f.err }
+
 // fakeUpdate is an Update that completed with v.
 type fakeUpdate struct {
 	client.WorkflowUpdateHandle

@@ -306,6 +306,12 @@ func (s *Server) answerHandover(w http.ResponseWriter, r *http.Request, c *calle
 		return
 	}
 	if _, err := s.Store.GetLead(r.Context(), c.OrgID, leadID); err != nil {
+		// A lead sent back (expired, withdrawn) is no longer this org's,
+		// but this org was asked about it: its late answer is told what
+		// became of the handover, not that the lead does not exist.
+		if last, lerr := s.Store.LastHandoverTo(r.Context(), leadID, c.OrgID); domain.ErrorCode(err) == domain.ENotFound && lerr == nil {
+			err = domain.Errorf(domain.EConflict, "this handover was already %s", last.Status)
+		}
 		writeErr(w, err)
 		return
 	}
@@ -361,6 +367,19 @@ func refused(err error) bool {
 		return true
 	}
 	return false
+}
+
+// tellWithdrawn signals the run of each handover a committed change
+// withdrew, so it ends now with withdrawn. One that is not told (Temporal
+// away, this process gone) is told by the reconciler's handover pass, and
+// would read the same decision at its deadline anyway.
+func (s *Server) tellWithdrawn(ctx context.Context, withdrawn []store.Handover) {
+	for _, h := range withdrawn {
+		id := workflows.HandoverWorkflowID(h.LeadID, h.TransferID)
+		if err := s.Temporal.SignalWorkflow(ctx, id, "", workflows.SignalHandoverDecided, nil); err != nil {
+			s.Log.Warn("could not tell a withdrawn handover's run", zap.String("workflow_id", id), zap.Error(err))
+		}
+	}
 }
 
 func (s *Server) updateHandover(ctx context.Context, workflowID, answerID string, out *workflows.HandoverResult) error {

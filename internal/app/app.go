@@ -134,7 +134,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 func StartHandover(tc client.Client, st *store.Store, queue string) func(context.Context, activities.HandoverRun) error {
 	return func(ctx context.Context, h activities.HandoverRun) error {
 		return workflows.StartHandover(ctx, tc, queue, workflows.HandoverInput{LeadID: h.LeadID, TransferID: h.TransferID,
-			FromOrgID: h.FromOrgID, ToOrgID: h.ToOrgID}, st.RunNames(ctx, store.RunRef{OrgID: h.FromOrgID, ToOrgID: h.ToOrgID, LeadID: h.LeadID}))
+			FromOrgID: h.FromOrgID, ToOrgID: h.ToOrgID, Deadline: h.Deadline}, st.RunNames(ctx, store.RunRef{OrgID: h.FromOrgID, ToOrgID: h.ToOrgID, LeadID: h.LeadID}))
 	}
 }
 

@@ -52,6 +52,7 @@ func recordReconciled(ctx context.Context, d *Deps, r Reconciled, err error) {
 	d.Metrics.Reconciled("reroute", r.Reroutes)
 	d.Metrics.Reconciled("return", r.Returns)
 	d.Metrics.Reconciled("claim", r.Claims)
+	d.Metrics.Reconciled("handover", r.Handovers)
 	d.Metrics.Reconciled("distribution", r.Distributions)
 	d.Metrics.Reconciled("digest", r.Digests)
 	// The pass closes a pending invitation past its expiry itself.

@@ -29,6 +29,10 @@ type Reconciled struct {
 	Reroutes    int // deactivated users with team-owned leads still assigned whose reroute was started or found
 	Returns     int // returns whose emails were never dealt with whose run was started or found
 	Claims      int // open claims whose run was started or found (never started, or lost past the window)
+	// Handovers counts pending handovers whose run was started again (lost
+	// or terminated) and runs told that their handover was decided
+	// without them (withdrawn).
+	Handovers int
 
 	// Distributions counts distributions not completed, and leads they
 	// passed down still in flight, whose run was started or found.
@@ -83,7 +87,7 @@ func Reconcile(ctx context.Context, d *Deps, olderThan time.Duration) (Reconcile
 // (the next tick tries again), so the digests' sweep, whose query depends
 // on every org's timezone name, goes last.
 var reconcilePasses = []func(context.Context, *Deps, time.Time, *Reconciled) error{
-	reconcileLeads, reconcileInvitations, reconcileTransfers, reconcileReturns, reconcileClaims,
+	reconcileLeads, reconcileInvitations, reconcileTransfers, reconcileReturns, reconcileClaims, reconcileHandovers,
 	reconcileDistributions, reconcileReroutes,
 	func(ctx context.Context, d *Deps, _ time.Time, r *Reconciled) error {
 		return reconcileDigests(ctx, d, r)

@@ -138,6 +138,9 @@ const (
 	HandoverAccepted = "accepted"
 	HandoverRejected = "rejected"
 	HandoverExpired  = "expired"
+	// HandoverWithdrawn: the link or setting that allowed it went away
+	// while it waited (unlink, handover_enabled or cross_silo off).
+	HandoverWithdrawn = "withdrawn"
 )
 
 // HandoverTTL is how long a handed-over lead waits for a manager's review

@@ -89,7 +89,7 @@ func New() (*Metrics, error) {
 	m.reconciled = counter("reconciled_total", "Runs the reconciler started again (or found) for stranded work, by kind.", "kind")
 	m.invitations = counter("invitations_total", "Sub-agency invitations, by outcome: created, accepted, declined, revoked, expired.", "outcome")
 	m.transferLeads = counter("transfer_leads_total", "Leads of transfers, by result: moved or failed.", "result")
-	m.handovers = counter("handovers_total", "Handover reviews decided, by outcome: accepted, rejected, expired.", "outcome")
+	m.handovers = counter("handovers_total", "Handover reviews decided, by outcome: accepted, rejected, expired, withdrawn.", "outcome")
 	m.claims = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "leadrelay", Name: "claims_total", Help: "Leads claimed from the queue."})
 	m.claimsClosed = counter("claims_closed_total", "Claims at the end of their window, by outcome: worked, released, invalid, expired (back in the queue), ended.", "outcome")
 	m.returns = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "leadrelay", Name: "returns_total", Help: "Leads returned to their vendor."})
@@ -218,7 +218,7 @@ func (m *Metrics) TransferLeads(moved, failed int) {
 	}
 }
 
-// Handover counts a handover review decided (accepted, rejected, expired).
+// Handover counts a handover review decided (accepted, rejected, expired, withdrawn).
 func (m *Metrics) Handover(outcome string) {
 	if m != nil {
 		m.handovers.WithLabelValues(outcome).Inc()

@@ -80,7 +80,7 @@ func TestClaimTakesHighestPriorityThenOldest(t *testing.T) {
 	other := queueSource(t, s, seed(t, s, 1, domain.SourceConfig{}), "q", "high", "")
 	queued(t, s, other, "elsewhere")
 	hour := time.Hour
-	_, err := s.UpdateOrg(ctx, f.org.ID, store.OrgPatch{ClaimWindow: &hour})
+	_, _, err := s.UpdateOrg(ctx, f.org.ID, store.OrgPatch{ClaimWindow: &hour})
 	must(t, err)
 
 	rep := f.staff[0]

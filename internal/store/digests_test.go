@@ -15,7 +15,7 @@ import (
 func zoned(t *testing.T, s *store.Store, tz string) fixture {
 	t.Helper()
 	f := seed(t, s, 2, domain.SourceConfig{})
-	_, err := s.UpdateOrg(ctx, f.org.ID, store.OrgPatch{Timezone: &tz})
+	_, _, err := s.UpdateOrg(ctx, f.org.ID, store.OrgPatch{Timezone: &tz})
 	must(t, err)
 	return f
 }

@@ -85,7 +85,8 @@ func TestSubAgenciesEvenlyRotatesThenEachSubRoutesItsOwnWay(t *testing.T) {
 	}
 
 	// An unlinked sub-agency drops out of the rotation; none left → the owner.
-	must(t, s.Unlink(ctx, master.ID, b.ID))
+	_, err = s.Unlink(ctx, master.ID, b.ID)
+	must(t, err)
 	for i := 0; i < 4; i++ {
 		d0, err := route(s, post(t, s, f, fmt.Sprintf("u%d", i), "").LeadID)
 		must(t, err)
@@ -93,8 +94,10 @@ func TestSubAgenciesEvenlyRotatesThenEachSubRoutesItsOwnWay(t *testing.T) {
 			t.Fatalf("after unlink: %+v", d0)
 		}
 	}
-	must(t, s.Unlink(ctx, master.ID, a.ID))
-	must(t, s.Unlink(ctx, master.ID, c.ID))
+	_, err = s.Unlink(ctx, master.ID, a.ID)
+	must(t, err)
+	_, err = s.Unlink(ctx, master.ID, c.ID)
+	must(t, err)
 	d0, err := route(s, post(t, s, f, "none", "").LeadID)
 	must(t, err)
 	if d0.FanOutTo != "" || d0.AssignedTo == "" || !strings.HasPrefix(d0.Reason, "no linked sub-agency to rotate over") {

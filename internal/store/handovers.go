@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,16 +15,58 @@ import (
 type Handover struct {
 	LeadID, TransferID string
 	FromOrgID, ToOrgID string
-	Status             string // pending, accepted, rejected, expired
+	Status             string // pending, accepted, rejected, expired, withdrawn
+	// Deadline is when nobody answering sends it back: HandoverTTL after
+	// the lead was handed over, whichever run waits for it.
+	Deadline time.Time
 }
 
 // PendingHandover is the lead's handover waiting for a decision.
 func (s *Store) PendingHandover(ctx context.Context, leadID string) (Handover, error) {
-	var h Handover
-	err := s.db.QueryRow(ctx, `SELECT lead_id, transfer_id, from_org_id, to_org_id, status FROM handovers
-		WHERE lead_id = $1 AND status = 'pending'`, leadID).
-		Scan(&h.LeadID, &h.TransferID, &h.FromOrgID, &h.ToOrgID, &h.Status)
+	h, err := scanHandover(s.db.QueryRow(ctx, `SELECT `+handoverCols+` FROM handovers
+		WHERE lead_id = $1 AND status = 'pending'`, leadID))
 	return h, notFound(err, "pending handover")
+}
+
+const handoverCols = `lead_id, transfer_id, from_org_id, to_org_id, status, created_at`
+
+func scanHandover(r pgx.Row) (Handover, error) {
+	var h Handover
+	var created time.Time
+	err := r.Scan(&h.LeadID, &h.TransferID, &h.FromOrgID, &h.ToOrgID, &h.Status, &created)
+	h.Deadline = created.Add(domain.HandoverTTL)
+	return h, err
+}
+
+// LastHandoverTo is the lead's latest handover to org, whatever became of
+// it: an answer that comes after the handover was decided (expired,
+// withdrawn) is told so, not that the lead does not exist.
+func (s *Store) LastHandoverTo(ctx context.Context, leadID, orgID string) (Handover, error) {
+	h, err := scanHandover(s.db.QueryRow(ctx, `SELECT `+handoverCols+` FROM handovers
+		WHERE lead_id = $1 AND to_org_id = $2 ORDER BY created_at DESC LIMIT 1`, leadID, orgID))
+	return h, notFound(err, "handover")
+}
+
+// HandoverStatus is what PostgreSQL decided of one handover (or pending).
+func (s *Store) HandoverStatus(ctx context.Context, leadID, transferID string) (string, error) {
+	var status string
+	err := s.db.QueryRow(ctx, `SELECT status FROM handovers WHERE lead_id = $1 AND transfer_id = $2`, leadID, transferID).Scan(&status)
+	return status, notFound(err, "handover")
+}
+
+// PendingHandovers pages through the handovers waiting for a decision, by
+// lead id after after ("" for the first page): the reconciler's list of
+// runs that must be waiting.
+func (s *Store) PendingHandovers(ctx context.Context, after string, limit int) ([]Handover, error) {
+	if after == "" {
+		after = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+handoverCols+` FROM handovers
+		WHERE status = 'pending' AND lead_id > $1 ORDER BY lead_id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Handover, error) { return scanHandover(r) })
 }
 
 // HandoverAnswer is a manager's accept or reject, recorded before the
@@ -65,8 +108,12 @@ func (s *Store) ApplyHandoverAnswer(ctx context.Context, answerID string) (strin
 		var assignTo, reason *string
 		err := tx.QueryRow(ctx, `SELECT id, lead_id, transfer_id, kind, actor, assign_to, reason FROM handover_answers WHERE id = $1`, answerID).
 			Scan(&a.ID, &a.LeadID, &a.TransferID, &a.Kind, &a.Actor, &assignTo, &reason)
+		if err == pgx.ErrNoRows {
+			// A withdrawal deletes the answers it overtook.
+			return domain.Errorf(domain.EConflict, "this handover is no longer open to answers")
+		}
 		if err != nil {
-			return notFound(err, "handover answer")
+			return err
 		}
 		a.AssignTo, a.Reason = deref(assignTo), deref(reason)
 		h, err := lockHandover(ctx, tx, a.LeadID, a.TransferID)
@@ -91,14 +138,84 @@ func (s *Store) ApplyHandoverAnswer(ctx context.Context, answerID string) (strin
 }
 
 // ExpireHandover sends a lead nobody reviewed in time back to the sender.
-func (s *Store) ExpireHandover(ctx context.Context, leadID, transferID string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+// It returns what PostgreSQL decided, which is not expired when an answer
+// or a withdrawal committed first, and whether this call decided it.
+func (s *Store) ExpireHandover(ctx context.Context, leadID, transferID string) (status string, decided bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		h, err := lockHandover(ctx, tx, leadID, transferID)
-		if err != nil || h.status != domain.HandoverPending {
+		if err != nil {
 			return err
 		}
+		if status = h.status; status != domain.HandoverPending {
+			return nil
+		}
+		status, decided = domain.HandoverExpired, true
 		return h.reject(ctx, tx, "", "leadrelay", fmt.Sprintf("not reviewed within %s", domain.HandoverTTL), domain.HandoverExpired)
 	})
+	if err != nil {
+		return "", false, err
+	}
+	return status, decided, nil
+}
+
+// WithdrawStrandedHandovers withdraws every pending handover the orgs'
+// links and settings no longer allow (see withdrawStranded); the
+// reconciler's sweep for any a change did not catch.
+func (s *Store) WithdrawStrandedHandovers(ctx context.Context) ([]Handover, error) {
+	var out []Handover
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = withdrawStranded(ctx, tx, nil)
+		return err
+	})
+	return out, err
+}
+
+// withdrawStranded sends back, as withdrawn, each pending handover that
+// touches orgs (any when nil: the org, its sub-agencies, their parents)
+// and that the link and settings no longer allow (domain.CheckTransfer's
+// rules for manager_review): master to sub-agency with the master's
+// handover_enabled, sub-agency up likewise, between sub-agencies only with
+// their master's cross_silo too. The lead goes back to the sender as it
+// was, and answers recorded but not applied are deleted: nobody in the
+// receiving org may decide it any more. Run in the transaction that
+// changed the link or setting, so no answer or batch sees the gap.
+func withdrawStranded(ctx context.Context, tx pgx.Tx, orgs []string) ([]Handover, error) {
+	rows, err := tx.Query(ctx, `SELECT h.lead_id, h.transfer_id, h.from_org_id, h.to_org_id, h.status, h.created_at
+		FROM handovers h JOIN orgs f ON f.id = h.from_org_id JOIN orgs t ON t.id = h.to_org_id
+		LEFT JOIN orgs p ON p.id = f.parent_id
+		WHERE h.status = 'pending'
+		  AND ($1::uuid[] IS NULL OR f.id = ANY($1) OR t.id = ANY($1) OR f.parent_id = ANY($1) OR t.parent_id = ANY($1))
+		  AND NOT coalesce((t.parent_id = f.id AND f.handover_enabled)
+		      OR (f.parent_id = t.id AND t.handover_enabled)
+		      OR (f.parent_id = t.parent_id AND p.cross_silo AND p.handover_enabled), false)
+		ORDER BY h.lead_id`, orgs)
+	if err != nil {
+		return nil, err
+	}
+	stranded, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Handover, error) { return scanHandover(r) })
+	if err != nil {
+		return nil, err
+	}
+	out := stranded[:0]
+	for _, sh := range stranded {
+		h, err := lockHandover(ctx, tx, sh.LeadID, sh.TransferID)
+		if err != nil {
+			return nil, err
+		}
+		if h.status != domain.HandoverPending {
+			continue
+		}
+		if err := h.reject(ctx, tx, "", "leadrelay", "withdrawn: the orgs' link or handover setting no longer allows it", domain.HandoverWithdrawn); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM handover_answers WHERE lead_id = $1 AND transfer_id = $2`, sh.LeadID, sh.TransferID); err != nil {
+			return nil, err
+		}
+		sh.Status = domain.HandoverWithdrawn
+		out = append(out, sh)
+	}
+	return out, nil
 }
 
 type lockedHandover struct {

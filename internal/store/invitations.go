@@ -314,9 +314,12 @@ func (s *Store) SubAgencies(ctx context.Context, orgID string) ([]SubAgency, err
 }
 
 // Unlink ends a master/sub-agency link and drops the sub-agency from the
-// master's sub_agencies_evenly rotations.
-func (s *Store) Unlink(ctx context.Context, master, sub string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+// master's sub_agencies_evenly rotations. Pending handovers the link
+// allowed are withdrawn in the same transaction (withdrawStranded) and
+// returned, so the caller can tell their runs.
+func (s *Store) Unlink(ctx context.Context, master, sub string) ([]Handover, error) {
+	var withdrawn []Handover
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE orgs SET parent_id = NULL, linked_at = NULL WHERE id = $1 AND parent_id = $2`, sub, master)
 		if err != nil {
 			return err
@@ -326,6 +329,14 @@ func (s *Store) Unlink(ctx context.Context, master, sub string) error {
 		}
 		_, err = tx.Exec(ctx, `UPDATE lead_sources SET routing_sub_agencies = array_remove(routing_sub_agencies, $2::uuid), updated_at = now()
 			WHERE org_id = $1 AND $2::uuid = ANY(routing_sub_agencies)`, master, sub)
+		if err != nil {
+			return err
+		}
+		withdrawn, err = withdrawStranded(ctx, tx, []string{master, sub})
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return withdrawn, nil
 }

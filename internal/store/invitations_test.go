@@ -147,13 +147,14 @@ func TestUnlinkDropsTheSubAgencyFromRotations(t *testing.T) {
 	must(t, err)
 	_, _, _, err = s.PutSource(ctx, m.ID, "fan", cfg, delay)
 	must(t, err)
-	must(t, s.Unlink(ctx, m.ID, sub.ID))
+	_, err = s.Unlink(ctx, m.ID, sub.ID)
+	must(t, err)
 	src, err := s.GetSourceBySlug(ctx, m.ID, "fan")
 	must(t, err)
 	if len(src.Routing.SubAgencies) != 0 {
 		t.Fatalf("unlinked sub-agency still in the rotation: %v", src.Routing.SubAgencies)
 	}
-	if err := s.Unlink(ctx, m.ID, sub.ID); domain.ErrorCode(err) != domain.ENotFound {
+	if _, err := s.Unlink(ctx, m.ID, sub.ID); domain.ErrorCode(err) != domain.ENotFound {
 		t.Fatalf("unlink twice: %v", err)
 	}
 }

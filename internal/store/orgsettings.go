@@ -48,14 +48,33 @@ func (s *Store) GetOrgSettings(ctx context.Context, id string) (OrgSettings, err
 	return scanOrgSettings(s.db.QueryRow(ctx, `SELECT `+orgSettingsCols+` FROM orgs WHERE id = $1`, id))
 }
 
-// UpdateOrg applies p in one statement and returns the org as it now is.
-func (s *Store) UpdateOrg(ctx context.Context, id string, p OrgPatch) (OrgSettings, error) {
+// UpdateOrg applies p and returns the org as it now is. Turning
+// handover_enabled or cross_silo off withdraws, in the same transaction,
+// the pending handovers that setting allowed (withdrawStranded); they are
+// returned so the caller can tell their runs.
+func (s *Store) UpdateOrg(ctx context.Context, id string, p OrgPatch) (OrgSettings, []Handover, error) {
 	if !domain.ValidUUID(id) {
-		return OrgSettings{}, domain.Errorf(domain.ENotFound, "org not found")
+		return OrgSettings{}, nil, domain.Errorf(domain.ENotFound, "org not found")
 	}
-	return scanOrgSettings(s.db.QueryRow(ctx, `UPDATE orgs SET name = coalesce($2, name), timezone = coalesce($3, timezone),
-			handover_enabled = coalesce($4, handover_enabled), cross_silo = coalesce($5, cross_silo),
-			claim_window = coalesce($6, claim_window)
-		WHERE id = $1 RETURNING `+orgSettingsCols,
-		id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow))
+	var o OrgSettings
+	var withdrawn []Handover
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		o, err = scanOrgSettings(tx.QueryRow(ctx, `UPDATE orgs SET name = coalesce($2, name), timezone = coalesce($3, timezone),
+				handover_enabled = coalesce($4, handover_enabled), cross_silo = coalesce($5, cross_silo),
+				claim_window = coalesce($6, claim_window)
+			WHERE id = $1 RETURNING `+orgSettingsCols,
+			id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow))
+		if err != nil || !off(p.HandoverEnabled) && !off(p.CrossSilo) {
+			return err
+		}
+		withdrawn, err = withdrawStranded(ctx, tx, []string{id})
+		return err
+	})
+	if err != nil {
+		return OrgSettings{}, nil, err
+	}
+	return o, withdrawn, nil
 }
+
+func off(b *bool) bool { return b != nil && !*b }

@@ -57,7 +57,8 @@ func TestTransferStopsWhenUnlinked(t *testing.T) {
 	ids := routedLeads(t, s, m, "unlink-", 6)
 	tr := newTransfer(t, s, m.org.ID, sub.org.ID, domain.TransferStaffEvenly, ids)
 	moveBatches(t, s, tr, 0, 1)
-	must(t, s.Unlink(ctx, m.org.ID, sub.org.ID))
+	_, err := s.Unlink(ctx, m.org.ID, sub.org.ID)
+	must(t, err)
 	moveBatches(t, s, tr, 1, 2)
 	// Linked again before a stalled run is restarted: the transfer its
 	// sender saw stop stays stopped.
@@ -76,7 +77,7 @@ func TestTransferStopsWhenHandoverTurnedOff(t *testing.T) {
 	ids := routedLeads(t, s, m, "hoff-", 6)
 	tr := newTransfer(t, s, m.org.ID, sub.org.ID, domain.TransferManagerReview, ids)
 	moveBatches(t, s, tr, 0, 1)
-	_, err := s.UpdateOrg(ctx, m.org.ID, store.OrgPatch{HandoverEnabled: &off})
+	_, _, err := s.UpdateOrg(ctx, m.org.ID, store.OrgPatch{HandoverEnabled: &off})
 	must(t, err)
 	moveBatches(t, s, tr, 1, 3)
 	assertStopped(t, p, s, tr, ids, "handover turned off")
@@ -94,12 +95,12 @@ func TestTransferStopsWhenCrossSiloTurnedOff(t *testing.T) {
 	sib := seed(t, s, 2, domain.SourceConfig{})
 	must(t, s.LinkOrgs(ctx, m.org.ID, sib.org.ID))
 	on, off := true, false
-	_, err := s.UpdateOrg(ctx, m.org.ID, store.OrgPatch{CrossSilo: &on})
+	_, _, err := s.UpdateOrg(ctx, m.org.ID, store.OrgPatch{CrossSilo: &on})
 	must(t, err)
 	ids := routedLeads(t, s, sub, "xsilo-", 6)
 	tr := newTransfer(t, s, sub.org.ID, sib.org.ID, domain.TransferOwner, ids)
 	moveBatches(t, s, tr, 0, 1)
-	_, err = s.UpdateOrg(ctx, m.org.ID, store.OrgPatch{CrossSilo: &off})
+	_, _, err = s.UpdateOrg(ctx, m.org.ID, store.OrgPatch{CrossSilo: &off})
 	must(t, err)
 	moveBatches(t, s, tr, 1, 3)
 	assertStopped(t, p, s, tr, ids, "cross_silo turned off")

@@ -41,7 +41,7 @@ func newTransfer(t *testing.T, s *store.Store, from, to string, mode domain.Tran
 	if mode == domain.TransferManagerReview {
 		on := true
 		for _, org := range []string{from, to} {
-			_, err := s.UpdateOrg(ctx, org, store.OrgPatch{HandoverEnabled: &on})
+			_, _, err := s.UpdateOrg(ctx, org, store.OrgPatch{HandoverEnabled: &on})
 			must(t, err)
 		}
 	}
