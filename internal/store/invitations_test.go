@@ -13,6 +13,7 @@ import (
 func wfID(id string) string { return "invitation/" + id }
 
 func TestInvitationLifecycle(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
@@ -90,6 +91,7 @@ func TestInvitationLifecycle(t *testing.T) {
 }
 
 func TestCloseInvitationIsIdempotentPerOutcome(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
@@ -107,6 +109,7 @@ func TestCloseInvitationIsIdempotentPerOutcome(t *testing.T) {
 }
 
 func TestInviteRefusesWhatCannotBeLinked(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	mk := func(n string) store.Org {
@@ -133,6 +136,7 @@ func TestInviteRefusesWhatCannotBeLinked(t *testing.T) {
 }
 
 func TestUnlinkDropsTheSubAgencyFromRotations(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	m, _, _, err := s.CreateOrg(ctx, "M", "UTC", "m@"+d, "M")
@@ -159,6 +163,7 @@ func TestUnlinkDropsTheSubAgencyFromRotations(t *testing.T) {
 // An invitation whose run was lost stays pending past its expiry; it must not
 // block inviting the same email again, and it reads as expired afterwards.
 func TestStalePendingInvitationDoesNotBlockReinviting(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
