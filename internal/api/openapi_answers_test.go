@@ -68,6 +68,7 @@ func str(t *testing.T, a answer, keys ...string) string {
 // needs a running workflow (invitation answers, handovers) are checked
 // end to end in e2e/openapi_test.go.
 func TestAnswersMatchTheDescription(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	c := newConform(t)
 	ctx := context.Background()
