@@ -40,24 +40,27 @@ func email(key string) activities.Email {
 }
 
 func TestSendEmailTwiceWithOneKeySendsOnce(t *testing.T) {
+	t.Parallel()
 	env, sink, _ := setup(t)
 	var a *activities.Activities
+	key := "k-once-" + domain.NewID() // a key of its own on every run: -count=N reuses the database
 	for i := 0; i < 3; i++ {
-		_, err := env.ExecuteActivity(a.SendEmail, email("k-once-"+t.Name()))
+		_, err := env.ExecuteActivity(a.SendEmail, email(key))
 		require.NoError(t, err)
 	}
 	msgs := sink.Messages()
 	require.Len(t, msgs, 1)
 	require.Equal(t, "New lead from EverQuote: Ada", msgs[0].Subject)
-	require.Equal(t, mail.MessageID("k-once-"+t.Name(), "leadrelay.test"), msgs[0].MessageID)
+	require.Equal(t, mail.MessageID(key, "leadrelay.test"), msgs[0].MessageID)
 	require.Contains(t, msgs[0].HTML, "<b>Ada</b>")
 }
 
 func TestSendEmailDuringAnOutageFailsThenSendsOnce(t *testing.T) {
+	t.Parallel()
 	env, sink, _ := setup(t)
 	var a *activities.Activities
 	require.NoError(t, sink.Stop())
-	key := "k-outage-" + t.Name()
+	key := "k-outage-" + domain.NewID()
 	_, err := env.ExecuteActivity(a.SendEmail, email(key))
 	require.Error(t, err, "an unreachable SMTP server must fail the attempt so Temporal retries it")
 	var appErr *temporal.ApplicationError
@@ -78,6 +81,7 @@ func TestSendEmailDuringAnOutageFailsThenSendsOnce(t *testing.T) {
 }
 
 func TestBadTemplateIsNotRetried(t *testing.T) {
+	t.Parallel()
 	env, _, _ := setup(t)
 	var a *activities.Activities
 	e := email("k-bad")
@@ -93,18 +97,19 @@ func TestBadTemplateIsNotRetried(t *testing.T) {
 // FROM is about our configuration (a wrong MAIL_FROM, missing credentials):
 // retried, so fixing it sends everything that waited.
 func TestOnlyARecipientRefusalIsPermanent(t *testing.T) {
+	t.Parallel()
 	env, sink, _ := setup(t)
 	var a *activities.Activities
 
 	sink.RefuseSender(530)
-	_, err := env.ExecuteActivity(a.SendEmail, email("k-from-"+t.Name()))
+	_, err := env.ExecuteActivity(a.SendEmail, email("k-from-"+domain.NewID()))
 	var appErr *temporal.ApplicationError
 	require.Error(t, err)
 	require.False(t, errors.As(err, &appErr) && appErr.NonRetryable(), "a refused sender must stay retryable: %v", err)
 	sink.RefuseSender(0)
 
 	sink.Refuse(550, "buyer@agency.example")
-	_, err = env.ExecuteActivity(a.SendEmail, email("k-rcpt-"+t.Name()))
+	_, err = env.ExecuteActivity(a.SendEmail, email("k-rcpt-"+domain.NewID()))
 	require.True(t, errors.As(err, &appErr), "%v", err)
 	require.True(t, appErr.NonRetryable(), "a refused recipient is permanent")
 	require.Equal(t, domain.ERefused, failure.Code(err))
@@ -134,6 +139,7 @@ func routedLead(t *testing.T, s *store.Store) (activities.PurchaseNotice, []stri
 // TestNotifyPurchaseReadsWhatTheWorkflowDoesNotCarry: from ids alone, each
 // address gets the lead's data once, however often the activity runs.
 func TestNotifyPurchaseReadsWhatTheWorkflowDoesNotCarry(t *testing.T) {
+	t.Parallel()
 	env, sink, s := setup(t)
 	var a *activities.Activities
 	n, to := routedLead(t, s)
@@ -154,6 +160,7 @@ func TestNotifyPurchaseReadsWhatTheWorkflowDoesNotCarry(t *testing.T) {
 // TestNotifyPurchaseRecordsARefusedAddressAndGoesOn: one address refused for
 // good is on the timeline once; the other gets its email; nothing is retried.
 func TestNotifyPurchaseRecordsARefusedAddressAndGoesOn(t *testing.T) {
+	t.Parallel()
 	env, sink, s := setup(t)
 	var a *activities.Activities
 	n, to := routedLead(t, s)
@@ -181,6 +188,7 @@ func TestNotifyPurchaseRecordsARefusedAddressAndGoesOn(t *testing.T) {
 // TestNotifyPurchaseOutageErrorNamesNoAddress: the last attempt's error is
 // recorded in Temporal's history, so it carries no address and no lead data.
 func TestNotifyPurchaseOutageErrorNamesNoAddress(t *testing.T) {
+	t.Parallel()
 	env, sink, s := setup(t)
 	var a *activities.Activities
 	n, to := routedLead(t, s)

@@ -76,6 +76,7 @@ func notifyTwice(t *testing.T, env *testsuite.TestActivityEnvironment, sink *mai
 // them, the comments; each address once however often the activity runs;
 // the return is then dealt with and on the timeline.
 func TestNotifyReturnBuiltInWithComments(t *testing.T) {
+	t.Parallel()
 	env, sink, s := setup(t)
 	r, to := returnedLead(t, s, true, "", "Duplicate of ext-3")
 	for _, m := range notifyTwice(t, env, sink, r, to) {
@@ -116,6 +117,7 @@ func requireDealtWith(t *testing.T, s *store.Store, leadID string) {
 
 // Comments are free text for the vendor only when the source says so.
 func TestNotifyReturnLeavesOutCommentsUnlessIncluded(t *testing.T) {
+	t.Parallel()
 	env, sink, s := setup(t)
 	r, to := returnedLead(t, s, false, "", "Wrong number")
 	for _, m := range notifyTwice(t, env, sink, r, to) {
@@ -130,6 +132,7 @@ func TestNotifyReturnLeavesOutCommentsUnlessIncluded(t *testing.T) {
 // and the comments only when the source includes them, whatever the
 // template asks for.
 func TestNotifyReturnRendersTheSourceTemplate(t *testing.T) {
+	t.Parallel()
 	const tmpl = "Subject: Return {{.ExternalID}}: {{.Reason}}\n\nDear vendor,\n{{upper .FirstName}} ({{.LeadEmail}}) from {{.OrgName}}." +
 		"{{if .Comments}}\nNotes: {{.Comments}}{{end}}\n{{.Comments}}|end"
 	for _, include := range []bool{true, false} {
@@ -152,6 +155,7 @@ func TestNotifyReturnRendersTheSourceTemplate(t *testing.T) {
 // A template that passed the checks can still fail on a value no sample
 // had: the vendor then gets the built-in email, never none.
 func TestNotifyReturnFallsBackToTheBuiltInTemplate(t *testing.T) {
+	t.Parallel()
 	env, sink, s := setup(t)
 	r, to := returnedLead(t, s, true, `Subject: x{{if eq .Reason "boom"}}{{eq .Reason 1}}{{end}}`, "boom")
 	for _, m := range notifyTwice(t, env, sink, r, to) {
@@ -163,6 +167,7 @@ func TestNotifyReturnFallsBackToTheBuiltInTemplate(t *testing.T) {
 // Given up on (a week of outage): every address not sent is recorded failed
 // on the timeline, once, and the return is dealt with.
 func TestRecordReturnFailure(t *testing.T) {
+	t.Parallel()
 	env, sink, s := setup(t)
 	var a *activities.Activities
 	r, to := returnedLead(t, s, true, "", "dup")

@@ -42,6 +42,7 @@ func claimInput(c store.Claim) workflows.ClaimInput {
 // A claim nobody works sends the lead back to the queue when the org's
 // window (30 minutes) has passed, said on the timeline.
 func TestClaimWindowExpiryReturnsTheLead(t *testing.T) {
+	t.Parallel()
 	env, s := claimEnv(t)
 	o, c := claimed(t, s)
 	start := env.Now()
@@ -63,6 +64,7 @@ func TestClaimWindowExpiryReturnsTheLead(t *testing.T) {
 // A claim worked within its window is kept: when the window ends the lead
 // is still the rep's, and a release in time is not undone either.
 func TestClaimWorkedOrReleasedInTimeIsLeftAlone(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		outcome string
 		act     func(s *store.Store, c store.Claim) error
@@ -99,6 +101,7 @@ func TestClaimWorkedOrReleasedInTimeIsLeftAlone(t *testing.T) {
 // The expiry is retried while PostgreSQL is away, and a run started after
 // its deadline (by the reconciler) expires the claim at once.
 func TestClaimExpiryRetriesAndLateRunsActAtOnce(t *testing.T) {
+	t.Parallel()
 	env, a := mockEnv()
 	env.RegisterWorkflow(workflows.ClaimWorkflow)
 	calls := 0

@@ -11,6 +11,7 @@ import (
 // no time.Now, randomness, map iteration, goroutines or I/O reachable from
 // workflow code. The version is pinned; the module proxy serves it.
 func TestWorkflowsAreDeterministic(t *testing.T) {
+	t.Parallel()
 	root, err := devstack.Root()
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,7 @@ func digestAt(t *testing.T, sched domain.DigestSchedule, zone string, first time
 // forward (13:00Z) and after it falls back (14:00Z), and in Kolkata, which
 // has no such nights — the durable timer skipped through in test time.
 func TestDigestGoesOutAtEightLocalAcrossDaylightSaving(t *testing.T) {
+	t.Parallel()
 	at8 := domain.DigestSchedule{At: 8 * 60}
 	for _, c := range []struct {
 		zone, first, want string
@@ -73,6 +74,7 @@ func TestDigestGoesOutAtEightLocalAcrossDaylightSaving(t *testing.T) {
 // TestDigestAfterDelay: with NEW_LEAD_DIGEST_DELAY the digest is built that
 // long after the batch's first lead (and the settling seconds).
 func TestDigestAfterDelay(t *testing.T) {
+	t.Parallel()
 	first := utc("2026-03-08T07:30:00Z") // 01:30 CST, half an hour before the clocks jump
 	built, _ := digestAt(t, domain.DigestSchedule{At: 8 * 60, Delay: time.Hour}, "America/Chicago", first)
 	require.Equal(t, first.Add(time.Hour+domain.DigestSettle), built.UTC())
@@ -81,6 +83,7 @@ func TestDigestAfterDelay(t *testing.T) {
 // TestDigestFailedForGoodIsRecorded: when the email activity gives up, the
 // run records the failure (so the sweep does not start it again) and ends.
 func TestDigestFailedForGoodIsRecorded(t *testing.T) {
+	t.Parallel()
 	env, a := mockEnv()
 	env.RegisterWorkflow(workflows.DigestWorkflow)
 	env.OnActivity(a.SendDigest, mock.Anything, mock.Anything).Return(activities.DigestSent{},
@@ -182,6 +185,7 @@ func runDigest(t *testing.T, env *testsuite.TestWorkflowEnvironment, in workflow
 // subscriber gets one email listing the three leads with their links.
 // Running the same batch again sends nothing.
 func TestDigestWithRealActivities(t *testing.T) {
+	t.Parallel()
 	env, s, sink := realEnv(t)
 	dd := newDigestDay(t, s)
 	require.Equal(t, workflows.DigestResult{Leads: 3, Recipients: 2}, runDigest(t, env, dd.in))
@@ -210,6 +214,7 @@ func TestDigestWithRealActivities(t *testing.T) {
 // subscriber for good (550) does not hold up the other, and the refusal is
 // recorded failed rather than retried.
 func TestDigestRefusedRecipientIsRecorded(t *testing.T) {
+	t.Parallel()
 	env, s, sink := realEnv(t)
 	dd := newDigestDay(t, s)
 	sink.Refuse(550, dd.mailed[0])

@@ -102,6 +102,7 @@ func lastEvent(t *testing.T, s *store.Store, orgID, leadID string) (store.Lead, 
 // assigned by the staff rotation with the reason on its timeline, counts
 // within one; the progress query agrees with the result.
 func TestDistributionTakesPendingLeadsInBatches(t *testing.T) {
+	t.Parallel()
 	env, s, _ := distributeEnv(t)
 	o, ids := pendingOrg(t, s, 3, 7)
 	env.ExecuteWorkflow(workflows.DistributeWorkflow, workflows.DistributeInput{OrgID: o.id, Slug: "everquote",
@@ -144,6 +145,7 @@ func TestDistributionTakesPendingLeadsInBatches(t *testing.T) {
 // leads down to the linked sub-agencies in turn, in flight until the hop
 // run places them, and asks for each hop run.
 func TestDistributionModes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mode  domain.RoutingMode
 		staff int
@@ -208,6 +210,7 @@ func TestDistributionModes(t *testing.T) {
 // A slot run twice distributes once: the second run finds the slot
 // recorded and leaves leads that arrived since in pending.
 func TestDistributionSlotRunTwiceDistributesOnce(t *testing.T) {
+	t.Parallel()
 	env, s, _ := distributeEnv(t)
 	o, src := seedOrg(t, s, 2, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RoutePending}})
 	addPending(t, s, o, src, 3)
@@ -244,6 +247,7 @@ func TestDistributionSlotRunTwiceDistributesOnce(t *testing.T) {
 
 // A run with no slot and no schedule's time in its ID is refused, typed.
 func TestDistributionNeedsASlot(t *testing.T) {
+	t.Parallel()
 	env, s, _ := distributeEnv(t)
 	o, _ := pendingOrg(t, s, 1, 1)
 	env.ExecuteWorkflow(workflows.DistributeWorkflow, workflows.DistributeInput{OrgID: o.id, Slug: "everquote",
@@ -255,6 +259,7 @@ func TestDistributionNeedsASlot(t *testing.T) {
 // Past BatchesPerRun batches a run continues as new with its place and
 // totals; the continued run finishes and reports the whole.
 func TestDistributionContinuesAsNew(t *testing.T) {
+	t.Parallel()
 	env, s, _ := distributeEnv(t)
 	o, ids := pendingOrg(t, s, 2, 5)
 	env.ExecuteWorkflow(workflows.DistributeWorkflow, workflows.DistributeInput{OrgID: o.id, Slug: "everquote",
@@ -278,6 +283,7 @@ func TestDistributionContinuesAsNew(t *testing.T) {
 }
 
 func TestDistributionIDsFitEveryPersistence(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("a", 64)
 	id := workflows.DistributionScheduleID(domain.NewID(), long, long) + "-2026-01-05T15:00:00Z"
 	require.True(t, workflows.ValidWorkflowID(id), id)

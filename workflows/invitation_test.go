@@ -98,6 +98,7 @@ func (iv *invite) invitationToken(t *testing.T) string {
 }
 
 func TestInvitationAcceptLinksAndConfirms(t *testing.T) {
+	t.Parallel()
 	iv := newInvite(t)
 	acc := iv.update(workflows.UpdateAccept, time.Hour, workflows.AcceptRequest{})
 	again := iv.update(workflows.UpdateAccept, time.Hour, workflows.AcceptRequest{})
@@ -133,6 +134,7 @@ func TestInvitationAcceptLinksAndConfirms(t *testing.T) {
 }
 
 func TestInvitationDeclineAndRevoke(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ update, status string }{
 		{workflows.UpdateDecline, domain.InviteDeclined}, {workflows.UpdateRevoke, domain.InviteRevoked}} {
 		t.Run(c.update, func(t *testing.T) {
@@ -162,6 +164,7 @@ func TestInvitationDeclineAndRevoke(t *testing.T) {
 }
 
 func TestInvitationExpiresAfterSevenDays(t *testing.T) {
+	t.Parallel()
 	iv := newInvite(t)
 	start := iv.env.Now()
 	r := iv.result(t)
@@ -173,6 +176,7 @@ func TestInvitationExpiresAfterSevenDays(t *testing.T) {
 }
 
 func TestInvitationRefusedAcceptLeavesItPending(t *testing.T) {
+	t.Parallel()
 	iv := newInvite(t)
 	other, _, _, err := iv.s.CreateOrg(ctx, "Not Nora's", "UTC", fmt.Sprintf("x%d@x.example", time.Now().UnixNano()), "X")
 	require.NoError(t, err)

@@ -63,6 +63,7 @@ func timelineKinds(t *testing.T, s *store.Store, orgID, leadID string) (kinds []
 // lead on and the sub-agency assigns it at once; the emails keep retrying
 // beside it and, when they give up, are recorded as failed on the timeline.
 func TestFanOutNeverWaitsForEmail(t *testing.T) {
+	t.Parallel()
 	env, s, sink := realEnv(t)
 	require.NoError(t, sink.Stop())
 	f := fanOutSetup(t, s, "fan-smtp-down")
@@ -92,6 +93,7 @@ func TestFanOutNeverWaitsForEmail(t *testing.T) {
 // TestPermanentSMTPRefusalIsRecordedAtOnce: a 550 is not retried for a week;
 // the lead is routed and the email is failed on the timeline within seconds.
 func TestPermanentSMTPRefusalIsRecordedAtOnce(t *testing.T) {
+	t.Parallel()
 	env, s, sink := realEnv(t)
 	sink.Refuse(550)
 	f := fanOutSetup(t, s, "fan-550")
@@ -127,6 +129,7 @@ func TestPermanentSMTPRefusalIsRecordedAtOnce(t *testing.T) {
 // is tried only within its first minute, the rest are regular attempts, and
 // the lead is routed once the database answers.
 func TestLongDatabaseOutageMovesRoutingOffTheLocalActivity(t *testing.T) {
+	t.Parallel()
 	env, a := mockEnv()
 	start := env.Now()
 	var local, regular int
@@ -157,6 +160,7 @@ func TestLongDatabaseOutageMovesRoutingOffTheLocalActivity(t *testing.T) {
 // both notify one address send it two emails, one per hop (the key names the
 // sub-agency's hop), never more.
 func TestEachHopNotifiesTheSameAddressOnce(t *testing.T) {
+	t.Parallel()
 	env, s, sink := realEnv(t)
 	f := fanOutSetup(t, s, "fan-shared-addr")
 	shared := "master@" + f.dom

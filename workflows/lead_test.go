@@ -86,6 +86,7 @@ func postLead(t *testing.T, s *store.Store, o org, src store.Source, ext string)
 }
 
 func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		mode     domain.RoutingMode
 		staff    int
@@ -158,6 +159,7 @@ func TestEachRoutingModeThroughTheWorkflow(t *testing.T) {
 }
 
 func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
+	t.Parallel()
 	env, a := mockEnv()
 
 	in := activities.RouteInput{LeadID: "L1", OrgID: "O1"}
@@ -182,6 +184,7 @@ func TestRoutingAndEmailFailuresAreRetried(t *testing.T) {
 // TestAHopWithoutAddressesSchedulesNoEmail: no purchase addresses, no email
 // activity in the history.
 func TestAHopWithoutAddressesSchedulesNoEmail(t *testing.T) {
+	t.Parallel()
 	env, a := mockEnv()
 	env.OnActivity(a.Route, mock.Anything, mock.Anything).Return(activities.RouteResult{LeadID: "L1", OrgID: "O1", Location: "queue"}, nil).Once()
 	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "L1", OrgID: "O1", Slug: "s", ExternalID: "e", Shape: workflows.LeadShape})
@@ -194,6 +197,7 @@ func TestAHopWithoutAddressesSchedulesNoEmail(t *testing.T) {
 }
 
 func TestLeadNotFoundFailsTheRunWithoutRetrying(t *testing.T) {
+	t.Parallel()
 	env, _, _ := realEnv(t)
 	env.ExecuteWorkflow(workflows.LeadWorkflow, workflows.LeadInput{LeadID: "00000000-0000-0000-0000-000000000001", OrgID: "x", Slug: "s", ExternalID: "e", Shape: workflows.LeadShape})
 	require.True(t, env.IsWorkflowCompleted())
@@ -206,6 +210,7 @@ func TestLeadNotFoundFailsTheRunWithoutRetrying(t *testing.T) {
 // (255 bytes, printable ASCII) at any depth, and a crafted external id cannot
 // make two leads' IDs collide.
 func TestWorkflowIDsFitEveryPersistence(t *testing.T) {
+	t.Parallel()
 	lead, org := "0b7e6c1e-8f5a-4c8e-9d7a-3f1e2d4c5b6a", "5d2c4b1a-7e6f-4a3b-8c9d-0e1f2a3b4c5d"
 	require.Equal(t, "lead/"+lead, workflows.LeadWorkflowID(lead))
 	hop := workflows.HopWorkflowID(lead, org)
@@ -221,6 +226,7 @@ func TestWorkflowIDsFitEveryPersistence(t *testing.T) {
 // TestFanOutRunsTheSubAgencysRoutingAsAChild: the master's run passes the
 // lead down to a child of its own shape, and answers with where it ended.
 func TestFanOutRunsTheSubAgencysRoutingAsAChild(t *testing.T) {
+	t.Parallel()
 	env, s, sink := realEnv(t)
 	f := fanOutSetup(t, s, "fan-1")
 	sub, in, dom := org{id: f.sub}, f.in, f.dom

@@ -21,6 +21,7 @@ import (
 // LEADRELAY_RECORD_FILES=reroute_history.json); every workflow with a
 // fixture must be in some set.
 func TestRecordedHistoriesReplay(t *testing.T) {
+	t.Parallel()
 	sets, err := filepath.Glob("testdata/histories/*/histories.json")
 	if err != nil {
 		t.Fatal(err)

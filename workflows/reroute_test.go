@@ -65,6 +65,7 @@ func wantRerouted(t *testing.T, s *store.Store, o org, team []string, mine strin
 // Seven team-owned leads in pages of two: four activities, every lead
 // rerouted, the agent-owned lead left alone.
 func TestRerouteWorkflowPagesThroughEveryLead(t *testing.T) {
+	t.Parallel()
 	env, s := rerouteEnv(t)
 	o, team, mine := deactivatedWithLeads(t, s, 7)
 	env.ExecuteWorkflow(workflows.RerouteWorkflow, workflows.RerouteInput{UserID: o.staff[0], OrgID: o.id, Deactivation: 1, BatchSize: 2})
@@ -81,6 +82,7 @@ func rerouteResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflo
 // Past BatchesPerRun pages a run continues as new with its place and
 // totals; the continued run finishes the work and reports the whole.
 func TestRerouteWorkflowContinuesAsNew(t *testing.T) {
+	t.Parallel()
 	env, s := rerouteEnv(t)
 	o, team, mine := deactivatedWithLeads(t, s, 7)
 	first := workflows.RerouteInput{UserID: o.staff[0], OrgID: o.id, Deactivation: 1, BatchSize: 2, BatchesPerRun: 2}
@@ -104,6 +106,7 @@ func TestRerouteWorkflowContinuesAsNew(t *testing.T) {
 // A user reactivated while the reroute runs keeps the rest of their leads:
 // the run stops at the page that sees it.
 func TestRerouteWorkflowStopsWhenTheUserIsBack(t *testing.T) {
+	t.Parallel()
 	env, a := mockEnv()
 	env.RegisterWorkflow(workflows.RerouteWorkflow)
 	env.OnActivity(a.RerouteBatch, mock.Anything, activities.RerouteBatchInput{UserID: "u", Limit: workflows.RerouteBatchSize}).
@@ -116,6 +119,7 @@ func TestRerouteWorkflowStopsWhenTheUserIsBack(t *testing.T) {
 }
 
 func TestRerouteWorkflowIDFitsEveryPersistence(t *testing.T) {
+	t.Parallel()
 	id := workflows.RerouteWorkflowID(domain.NewID(), 1<<62)
 	require.True(t, workflows.ValidWorkflowID(id), id)
 	require.Equal(t, "reroute/u/2", workflows.RerouteWorkflowID("u", 2))

@@ -17,6 +17,7 @@ import (
 // A returned lead's run, with the real activities: each return address gets
 // its email once, and the return is dealt with.
 func TestReturnWorkflowEmailsTheSourcesReturnAddresses(t *testing.T) {
+	t.Parallel()
 	env, s, sink := realEnv(t)
 	env.RegisterWorkflow(workflows.ReturnWorkflow)
 	to := []string{"vendor@eq.example", "billing@eq.example"}
@@ -42,6 +43,7 @@ func TestReturnWorkflowEmailsTheSourcesReturnAddresses(t *testing.T) {
 // A week of SMTP outage (or a failure no retry mends) ends with the unsent
 // emails recorded failed and a completed run: the lead is returned anyway.
 func TestReturnWorkflowRecordsEmailsGivenUpOn(t *testing.T) {
+	t.Parallel()
 	env, a := mockEnv()
 	env.RegisterWorkflow(workflows.ReturnWorkflow)
 	env.OnActivity(a.NotifyReturn, mock.Anything, activities.ReturnRun{LeadID: "L1"}).
@@ -62,6 +64,7 @@ func TestReturnWorkflowRecordsEmailsGivenUpOn(t *testing.T) {
 }
 
 func TestReturnWorkflowIDFitsEveryPersistence(t *testing.T) {
+	t.Parallel()
 	id := workflows.ReturnWorkflowID(domain.NewID())
 	require.True(t, workflows.ValidWorkflowID(id))
 	require.Len(t, id, 43)

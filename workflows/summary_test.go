@@ -10,6 +10,7 @@ import (
 )
 
 func TestLeadSummaryReadsAtAGlance(t *testing.T) {
+	t.Parallel()
 	in := LeadInput{LeadID: "11111111-2222-3333-4444-555555555555", OrgID: "org-1", Slug: "everquote", ExternalID: "ext-123"}
 	got := LeadSummary(in, store.RunNames{Org: "Summit Insurance Group", Source: "EverQuote"})
 	if got != "Lead ext-123 from EverQuote → Summit Insurance Group" {
@@ -25,6 +26,7 @@ func TestLeadSummaryReadsAtAGlance(t *testing.T) {
 // a summary stays one line of plain markdown, far under the server's
 // limit.
 func TestSummariesStayOneSafeLine(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("ü", 200)
 	in := LeadInput{LeadID: "l", OrgID: "o", Slug: "s", ExternalID: strings.Repeat("客", 128)}
 	for _, s := range []string{
@@ -45,6 +47,7 @@ func TestSummariesStayOneSafeLine(t *testing.T) {
 }
 
 func TestDecidedDetailsNameUsersByID(t *testing.T) {
+	t.Parallel()
 	d := LeadResult{LeadID: "l", OrgID: "o", AssignedTo: "u-1", Status: "assigned"}
 	if got := decidedDetails(d, "rotated to user u-1: position 1 of 3 active staff (staff_evenly)"); got !=
 		"**Assigned** to user `u-1`: rotated to user u-1: position 1 of 3 active staff (staff\\_evenly)" {

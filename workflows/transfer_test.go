@@ -30,6 +30,7 @@ func transferEnv() (*testsuite.TestWorkflowEnvironment, *activities.Activities) 
 // out for batches that moved team members; the progress query and the result
 // agree with the batches.
 func TestTransferMovesEveryBatchAndCountsExactly(t *testing.T) {
+	t.Parallel()
 	env, a := transferEnv()
 	var seen []int
 	env.OnActivity(a.MoveTransferBatch, mock.Anything, mock.Anything).Return(
@@ -67,6 +68,7 @@ func TestTransferMovesEveryBatchAndCountsExactly(t *testing.T) {
 // TestHandoverTransferStartsAReviewPerBatch: manager_review batches start
 // their leads' review runs; other modes start none.
 func TestHandoverTransferStartsAReviewPerBatch(t *testing.T) {
+	t.Parallel()
 	env, a := transferEnv()
 	env.OnActivity(a.MoveTransferBatch, mock.Anything, mock.Anything).Return(activities.BatchResult{Moved: 3}, nil)
 	env.OnActivity(a.StartHandovers, mock.Anything, mock.Anything).Return(nil).Twice()
@@ -79,6 +81,7 @@ func TestHandoverTransferStartsAReviewPerBatch(t *testing.T) {
 // TestLargeTransferContinuesAsNew: past its batch budget a run continues as
 // new with the counts so far, so no run's history grows with the transfer.
 func TestLargeTransferContinuesAsNew(t *testing.T) {
+	t.Parallel()
 	env, a := transferEnv()
 	calls := 0
 	env.OnActivity(a.MoveTransferBatch, mock.Anything, mock.Anything).Return(func(context.Context, activities.TransferBatch) (activities.BatchResult, error) {
@@ -141,6 +144,7 @@ func (f handoverFixture) answer(t *testing.T, s *store.Store, kind, assignTo, re
 // TestHandoverWaitsForOneAnswer: the run waits hours for a manager; the
 // first answer decides, a rival answer at the same instant is refused typed.
 func TestHandoverWaitsForOneAnswer(t *testing.T) {
+	t.Parallel()
 	env, s, _ := realEnv(t)
 	env.RegisterWorkflow(workflows.HandoverWorkflow)
 	f := handOver(t, s)
@@ -171,6 +175,7 @@ func TestHandoverWaitsForOneAnswer(t *testing.T) {
 // TestUnansweredHandoverGoesBack: nobody answers in HandoverTTL, the lead
 // is back with the sender as it was.
 func TestUnansweredHandoverGoesBack(t *testing.T) {
+	t.Parallel()
 	env, s, _ := realEnv(t)
 	env.RegisterWorkflow(workflows.HandoverWorkflow)
 	f := handOver(t, s)

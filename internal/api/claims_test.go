@@ -58,6 +58,7 @@ func refuseAll(t *testing.T, ts testServer, org string, cases []refusal) {
 // user does not see the org. A start Temporal refuses leaves the claim
 // standing for the reconciler.
 func TestClaimRoute(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	rec := &startRecorder{}
 	ts.s.Temporal = rec
@@ -112,6 +113,7 @@ func TestClaimRoute(t *testing.T) {
 // POST /v1/leads/{id}/release and …/worked: its assignee only; the admin
 // token is nobody's assignee; worked is for a lead under the caller's claim.
 func TestReleaseAndWorkedRoutes(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	acme, other := newPeople(t, ts, "Acme"), newPeople(t, ts, "Other")
 	ids, vendorKey := queuedLeads(t, ts, acme, 1)
@@ -161,6 +163,7 @@ func TestReleaseAndWorkedRoutes(t *testing.T) {
 // of text (422 naming reason); the assignee, a manager, admin or owner of
 // the org, or the admin token may; anyone else 403, another org 404.
 func TestInvalidRoute(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	acme, other := newPeople(t, ts, "Acme"), newPeople(t, ts, "Other")
 	ids, vendorKey := queuedLeads(t, ts, acme, 4)

@@ -11,6 +11,7 @@ import (
 // Lead posts are counted by what their answer says, every route by its
 // pattern; GET /metrics needs no token, is never limited, and names no id.
 func TestMetricsCountAnswersWithoutIDs(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, map[string]string{"AUTH_FAILURE_RATE_LIMIT": "1/s,burst=1"})
 	m, err := metrics.New()
 	if err != nil {
@@ -73,6 +74,7 @@ func TestMetricsCountAnswersWithoutIDs(t *testing.T) {
 // Without metrics (a Server built bare, as most tests do) /metrics is an
 // empty page and nothing breaks.
 func TestMetricsOffServesAnEmptyPage(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, false, nil)
 	if r := ts.do(t, "GET", "/metrics", "", "", ""); r.status != 200 || strings.Contains(r.body, "leadrelay_") {
 		t.Fatalf("%d %q", r.status, r.body)
@@ -82,6 +84,7 @@ func TestMetricsOffServesAnEmptyPage(t *testing.T) {
 // The routes whose answers are counted as events exist under exactly those
 // patterns: a renamed route would silently stop its count.
 func TestAnswerEventsNameRegisteredRoutes(t *testing.T) {
+	t.Parallel()
 	registered := map[string]bool{}
 	for _, r := range (&Server{}).routes() {
 		registered[r.method+" "+r.pattern] = true

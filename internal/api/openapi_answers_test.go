@@ -109,11 +109,16 @@ func str(t *testing.T, a answer, keys ...string) string {
 // Every registered route is called at least once. The routes whose success
 // needs a running workflow (invitation answers, handovers) are checked
 // end to end in e2e/openapi_test.go.
-func TestAnswersMatchTheDescription(t *testing.T) { routeScenario(t, newConform(t)) }
+func TestAnswersMatchTheDescription(t *testing.T) {
+	t.Parallel()
+	routeScenario(t, newConform(t))
+}
 
 // Nothing is written when a request fails (SPEC §4): each refused request of
 // the route scenario leaves every table (all of them, read from
 // information_schema, so a new table is counted too) with the rows it had.
+// It counts whole tables, so it is not parallel: Go runs the package's
+// sequential tests before any parallel one starts.
 func TestRefusedRequestsWriteNothing(t *testing.T) {
 	c := newConform(t)
 	c.noWrites = true

@@ -40,6 +40,7 @@ var servedElsewhere = map[openapicheck.Op]string{
 // operation is registered: the description cannot fall behind the route
 // table, nor promise a route that does not exist.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
 	s := loadSpec(t)
 	registered := map[openapicheck.Op]bool{}
 	for _, r := range (&Server{}).routes() {
@@ -75,6 +76,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 // who may call it) and kin-openapi's 3.1 loader and validator, which know
 // the rest of the specification's rules.
 func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
+	t.Parallel()
 	if err := loadSpec(t).Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +100,7 @@ func TestOpenAPIDocumentIsOpenAPI31(t *testing.T) {
 // GET /v1/openapi.json: anyone, no token; the embedded document as JSON,
 // cacheable and revalidated by its ETag.
 func TestOpenAPIIsServed(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, false, nil)
 	a := ts.do(t, "GET", "/v1/openapi.json", "", "", "")
 	if a.status != 200 || a.body != string(OpenAPI()) {

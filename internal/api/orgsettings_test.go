@@ -49,6 +49,7 @@ func decodeBody(t *testing.T, a answer) map[string]any {
 // GET /v1/orgs/{org}: every member and the admin token see the settings;
 // another org's member and a malformed id get 404, a vendor key 403.
 func TestGetOrgShowsSettingsToMembersOnly(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	acme, other := newPeople(t, ts, "Acme"), newPeople(t, ts, "Other")
 	_, key := tenant(t, ts.s, "Keyco")
@@ -89,6 +90,7 @@ func TestGetOrgShowsSettingsToMembersOnly(t *testing.T) {
 // what they send; everyone else is refused, and bad input is a 422 naming
 // the field that writes nothing.
 func TestPatchOrgValidatesEveryFieldAndWritesAllOrNothing(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	acme, other := newPeople(t, ts, "Acme"), newPeople(t, ts, "Other")
 	path := "/v1/orgs/" + acme.org

@@ -75,6 +75,7 @@ func events(t *testing.T, ts testServer, org string) int {
 // users of the org and the owner stays; bad input is a 422 naming the field,
 // another org's caller gets 404, and nothing is written by a refusal.
 func TestAssignRoute(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	acme, other := newPeople(t, ts, "Acme"), newPeople(t, ts, "Other")
 	id := routedLeads(t, ts, acme, 1)[0]
@@ -125,6 +126,7 @@ func TestAssignRoute(t *testing.T) {
 // POST /v1/leads/{id}/transfer-ownership: once a user owns the lead only
 // they may assign it or give it back ("user_id": null); admins get 403.
 func TestTransferOwnershipRoute(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	acme := newPeople(t, ts, "Acme")
 	id := routedLeads(t, ts, acme, 1)[0]
@@ -167,6 +169,7 @@ func TestTransferOwnershipRoute(t *testing.T) {
 // POST /v1/orgs/{org}/leads/assign: 1 to 1,000 distinct lead ids, all
 // assigned or none.
 func TestBulkAssignRoute(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	acme, other := newPeople(t, ts, "Acme"), newPeople(t, ts, "Other")
 	ids := routedLeads(t, ts, acme, 3)

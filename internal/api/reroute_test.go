@@ -39,6 +39,7 @@ func (r *startRecorder) ExecuteWorkflow(ctx context.Context, o client.StartWorkf
 // for the same run, a later deactivation for a new one. When Temporal cannot
 // take it the caller is told to repeat the request.
 func TestDeactivationStartsTheReroute(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	rec := &startRecorder{}
 	ts.s.Temporal = rec

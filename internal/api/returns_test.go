@@ -24,6 +24,7 @@ func returnsOf(t *testing.T, ts testServer, org string) [2]int {
 // naming the field, other callers get 401/403/404, a second return 409, and
 // none of them writes anything.
 func TestReturnRoute(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	rec := &startRecorder{}
 	ts.s.Temporal = rec
@@ -109,6 +110,7 @@ func TestReturnRoute(t *testing.T) {
 // An agent-owned lead is returned by the user who owns it, whatever their
 // role; the org's owner, admins, managers and the admin token get 403.
 func TestReturnAgentOwnedLead(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	ts.s.Temporal = &startRecorder{}
 	acme := newPeople(t, ts, "Acme")
@@ -130,6 +132,7 @@ func TestReturnAgentOwnedLead(t *testing.T) {
 // When Temporal refuses the start, the return stands (200): repeating it
 // would be a conflict, and the reconciler starts the run.
 func TestReturnAnswersWhenTheRunCannotStart(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	ts.s.Temporal = &startRecorder{err: errors.New("temporal is down")}
 	acme := newPeople(t, ts, "Acme")
@@ -147,6 +150,7 @@ func TestReturnAnswersWhenTheRunCannotStart(t *testing.T) {
 // is a 422 naming return_template with the template's own words and
 // position, and nothing is saved; a good one is saved and shown.
 func TestSourceReturnTemplateIsCheckedWhenSaved(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	acme := newPeople(t, ts, "Acme")
 	path := "/v1/orgs/" + acme.org + "/sources/everquote"

@@ -52,7 +52,9 @@ func (f fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowO
 
 // SignalWorkflow stands for a run told of a decision (a withdrawn
 // handover): it reaches no run, and a refusal is only logged by the API.
-func (f fakeTemporal) SignalWorkflow(context.Context, string, string, string, any) error { return f.err }
+func (f fakeTemporal) SignalWorkflow(context.Context, string, string, string, any) error {
+	return f.err
+}
 
 // fakeUpdate is an Update that completed with v.
 type fakeUpdate struct {
@@ -176,7 +178,8 @@ func count(t *testing.T, s *Server, sql string, args ...any) int {
 }
 
 // Bodies with NUL or bytes that are not UTF-8 are refused by every route
-// with a 422 naming the field, and nothing is written.
+// with a 422 naming the field, and nothing is written. It counts every org,
+// so it is not parallel: another test's new org would read as a write.
 func TestBodiesWithNULOrInvalidUTF8WriteNothing(t *testing.T) {
 	ts := newTestServer(t, true, nil)
 	org, key := tenant(t, ts.s, "Textco")
@@ -243,6 +246,7 @@ func corpus(t *testing.T, name string) map[string]string {
 // The list route's query through the real handler and PostgreSQL: every seed
 // of FuzzListLeadsQuery answers below 500, and the known bad ones 422.
 func TestListLeadsQueryThroughHandler(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	org, _ := tenant(t, ts.s, "Listco")
 	seeds := corpus(t, "FuzzListLeadsQuery")
@@ -281,6 +285,7 @@ func seedCursor(t *testing.T, seeds map[string]string, name string) string {
 // The access log never holds an invitation token: the path is logged with
 // the token replaced.
 func TestAccessLogRedactsInvitationTokens(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, true, nil)
 	tok, _ := domain.NewToken("lri_")
 	for _, c := range []struct{ method, path, want string }{
@@ -324,6 +329,7 @@ func TestAccessLogRedactsInvitationTokens(t *testing.T) {
 // /readyz names what is down, never the driver's error or a connection
 // string; the detail goes to the log.
 func TestReadyzNamesWhatIsDownAndLogsTheDetail(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, false, nil)
 	pool, err := pgxpool.New(context.Background(), "postgres://leadrelay:hunter2-secret@127.0.0.1:1/leads?connect_timeout=1")
 	if err != nil {
@@ -367,6 +373,7 @@ func TestReadyzNamesWhatIsDownAndLogsTheDetail(t *testing.T) {
 // Failed authentications are limited per client address before anything is
 // looked up; successful ones spend nothing.
 func TestFailedAuthenticationsAreLimitedPerAddress(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, false, map[string]string{"AUTH_FAILURE_RATE_LIMIT": "1/s,burst=2"})
 	const a, b = "192.0.2.1:5555", "192.0.2.2:5555"
 	// Authenticated requests (refused later, for their body) spend nothing.

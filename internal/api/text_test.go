@@ -20,6 +20,7 @@ func wantField(t *testing.T, name string, err error, code, field string) {
 // UTF-8, in any key or value at any depth, is a 422 naming the field, where
 // encoding/json alone would store U+FFFD or the NUL.
 func TestDecodeRefusesNULAndInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, body, field string }{
 		{"escaped NUL", `{"external_id":"a\u0000b","email":"a@b.example"}`, "external_id"},
 		{"raw NUL", "{\"external_id\":\"a-1\",\"email\":\"a@b.example\",\"notes\":\"x\x00y\"}", "notes"},
@@ -58,6 +59,7 @@ func decodeString(body string, dst any) (any, error) {
 
 // Syntax errors stay 400 (malformed); size 413; valid Unicode passes intact.
 func TestDecodeKeepsSyntaxErrorsAndValidUnicode(t *testing.T) {
+	t.Parallel()
 	for name, body := range map[string]string{
 		"truncated after NUL": `{"external_id":"a\u0000`,
 		"bad escape":          `{"external_id":"\u12"}`,
@@ -82,6 +84,7 @@ func TestDecodeKeepsSyntaxErrorsAndValidUnicode(t *testing.T) {
 }
 
 func TestLeadFilterRefusals(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ query, code, field string }{
 		{"status=%00", domain.EInvalid, "status"},
 		{"source=%ff", domain.EInvalid, "source"},

@@ -23,6 +23,7 @@ func date(s string) time.Time {
 // the next day, across both daylight-saving nights in Chicago and in a zone
 // without them, and the batch covers the whole local day (23 or 25 hours).
 func TestDigestPlanAtClockTime(t *testing.T) {
+	t.Parallel()
 	s := DigestSchedule{At: 8 * 60}
 	for _, c := range []struct {
 		zone, day      string
@@ -57,6 +58,7 @@ func TestDigestPlanAtClockTime(t *testing.T) {
 // plus the delay (never past the local day) and goes out once it has
 // settled; a later batch starts where the earlier one ended.
 func TestDigestPlanAfterDelay(t *testing.T) {
+	t.Parallel()
 	s := DigestSchedule{At: 8 * 60, Delay: 2 * time.Minute}
 	loc := mustZone(t, "America/Chicago")
 	first := time.Date(2026, 3, 7, 10, 0, 0, 0, loc)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestTimetableReadsBackAsWritten(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[[2]string]string{
 		{"09:00", "mon-fri"}:             "09:00 mon-fri",
 		{"9:00", ""}:                     "09:00 daily",
@@ -29,6 +30,7 @@ func TestTimetableReadsBackAsWritten(t *testing.T) {
 }
 
 func TestTimetableRefusalsNameTheFlag(t *testing.T) {
+	t.Parallel()
 	for in, field := range map[[2]string]string{
 		{"", "daily"}:         "at",
 		{"9am", "daily"}:      "at",
@@ -51,6 +53,7 @@ func TestTimetableRefusalsNameTheFlag(t *testing.T) {
 }
 
 func TestDistributionWords(t *testing.T) {
+	t.Parallel()
 	for _, m := range []RoutingMode{RouteOwner, RouteStaffEvenly, RouteSubAgencies} {
 		if !ValidDistributionMode(m) {
 			t.Errorf("%s refused", m)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestLeadValidation(t *testing.T) {
+	t.Parallel()
 	ok := LeadInput{ExternalID: " x1 ", Phone: "+1 (312) 555-0100"}
 	if err := ok.Validate(); err != nil || ok.ExternalID != "x1" {
 		t.Fatalf("valid lead refused: %v", err)
@@ -34,6 +35,7 @@ func TestLeadValidation(t *testing.T) {
 }
 
 func TestPlaceForceLocationWins(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		mode          RoutingMode
 		force, vendor string
@@ -55,6 +57,7 @@ func TestPlaceForceLocationWins(t *testing.T) {
 }
 
 func TestSourceValidation(t *testing.T) {
+	t.Parallel()
 	c := SourceConfig{Name: "EQ", Routing: Routing{Mode: RouteQueue, QueueDelay: "15m"}}
 	d, err := c.Validate()
 	if err != nil || d != 15*time.Minute || c.Priority != "normal" {
@@ -72,6 +75,7 @@ func TestSourceValidation(t *testing.T) {
 }
 
 func TestTokensAreRandomAndStoredHashed(t *testing.T) {
+	t.Parallel()
 	a, ha := NewToken("lru_")
 	b, _ := NewToken("lru_")
 	if a == b || !strings.HasPrefix(a, "lru_") || len(a) < 4+43 || string(ha) != string(HashToken(a)) || strings.Contains(string(ha), a) {

@@ -8,6 +8,7 @@ import (
 // A return needs a one-line reason of 1 to 500 characters; comments are
 // optional, up to 5,000 characters over any number of lines; NUL nowhere.
 func TestReturnInputValidate(t *testing.T) {
+	t.Parallel()
 	text := func(s string) *string { return &s }
 	for _, in := range []ReturnInput{
 		{Reason: "duplicate lead"},
@@ -43,6 +44,7 @@ func TestReturnInputValidate(t *testing.T) {
 // Who may return: the rule of assignment. Team-owned: the owner, admins,
 // managers and the operator. Agent-owned: its owner only.
 func TestMayReturn(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		by    Changer
 		owner string
@@ -74,6 +76,7 @@ func sample() ReturnFields {
 // The language: fields, if/else/with, variables, a few functions, an
 // optional Subject line.
 func TestReturnTemplateRenders(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ src, subject, body string }{
 		{"Subject: Returned {{.ExternalID}} ({{.Reason}})\n\nHi,\n{{.LeadName}}{{if .Comments}}: {{.Comments}}{{end}}\n",
 			"Returned ext-9 (duplicate)", "Hi,\nAda Lovelace: Called twice.\n"},
@@ -107,6 +110,7 @@ func TestReturnTemplateRenders(t *testing.T) {
 // A template that cannot work is refused with the template's own words and
 // where it went wrong (line, and column where Go's parser gives one).
 func TestReturnTemplateProblems(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ src, want string }{
 		{"Hello {{.LeadName", "return_template:1: unclosed action"},
 		{"line one\n{{if .Reason}}no end", "return_template:2: unexpected EOF"},
@@ -140,6 +144,7 @@ func TestReturnTemplateProblems(t *testing.T) {
 // A source's return_template is checked when the source is saved: the
 // problem is named return_template; a blank one means the built-in template.
 func TestSourceConfigChecksTheReturnTemplate(t *testing.T) {
+	t.Parallel()
 	bad, blank, good := "{{.Nope}}", " \n ", "Subject: {{.Reason}}\n{{.LeadName}}"
 	for _, c := range []struct {
 		tmpl    *string

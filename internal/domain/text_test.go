@@ -8,6 +8,7 @@ import (
 // external_id: any script and emoji, up to 128 characters (not bytes); no
 // control characters (Cc) and no line or paragraph separators.
 func TestExternalIDCharacters(t *testing.T) {
+	t.Parallel()
 	for _, id := range []string{
 		"🦊-42", "طلب-٤٢", "注文-四二", "👨\u200d👩\u200d👧", "a\u200bb", "Zoë", "a\ufffdb",
 		strings.Repeat("é", 128), strings.Repeat("🦊", 128), strings.Repeat("x", 128),
@@ -32,6 +33,7 @@ func TestExternalIDCharacters(t *testing.T) {
 // Other strings: NUL and invalid UTF-8 are refused, naming the field; the
 // rest (control characters such as newlines in notes included) is kept.
 func TestLeadStringsRefuseNULAndInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	for field, in := range map[string]LeadInput{
 		"first_name":          {FirstName: "A\x00"},
 		"notes":               {Notes: "\xff"},
@@ -61,6 +63,7 @@ func TestLeadStringsRefuseNULAndInvalidUTF8(t *testing.T) {
 }
 
 func TestLeadStatuses(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"new", "returned", "onboarding", "invalid"} {
 		if !ValidLeadStatus(s) {
 			t.Errorf("%s refused", s)

@@ -8,6 +8,7 @@ import (
 // TestTransferDirections is SPEC §5.3's table: every direction with every
 // mode and the settings that open or close it.
 func TestTransferDirections(t *testing.T) {
+	t.Parallel()
 	master := LinkedOrg{ID: "m"}
 	sub1 := LinkedOrg{ID: "s1", ParentID: "m"}
 	sub2 := LinkedOrg{ID: "s2", ParentID: "m"}

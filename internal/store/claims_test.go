@@ -65,6 +65,7 @@ func claimStatus(t *testing.T, s *store.Store, leadID string, seq int) string {
 // claimable. Each claim assigns the lead, takes it out of the queue, sets
 // the org's window and says so on the timeline.
 func TestClaimTakesHighestPriorityThenOldest(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 2, domain.SourceConfig{})
 	normal := queueSource(t, s, f, "normal", "normal", "")
@@ -114,6 +115,7 @@ func TestClaimTakesHighestPriorityThenOldest(t *testing.T) {
 // second claim takes the next lead at once (SKIP LOCKED) instead of queueing
 // behind the first, as a plain FOR UPDATE would make every claimer do.
 func TestConcurrentClaimsTakeEachLeadOnce(t *testing.T) {
+	t.Parallel()
 	pool, _ := testenv.DB(t)
 	s := store.New(pool) // committed transactions: the race is between them
 	f := queueSource(t, s, seed(t, s, 20, domain.SourceConfig{}), "race", "normal", "")
@@ -186,6 +188,7 @@ func TestConcurrentClaimsTakeEachLeadOnce(t *testing.T) {
 // the lead back once, however often the expiry runs; a lead that changed
 // hands meanwhile stays where it is.
 func TestReleaseWorkedAndExpiry(t *testing.T) {
+	t.Parallel()
 	s, f := claimFixture(t, 3)
 	a, b, manager := f.staff[0], f.staff[1], f.staff[2]
 	first := queued(t, s, f, "first")
@@ -279,6 +282,7 @@ func TestReleaseWorkedAndExpiry(t *testing.T) {
 // the operator on a team-owned lead; the reason goes on the timeline, the
 // lead is assigned to nobody, waits nowhere and its claim closes.
 func TestMarkInvalid(t *testing.T) {
+	t.Parallel()
 	s, f := claimFixture(t, 3)
 	rep, pro, manager := f.staff[0], f.staff[1], f.staff[2]
 	lead := queued(t, s, f, "junk")
@@ -319,6 +323,7 @@ func TestMarkInvalid(t *testing.T) {
 // The reconciler's list: open claims made before the cutoff whose run was
 // never recorded as started, and open claims whose window ended before it.
 func TestStrandedClaims(t *testing.T) {
+	t.Parallel()
 	s, f := claimFixture(t, 1)
 	lead := queued(t, s, f, "stranded")
 	c, _ := claim(t, s, f, f.staff[0])

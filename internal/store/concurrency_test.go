@@ -20,6 +20,7 @@ import (
 // the same new labels in different orders used to deadlock (a 500) or lose a
 // label (the loser of an insert race saw no row to link).
 func TestNewLabelsInAnyOrderNeitherDeadlockNorGetLost(t *testing.T) {
+	t.Parallel()
 	pool, _ := testenv.DB(t)
 	s := store.New(pool) // committed transactions: the race is between them
 	f := seed(t, s, 1, domain.SourceConfig{})
@@ -65,6 +66,7 @@ func TestNewLabelsInAnyOrderNeitherDeadlockNorGetLost(t *testing.T) {
 // linked, "D over A" and "B over C" lock disjoint org pairs; each alone is
 // fine, together they make the cycle A→B→C→D→A.
 func TestConcurrentLinksOverDisjointPairsCannotCloseACycle(t *testing.T) {
+	t.Parallel()
 	pool, _ := testenv.DB(t)
 	s := store.New(pool)
 	for round := 0; round < 20; round++ {
@@ -101,6 +103,7 @@ func TestConcurrentLinksOverDisjointPairsCannotCloseACycle(t *testing.T) {
 // for an email never begun, is on the timeline once; a sent email is never
 // recorded failed.
 func TestEmailFailureIsRecordedOnce(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 1, domain.SourceConfig{})
 	in := post(t, s, f, "fail-once", "")
@@ -136,6 +139,7 @@ func TestEmailFailureIsRecordedOnce(t *testing.T) {
 }
 
 func TestUnreachableIsTheDatabaseNotTheCaller(t *testing.T) {
+	t.Parallel()
 	pool, err := pgxpool.New(ctx, "postgres://nobody@127.0.0.1:1/x?connect_timeout=1")
 	must(t, err)
 	defer pool.Close()

@@ -60,6 +60,7 @@ func uncovered(t *testing.T, s *store.Store, orgs ...string) map[string]store.Un
 // spring-forward night and in Tokyo; a day's digest lists exactly its
 // leads, in order, and once recorded the day is covered.
 func TestDigestDaysFollowEachOrgsTimezone(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	chi, tok := zoned(t, s, "America/Chicago"), zoned(t, s, "Asia/Tokyo")
@@ -116,6 +117,7 @@ func TestDigestDaysFollowEachOrgsTimezone(t *testing.T) {
 // the first ended; the recipients are the subscribed, active admins and
 // staff.
 func TestDigestListsWhatTheOrgHolds(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	m, sub := linkedPair(t, s)

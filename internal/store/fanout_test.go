@@ -11,6 +11,7 @@ import (
 )
 
 func TestSubAgenciesEvenlyRotatesThenEachSubRoutesItsOwnWay(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	master, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")

@@ -15,6 +15,7 @@ import (
 func wfID(id string) string { return "invitation/" + id }
 
 func TestInvitationLifecycle(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
@@ -92,6 +93,7 @@ func TestInvitationLifecycle(t *testing.T) {
 }
 
 func TestCloseInvitationIsIdempotentPerOutcome(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")
@@ -109,6 +111,7 @@ func TestCloseInvitationIsIdempotentPerOutcome(t *testing.T) {
 }
 
 func TestInviteRefusesWhatCannotBeLinked(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	mk := func(n string) store.Org {
@@ -135,6 +138,7 @@ func TestInviteRefusesWhatCannotBeLinked(t *testing.T) {
 }
 
 func TestUnlinkDropsTheSubAgencyFromRotations(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	m, _, _, err := s.CreateOrg(ctx, "M", "UTC", "m@"+d, "M")
@@ -162,6 +166,7 @@ func TestUnlinkDropsTheSubAgencyFromRotations(t *testing.T) {
 // An invitation whose run was lost stays pending past its expiry; it must not
 // block inviting the same email again, and it reads as expired afterwards.
 func TestStalePendingInvitationDoesNotBlockReinviting(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	m, _, _, err := s.CreateOrg(ctx, "Master", "UTC", "m@"+d, "M")

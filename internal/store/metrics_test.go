@@ -13,6 +13,7 @@ import (
 // the lead as a fallback, and speed-to-lead from the post — only for the
 // decision that first placed the lead, never for a re-read.
 func TestDecisionCarriesWhatTheMetricsCount(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 
@@ -68,6 +69,7 @@ func TestDecisionCarriesWhatTheMetricsCount(t *testing.T) {
 // sub-agency's hop that places it has, and a sub-agency without a source for
 // the slug is mode "" with the owner fallback.
 func TestFanOutSpeedToLeadIsTheLastHops(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	master, sub := linkedPair(t, s)
@@ -94,6 +96,7 @@ func TestFanOutSpeedToLeadIsTheLastHops(t *testing.T) {
 // MarkEmailFailed says yes once per email given up: not again, and not for
 // one that was sent.
 func TestMarkEmailFailedReportsOnce(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	key, sent := "purchase:metrics-"+domain.NewID(), "purchase:metrics-"+domain.NewID()
 	for _, k := range []string{key, sent} {
@@ -116,6 +119,7 @@ func TestMarkEmailFailedReportsOnce(t *testing.T) {
 // A transfer batch reports what it moved and failed this time, so a batch
 // run again after its commit adds nothing to the metrics.
 func TestTransferBatchReportsWhatItDidThisTime(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	m, sub := linkedPair(t, s)

@@ -40,6 +40,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 // the org's owner, admins and managers may, the assignee must be an active
 // user of the org that holds the lead, and a lead still being routed waits.
 func TestAssignKeepsTheOwnerAndSaysWhoDidIt(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 3, domain.SourceConfig{}) // staff, professional, manager
 	staff, pro, manager := f.staff[0], f.staff[1], f.staff[2]
@@ -92,6 +93,7 @@ func TestAssignKeepsTheOwnerAndSaysWhoDidIt(t *testing.T) {
 // Transferring a lead to a user is final for the org: afterwards only that
 // user may assign it or pass it on, and giving it back makes it team-owned.
 func TestOwnershipTransferIsFinalForTheOrg(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 3, domain.SourceConfig{})
 	staff, pro, manager := f.staff[0], f.staff[1], f.staff[2]
@@ -143,6 +145,7 @@ func TestOwnershipTransferIsFinalForTheOrg(t *testing.T) {
 // Bulk assignment is all or nothing: one lead the caller may not assign,
 // or one the org does not hold, and no lead changes.
 func TestBulkAssignIsAllOrNothing(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 3, domain.SourceConfig{})
 	staff, pro, manager := f.staff[0], f.staff[1], f.staff[2]

@@ -55,6 +55,7 @@ func rerouteAll(t *testing.T, s *store.Store, u store.User) []store.Decision {
 // rotation, over the others, with the reason on the timeline; their
 // agent-owned lead stays theirs; a second pass changes nothing.
 func TestDeactivationReroutesTeamLeadsAndKeepsAgentOwnedOnes(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 3, domain.SourceConfig{})
 	gone, manager := f.staff[0], f.staff[2]
@@ -140,6 +141,7 @@ func TestDeactivationReroutesTeamLeadsAndKeepsAgentOwnedOnes(t *testing.T) {
 // rerouted one (assigned to nobody); a fan-out source does not pass it down
 // again but gives it to the owner; a user reactivated first keeps the lead.
 func TestRerouteAppliesTheSourceRulesOfTheHoldingOrg(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 2, domain.SourceConfig{Name: "EQ", Routing: domain.Routing{Mode: domain.RoutePending}})
 	a, b := f.staff[0], f.staff[1]

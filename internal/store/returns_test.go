@@ -34,6 +34,7 @@ func unnotified(t *testing.T, s *store.Store) []string {
 // reads the source's addresses, its comments setting and its template), and
 // happens once: a second return is a conflict that writes nothing.
 func TestReturnLeadOnceWithItsComments(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	tmpl := "Subject: {{.Reason}}\n{{.LeadName}}"
 	f := seed(t, s, 3, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteQueue},
@@ -96,6 +97,7 @@ func TestReturnLeadOnceWithItsComments(t *testing.T) {
 // (403); no comments are stored as none. A lead still being routed or
 // waiting for a handover decision cannot be returned yet (409).
 func TestReturnLeadRefusals(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	m, sub := linkedPair(t, s)
 	id := routed(t, s, m, "x1")
@@ -130,6 +132,7 @@ func TestReturnLeadRefusals(t *testing.T) {
 // A lead moved down to a sub-agency is returned there, and the vendor that
 // is told is the one of the source that received it: the master's.
 func TestReturnFromASubAgencyTellsTheReceivingSource(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	master := seed(t, s, 1, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner},
 		ReturnNotificationEmails: []string{"vendor@eq.example"}})

@@ -12,6 +12,7 @@ import (
 // The names a run's summary shows come with the vendor key, or in one
 // query by id; what cannot be read is left empty, never an error.
 func TestRunNames(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 1, domain.SourceConfig{})
 	to, _, _, err := s.CreateOrg(ctx, "North Agency", "UTC", "north@"+domainFor(t), "N")
@@ -46,6 +47,7 @@ func TestRunNames(t *testing.T) {
 // A decision's Rule is its reason with people as user ids: what Temporal
 // may show. The reason on the timeline keeps the names.
 func TestDecisionRuleNamesNobody(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 2, domain.SourceConfig{})
 	d, err := route(s, post(t, s, f, "rule-1", "").LeadID)

@@ -74,6 +74,7 @@ func post(t *testing.T, s *store.Store, f fixture, ext string, loc string) store
 }
 
 func TestRotationIsFairUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	f := seed(t, s, 7, domain.SourceConfig{})
@@ -164,6 +165,7 @@ func routeN(t *testing.T, s *store.Store, f fixture, prefix string, n int) map[s
 }
 
 func TestRotationSkipsInactiveAndGivesNoCatchUpSurge(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 3, domain.SourceConfig{})
 	a, b, c := f.staff[0], f.staff[1], f.staff[2]
@@ -189,6 +191,7 @@ func TestRotationSkipsInactiveAndGivesNoCatchUpSurge(t *testing.T) {
 }
 
 func TestNoStaffFallsBackToOwner(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 0, domain.SourceConfig{})
 	d, err := route(s, post(t, s, f, "a", "").LeadID)
@@ -208,6 +211,7 @@ func TestNoStaffFallsBackToOwner(t *testing.T) {
 }
 
 func TestOwnerMode(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 3, domain.SourceConfig{Name: "Web", Routing: domain.Routing{Mode: domain.RouteOwner}})
 	got := routeN(t, s, f, "o", 3)
@@ -217,6 +221,7 @@ func TestOwnerMode(t *testing.T) {
 }
 
 func TestPendingQueueAndForceLocation(t *testing.T) {
+	t.Parallel()
 	queue := "queue"
 	cases := []struct {
 		name      string
@@ -254,6 +259,7 @@ func TestPendingQueueAndForceLocation(t *testing.T) {
 }
 
 func TestRouteLeadTwiceDecidesOnce(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 3, domain.SourceConfig{})
 	id := post(t, s, f, "once", "").LeadID
@@ -273,6 +279,7 @@ func TestRouteLeadTwiceDecidesOnce(t *testing.T) {
 }
 
 func TestInsertLeadIsIdempotentAndKeepsLabels(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 1, domain.SourceConfig{})
 	a := post(t, s, f, "dup", "")
@@ -288,6 +295,7 @@ func TestInsertLeadIsIdempotentAndKeepsLabels(t *testing.T) {
 }
 
 func TestAnotherOrgSeesNotFound(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 1, domain.SourceConfig{})
 	other, _, _, err := s.CreateOrg(ctx, "Other", "UTC", "o@other.example", "O")
@@ -307,6 +315,7 @@ func TestAnotherOrgSeesNotFound(t *testing.T) {
 }
 
 func TestListLeadsPagesWithoutGapsOrRepeats(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	f := seed(t, s, 1, domain.SourceConfig{})
 	want := map[string]bool{}
@@ -341,6 +350,7 @@ func TestListLeadsPagesWithoutGapsOrRepeats(t *testing.T) {
 }
 
 func TestLinkOrgsRefusesSelfSecondParentAndCycles(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	mk := func(n string) string {
 		o, _, _, err := s.CreateOrg(ctx, n, "UTC", n+"@x.example", n)
@@ -358,6 +368,7 @@ func TestLinkOrgsRefusesSelfSecondParentAndCycles(t *testing.T) {
 }
 
 func TestDeliveryIsRecordedOnce(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := store.Delivery{Key: "k1", MessageID: "m1@x", Kind: "purchase", To: "a@b.example", Subject: "s"}
 	sent, err := s.BeginDelivery(ctx, d)
@@ -372,6 +383,7 @@ func TestDeliveryIsRecordedOnce(t *testing.T) {
 }
 
 func TestTokensResolveAndDeactivatedUsersLoseThem(t *testing.T) {
+	t.Parallel()
 	s := testenv.Tx(t)
 	d := domainFor(t)
 	org, _, _, err := s.CreateOrg(ctx, "Org", "UTC", "o@"+d, "O")

@@ -65,6 +65,7 @@ func count(t *testing.T, p *pgxpool.Pool, sql string, args ...any) int {
 // TestTransferCarriesOverExactlyAsSpecified checks every rule of SPEC §5.3 on
 // one batch, then runs the batch again: nothing moves twice.
 func TestTransferCarriesOverExactlyAsSpecified(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	m, sub := linkedPair(t, s)
@@ -167,6 +168,7 @@ func TestTransferCarriesOverExactlyAsSpecified(t *testing.T) {
 // TestIdempotencyKeyFindsTheFirstTransfer: the same key and body records
 // nothing new; the same key with another body is refused.
 func TestIdempotencyKeyFindsTheFirstTransfer(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	m, sub := linkedPair(t, s)
@@ -196,6 +198,7 @@ func TestIdempotencyKeyFindsTheFirstTransfer(t *testing.T) {
 // receiving org; rejected, it is back with the sender as it was; both in
 // both orgs' feeds, and an answer applied twice decides once.
 func TestHandoverAcceptedAndRejected(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	m, sub := linkedPair(t, s)
@@ -273,6 +276,7 @@ func TestHandoverAcceptedAndRejected(t *testing.T) {
 // TestOwnerModeAssignsTheReceivingOwner: mode owner gives every moved lead
 // to the receiving org's owner, team-owned by that org.
 func TestOwnerModeAssignsTheReceivingOwner(t *testing.T) {
+	t.Parallel()
 	p, _ := testenv.DB(t)
 	s := store.New(p)
 	m, sub := linkedPair(t, s)
