@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -355,6 +356,11 @@ func supervise(dir string, idle time.Duration) int {
 	if err != nil {
 		return fail(fmt.Errorf("supervisor lock: %w", err))
 	}
+	// The lock lives as long as the open file: without a use at the end,
+	// the garbage collector may finalize me (closing it, dropping the lock)
+	// while the cluster runs, and the next test process would take the
+	// cluster for orphaned and start another in its directory.
+	defer runtime.KeepAlive(me)
 	// For a person (or test) who wants to know which process owns the cluster.
 	_, _ = fmt.Fprintf(me, "%d\n", os.Getpid())
 	port, err := devstack.FreePort(0)
