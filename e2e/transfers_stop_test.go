@@ -77,7 +77,10 @@ func (s *stack) stopMidRun(t *testing.T, from, to tenant, mode, token string, ch
 // whole second batch failed with reason and still in the sending org with
 // no transfer event, and the transfer partial. The receiving org sees the
 // counts only.
-func (s *stack) assertStoppedMidRun(t *testing.T, from, to tenant, ids []string, done resp, reason string) {
+//
+// firstAt is where the lead the first batch moved is now: the receiving org,
+// or the sending one when the change also withdrew its pending handover.
+func (s *stack) assertStoppedMidRun(t *testing.T, from, to, firstAt tenant, ids []string, done resp, reason string) {
 	t.Helper()
 	failed, _ := done.body["failed"].([]any)
 	if done.str("status") != "partial" || done.body["transferred"] != float64(1) || done.body["failed_count"] != float64(999) || len(failed) != 999 {
@@ -99,8 +102,8 @@ func (s *stack) assertStoppedMidRun(t *testing.T, from, to tenant, ids []string,
 	if got := s.count(t, `SELECT count(*) FROM timeline_events WHERE lead_id = ANY($1) AND kind = 'transferred'`, ids[500:]); got != 0 {
 		t.Fatalf("%d leads moved after the change", got)
 	}
-	if got := s.count(t, `SELECT count(*) FROM leads WHERE id = $1 AND org_id = $2`, ids[0], to.id); got != 1 {
-		t.Fatal("the lead the first batch held moved before the change")
+	if got := s.count(t, `SELECT count(*) FROM leads WHERE id = $1 AND org_id = $2`, ids[0], firstAt.id); got != 1 {
+		t.Fatal("the lead the first batch held is not where the change left it")
 	}
 	seen := s.do(t, "GET", "/v1/orgs/"+to.id+"/transfers/"+done.str("id"), to.ownerToken, nil)
 	if _, shown := seen.body["failed"]; seen.status != 200 || shown || seen.body["failed_count"] != float64(999) ||
@@ -122,7 +125,7 @@ func TestTransferStopsWhenUnlinked(t *testing.T) {
 	ids, done := s.stopMidRun(t, m, sub, "staff_evenly", m.ownerToken, func() resp {
 		return s.do(t, "DELETE", "/v1/orgs/"+m.id+"/sub-agencies/"+sub.id, m.ownerToken, nil)
 	})
-	s.assertStoppedMidRun(t, m, sub, ids, done, "orgs no longer linked")
+	s.assertStoppedMidRun(t, m, sub, sub, ids, done, "orgs no longer linked")
 }
 
 // TestTransferStopsWhenHandoverTurnedOff: a manager hands 1,000 leads over
@@ -138,7 +141,12 @@ func TestTransferStopsWhenHandoverTurnedOff(t *testing.T) {
 	ids, done := s.stopMidRun(t, m, sub, "manager_review", manager, func() resp {
 		return s.do(t, "PATCH", "/v1/orgs/"+m.id, m.ownerToken, map[string]any{"handover_enabled": false})
 	})
-	s.assertStoppedMidRun(t, m, sub, ids, done, "handover turned off")
+	// The first batch's lead was waiting for the sub-agency's answer: turning
+	// handover off withdrew that handover too, so the lead is back with m.
+	s.assertStoppedMidRun(t, m, sub, m, ids, done, "handover turned off")
+	if got := s.count(t, `SELECT count(*) FROM handovers WHERE lead_id = $1 AND status = 'withdrawn'`, ids[0]); got != 1 {
+		t.Fatal("the first batch's pending handover was not withdrawn")
+	}
 }
 
 // TestTransferStopsWhenCrossSiloTurnedOff: one sub-agency sends 1,000 leads
@@ -155,7 +163,7 @@ func TestTransferStopsWhenCrossSiloTurnedOff(t *testing.T) {
 	ids, done := s.stopMidRun(t, a, b, "owner", a.ownerToken, func() resp {
 		return s.do(t, "PATCH", "/v1/orgs/"+m.id, m.ownerToken, map[string]any{"cross_silo": false})
 	})
-	s.assertStoppedMidRun(t, a, b, ids, done, "cross_silo turned off")
+	s.assertStoppedMidRun(t, a, b, b, ids, done, "cross_silo turned off")
 }
 
 // TestTransferFailureReasonsOnlyForTheSender: the leads a transfer could not
