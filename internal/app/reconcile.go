@@ -46,14 +46,37 @@ func reconcileLoop(ctx context.Context, d *Deps) {
 		}
 		r, err := Reconcile(ctx, d, domain.UnroutedAfter)
 		recordReconciled(ctx, d, r, err)
-		if err != nil && ctx.Err() == nil {
-			d.Log.Warn("reconcile pass failed", zap.Error(err))
-		}
-		if r.Unrouted > 0 || r.Invitations > 0 || r.Expired > 0 || r.Reroutes > 0 {
-			d.Log.Warn("reconciled stranded work", zap.Int("unrouted", r.Unrouted), zap.Int("restarted", r.Restarted),
-				zap.Int("failed", r.Failed), zap.Int("invitations", r.Invitations), zap.Int("expired_invitations", r.Expired),
-				zap.Int("reroutes", r.Reroutes))
-		}
+		logRound(ctx, d.Log, r, err)
+	}
+}
+
+// logRound writes a round's one log line with every counter, so an operator
+// reads all a pass did from one line: a warning when the pass failed or found
+// stranded leads, invitations or deactivated users (as before the counters
+// were joined), otherwise information. A pass cut short by the worker
+// stopping is not a failure.
+func logRound(ctx context.Context, log *zap.Logger, r Reconciled, err error) {
+	fields := r.logFields()
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("reconcile pass failed", append(fields, zap.Error(err))...)
+	case r.Unrouted > 0 || r.Invitations > 0 || r.Expired > 0 || r.Reroutes > 0:
+		log.Warn("reconciled stranded work", fields...)
+	default:
+		log.Info("reconcile pass", fields...)
+	}
+}
+
+// logFields are r's counters as log fields, one for each field of
+// Reconciled: TestTheLogLineReportsEveryCounter fails when a counter is
+// added without its field here.
+func (r Reconciled) logFields() []zap.Field {
+	return []zap.Field{
+		zap.Int("unrouted", r.Unrouted), zap.Int("restarted", r.Restarted), zap.Int("failed", r.Failed),
+		zap.Int("invitations", r.Invitations), zap.Int("expired_invitations", r.Expired),
+		zap.Int("transfers", r.Transfers), zap.Int("reroutes", r.Reroutes), zap.Int("returns", r.Returns),
+		zap.Int("claims", r.Claims), zap.Int("handovers", r.Handovers),
+		zap.Int("distributions", r.Distributions), zap.Int("digests", r.Digests),
 	}
 }
 
