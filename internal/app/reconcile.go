@@ -2,18 +2,12 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/store"
-	"github.com/leadrelay/leadrelay/workflows"
 )
-
-// maxFailuresInARow ends a pass early when Temporal is unreachable.
-const maxFailuresInARow = 20
 
 // ReconcilePage is how many rows one query of a pass reads.
 var ReconcilePage = 500
@@ -52,14 +46,37 @@ func reconcileLoop(ctx context.Context, d *Deps) {
 		}
 		r, err := Reconcile(ctx, d, domain.UnroutedAfter)
 		recordReconciled(ctx, d, r, err)
-		if err != nil && ctx.Err() == nil {
-			d.Log.Warn("reconcile pass failed", zap.Error(err))
-		}
-		if r.Unrouted > 0 || r.Invitations > 0 || r.Expired > 0 || r.Reroutes > 0 {
-			d.Log.Warn("reconciled stranded work", zap.Int("unrouted", r.Unrouted), zap.Int("restarted", r.Restarted),
-				zap.Int("failed", r.Failed), zap.Int("invitations", r.Invitations), zap.Int("expired_invitations", r.Expired),
-				zap.Int("reroutes", r.Reroutes))
-		}
+		logRound(ctx, d.Log, r, err)
+	}
+}
+
+// logRound writes a round's one log line with every counter, so an operator
+// reads all a pass did from one line: a warning when the pass failed or found
+// stranded leads, invitations or deactivated users (as before the counters
+// were joined), otherwise information. A pass cut short by the worker
+// stopping is not a failure.
+func logRound(ctx context.Context, log *zap.Logger, r Reconciled, err error) {
+	fields := r.logFields()
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("reconcile pass failed", append(fields, zap.Error(err))...)
+	case r.Unrouted > 0 || r.Invitations > 0 || r.Expired > 0 || r.Reroutes > 0:
+		log.Warn("reconciled stranded work", fields...)
+	default:
+		log.Info("reconcile pass", fields...)
+	}
+}
+
+// logFields are r's counters as log fields, one for each field of
+// Reconciled: TestTheLogLineReportsEveryCounter fails when a counter is
+// added without its field here.
+func (r Reconciled) logFields() []zap.Field {
+	return []zap.Field{
+		zap.Int("unrouted", r.Unrouted), zap.Int("restarted", r.Restarted), zap.Int("failed", r.Failed),
+		zap.Int("invitations", r.Invitations), zap.Int("expired_invitations", r.Expired),
+		zap.Int("transfers", r.Transfers), zap.Int("reroutes", r.Reroutes), zap.Int("returns", r.Returns),
+		zap.Int("claims", r.Claims), zap.Int("handovers", r.Handovers),
+		zap.Int("distributions", r.Distributions), zap.Int("digests", r.Digests),
 	}
 }
 
@@ -94,30 +111,6 @@ var reconcilePasses = []func(context.Context, *Deps, time.Time, *Reconciled) err
 	},
 }
 
-// reconcileTransfers starts the run of every transfer recorded but not
-// completed (a crash between the row and the start, a run terminated by an
-// operator): moving a batch again changes nothing that moved, so the new run
-// finishes what the old one did not.
-func reconcileTransfers(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
-	running, err := d.Store.RunningTransfers(ctx, cutoff, ReconcilePage)
-	if err != nil {
-		return err
-	}
-	for _, t := range running {
-		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartTransfer(ctx, d.Temporal, d.Cfg.TaskQueue,
-				workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total},
-				d.Store.RunNames(ctx, store.RunRef{OrgID: t.OrgID, ToOrgID: t.ToOrgID}))
-		})
-		if err != nil {
-			d.Log.Warn("reconcile: could not start a transfer's run", zap.String("transfer_id", t.ID), zap.Error(err))
-			continue
-		}
-		r.Transfers++
-	}
-	return nil
-}
-
 // startTimeout bounds each start of a pass, so an unresponsive Temporal
 // cannot hold a pass for ever.
 const startTimeout = 10 * time.Second
@@ -126,115 +119,6 @@ func withTimeout(ctx context.Context, f func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	return f(ctx)
-}
-
-func reconcileLeads(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
-	var after store.UnroutedLead
-	failedInARow := 0
-	for {
-		page, err := d.Store.Unrouted(ctx, cutoff, after, ReconcilePage)
-		if err != nil {
-			return err
-		}
-		r.Unrouted += len(page)
-		for _, l := range page {
-			if !workflows.ValidWorkflowID(l.WorkflowID) {
-				l.WorkflowID = workflows.LeadWorkflowID(l.LeadID)
-				if err := d.Store.SetWorkflowID(ctx, l.LeadID, l.WorkflowID); err != nil {
-					return err
-				}
-			}
-			err := withTimeout(ctx, func(ctx context.Context) error {
-				return workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l.WorkflowID,
-					workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID}, workflows.RestartClosed,
-					d.Store.RunNames(ctx, store.RunRef{OrgID: l.OrgID, LeadID: l.LeadID}))
-			})
-			if err != nil {
-				r.Failed++
-				failedInARow++
-				d.Log.Warn("reconcile: could not start the run of an unrouted lead", zap.String("lead_id", l.LeadID),
-					zap.String("workflow_id", l.WorkflowID), zap.Error(err))
-				if failedInARow >= maxFailuresInARow {
-					// Temporal is down or refusing: a pass over a large backlog
-					// would only pile up time-outs. The next pass starts over.
-					return fmt.Errorf("reconcile: %d starts failed in a row, pass stopped: %w", failedInARow, err)
-				}
-				continue
-			}
-			failedInARow = 0
-			r.Restarted++
-			d.Log.Info("reconcile: run of an unrouted lead started or found", zap.String("lead_id", l.LeadID),
-				zap.String("workflow_id", l.WorkflowID))
-		}
-		if len(page) < ReconcilePage {
-			return nil
-		}
-		after = page[len(page)-1]
-	}
-}
-
-// InvitationRecheck is how long the reconciler leaves a pending invitation
-// it checked alone: its run was started or found then, and invitations wait
-// days. One whose start failed is tried again after it too, which for a
-// backstop of a run that waits a week is soon enough.
-var InvitationRecheck = 15 * time.Minute
-
-// reconcileInvitations makes sure every pending invitation due for a check
-// (store.DueInvitations) has its run, and closes those past their expiry.
-func reconcileInvitations(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
-	now := time.Now()
-	for {
-		page, err := d.Store.DueInvitations(ctx, cutoff, now, InvitationRecheck, ReconcilePage)
-		if err != nil {
-			return err
-		}
-		for _, inv := range page {
-			reconcileInvitation(ctx, d, inv, r)
-		}
-		if len(page) < ReconcilePage {
-			return nil
-		}
-	}
-}
-
-func reconcileInvitation(ctx context.Context, d *Deps, inv store.Invitation, r *Reconciled) {
-	if !time.Now().Before(inv.ExpiresAt) {
-		if err := d.Store.CloseInvitation(ctx, inv.ID, domain.InviteExpired); err == nil {
-			r.Expired++
-		}
-		return
-	}
-	err := withTimeout(ctx, func(ctx context.Context) error {
-		return workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
-			InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt}, d.Store.RunNames(ctx, store.RunRef{OrgID: inv.OrgID}).Org)
-	})
-	if err != nil {
-		d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))
-		return
-	}
-	r.Invitations++
-}
-
-// reconcileReroutes starts the reroute of every user deactivated before
-// cutoff who still has team-owned leads assigned: the API crashed between
-// the PATCH and the start, or a lead was routed to them while the
-// deactivation committed. RestartClosed: a run that completed is run again,
-// and only finds what it missed.
-func reconcileReroutes(ctx context.Context, d *Deps, cutoff time.Time, r *Reconciled) error {
-	return eachPage(func(after string) ([]store.StrandedDeactivation, error) {
-		return d.Store.StrandedDeactivations(ctx, cutoff, after, ReconcilePage)
-	}, func(u store.StrandedDeactivation) string { return u.UserID }, func(u store.StrandedDeactivation) {
-		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartReroute(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.RerouteInput{
-				UserID: u.UserID, OrgID: u.OrgID, Deactivation: u.Deactivations}, workflows.RestartClosed,
-				d.Store.RunNames(ctx, store.RunRef{OrgID: u.OrgID}).Org)
-		})
-		if err != nil {
-			d.Log.Warn("reconcile: could not start a deactivated user's reroute", zap.String("user_id", u.UserID), zap.Error(err))
-			return
-		}
-		r.Reroutes++
-	})
 }
 
 // eachPage reads rows a page at a time (ReconcilePage rows, after the key of

@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Table renders the result as the one table `starter bench` prints: what
+// was measured, then the goals' ratios.
+func (r Result) Table() string {
+	var b strings.Builder
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+	row := func(k, v string) { fmt.Fprintf(&b, "| %-66s | %29s |\n", k, v) }
+	fmt.Fprintf(&b, "| %-66s | %29s |\n|%s|%s|\n", "measure", "value", strings.Repeat("-", 68), strings.Repeat("-", 31))
+	half := fmt.Sprintf("%d at %.1f/s, half the peak", r.HalfN, r.HalfRate)
+	row(fmt.Sprintf("no-op baseline: peak rate (%d runs, %d in flight)", r.NoopN, r.Conc), fmt.Sprintf("%.1f wf/s", r.NoopRate))
+	row("no-op start → completion p50/p99 at the peak", ms(r.NoopP50)+" / "+ms(r.NoopP99))
+	row("no-op start → completion p50/p99 ("+half+")", ms(r.HalfNoopP50)+" / "+ms(r.HalfNoopP99))
+	row("speed-to-lead p50/p95/p99 ("+half+")", ms(r.HalfSTLp50)+" / "+ms(r.HalfSTLp95)+" / "+ms(r.HalfSTLp99))
+	row("HTTP answer p50/p99 ("+half+")", ms(r.HalfHTTPp50)+" / "+ms(r.HalfHTTPp99))
+	row(fmt.Sprintf("speed-to-lead p50/p95/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.STLp50)+" / "+ms(r.STLp95)+" / "+ms(r.STLp99))
+	row(fmt.Sprintf("HTTP answer p50/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.HTTPp50)+" / "+ms(r.HTTPp99))
+	row(fmt.Sprintf("ingestion, post → assigned (%d leads)", r.LeadsN), fmt.Sprintf("%.1f leads/s", r.IngestRate))
+	row("speed-to-lead p50/p99 at full load (backlog)", ms(r.LoadSTLp50)+" / "+ms(r.LoadSTLp99))
+	row("HTTP answer p50/p99 at full load", ms(r.LoadHTTPp50)+" / "+ms(r.LoadHTTPp99))
+	if r.FanOutN > 0 {
+		row(fmt.Sprintf("no-op hop: parent → child, peak (%d pairs)", r.FanOutN), fmt.Sprintf("%.1f pairs/s", r.NoopHopRate))
+		row(fmt.Sprintf("fan-out over %d sub-agencies (%d leads)", r.FanOutSubs, r.FanOutN), fmt.Sprintf("%.1f leads/s", r.FanOutRate))
+		row("fan-out leads/s ÷ no-op hop pairs/s (not a goal: the child's cost)", fmt.Sprintf("%.2f", ratio(r.FanOutRate, r.NoopHopRate)))
+		row("fan-out: max − min leads per sub-agency", strconv.Itoa(r.FanOutSpread))
+		row("fan-out: largest history (events)", strconv.FormatInt(r.MaxHistory, 10))
+	}
+	if r.TransferN > 0 {
+		row(fmt.Sprintf("transfer, request → all moved (%d leads)", r.TransferN), fmt.Sprintf("%.1f leads/s", r.TransferRate))
+		row("transfer: largest history (events)", strconv.FormatInt(r.TransferHistory, 10))
+	}
+	row("posts answered 429 (retried)", strconv.FormatInt(r.RateLimited, 10))
+	rss := "not measured"
+	if r.WorkerPeakRSS > 0 {
+		rss = fmt.Sprintf("%.1f MiB", float64(r.WorkerPeakRSS)/(1<<20))
+	}
+	row("worker peak RSS", rss)
+	for _, g := range r.Goals() {
+		row("goal: "+g.String(), g.Verdict())
+	}
+	return b.String()
+}
