@@ -62,6 +62,10 @@ func logRound(ctx context.Context, log *zap.Logger, r Reconciled, err error) {
 		log.Warn("reconcile pass failed", append(fields, zap.Error(err))...)
 	case r.Unrouted > 0 || r.Invitations > 0 || r.Expired > 0 || r.Reroutes > 0:
 		log.Warn("reconciled stranded work", fields...)
+	case r == (Reconciled{}):
+		// A pass that found nothing is every worker's line every 30 s:
+		// kept for LOG_LEVEL=debug, out of the way otherwise.
+		log.Debug("reconcile pass", fields...)
 	default:
 		log.Info("reconcile pass", fields...)
 	}

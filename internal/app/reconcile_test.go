@@ -39,7 +39,7 @@ func TestTheLogLineReportsEveryCounter(t *testing.T) {
 		level zapcore.Level
 		msg   string
 	}{
-		{"quiet", Reconciled{}, nil, zapcore.InfoLevel, "reconcile pass"},
+		{"quiet", Reconciled{}, nil, zapcore.DebugLevel, "reconcile pass"},
 		{"stranded work", found, nil, zapcore.WarnLevel, "reconciled stranded work"},
 		{"failed", found, errors.New("temporal unreachable"), zapcore.WarnLevel, "reconcile pass failed"},
 	} {
