@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -105,9 +106,7 @@ func reconcileTransfers(ctx context.Context, d *Deps, cutoff time.Time, r *Recon
 	}
 	for _, t := range running {
 		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartTransfer(ctx, d.Temporal, d.Cfg.TaskQueue,
-				workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total},
-				d.Store.RunNames(ctx, store.RunRef{OrgID: t.OrgID, ToOrgID: t.ToOrgID}))
+			return d.Starter().Transfer(ctx, workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total}, t.OrgID, t.ToOrgID)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a transfer's run", zap.String("transfer_id", t.ID), zap.Error(err))
@@ -145,9 +144,8 @@ func reconcileLeads(ctx context.Context, d *Deps, cutoff time.Time, r *Reconcile
 				}
 			}
 			err := withTimeout(ctx, func(ctx context.Context) error {
-				return workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l.WorkflowID,
-					workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID}, workflows.RestartClosed,
-					d.Store.RunNames(ctx, store.RunRef{OrgID: l.OrgID, LeadID: l.LeadID}))
+				return d.Starter().Lead(ctx, l.WorkflowID,
+					workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID}, runs.RestartClosed)
 			})
 			if err != nil {
 				r.Failed++
@@ -205,8 +203,8 @@ func reconcileInvitation(ctx context.Context, d *Deps, inv store.Invitation, r *
 		return
 	}
 	err := withTimeout(ctx, func(ctx context.Context) error {
-		return workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
-			InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt}, d.Store.RunNames(ctx, store.RunRef{OrgID: inv.OrgID}).Org)
+		return d.Starter().Invitation(ctx, workflows.InvitationInput{
+			InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt})
 	})
 	if err != nil {
 		d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))
@@ -225,9 +223,8 @@ func reconcileReroutes(ctx context.Context, d *Deps, cutoff time.Time, r *Reconc
 		return d.Store.StrandedDeactivations(ctx, cutoff, after, ReconcilePage)
 	}, func(u store.StrandedDeactivation) string { return u.UserID }, func(u store.StrandedDeactivation) {
 		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartReroute(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.RerouteInput{
-				UserID: u.UserID, OrgID: u.OrgID, Deactivation: u.Deactivations}, workflows.RestartClosed,
-				d.Store.RunNames(ctx, store.RunRef{OrgID: u.OrgID}).Org)
+			return d.Starter().Reroute(ctx, workflows.RerouteInput{
+				UserID: u.UserID, OrgID: u.OrgID, Deactivation: u.Deactivations}, runs.RestartClosed)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a deactivated user's reroute", zap.String("user_id", u.UserID), zap.Error(err))
