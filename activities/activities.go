@@ -31,12 +31,12 @@ type Activities struct {
 	Outbox        *mail.Outbox
 	PublicBaseURL string
 	// StartHandover starts, or finds, the run that waits for a handed-over
-	// lead's review. internal/app wires workflows.StartHandover here: this
+	// lead's review. internal/app wires runs.Starter.Handover here: this
 	// package cannot import the workflows that call it.
 	StartHandover func(ctx context.Context, h HandoverRun) error
 	// StartLeadHop starts, or finds, a sub-agency hop run of a lead's
 	// routing: what a distribution does with each lead it passes down.
-	// internal/app wires it, for the same reason.
+	// internal/app wires runs.Starter.LeadHop here, for the same reason.
 	StartLeadHop func(ctx context.Context, h HopRun) error
 	// Metrics counts what the activities commit (nil: not counted).
 	Metrics *metrics.Metrics

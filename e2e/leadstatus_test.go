@@ -43,8 +43,8 @@ func TestEachRunSaysItsOwnOutcome(t *testing.T) {
 	claimWF := workflows.ClaimWorkflowID(leadID, 1)
 	cli := temporalCLI(t, s)
 	cli(t, "workflow", "terminate", "--workflow-id", claimWF, "--reason", "end the window now")
-	if err := workflows.StartClaim(ctx, s.deps.Temporal, s.store(), s.deps.Cfg.TaskQueue,
-		store.Claim{LeadID: leadID, OrgID: m.id, Seq: 1, ExpiresAt: time.Now().Add(-time.Second)}, store.RunNames{}); err != nil {
+	if err := s.deps.Starter().Claim(ctx,
+		store.Claim{LeadID: leadID, OrgID: m.id, Seq: 1, ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	var cr workflows.ClaimResult

@@ -39,5 +39,5 @@ func NoopHopWorkflow(ctx workflow.Context, childID string) error {
 // run (id its LeadID, ext its ExternalID): LeadSource "bench-noop" and
 // LeadStatus "bench" keep these runs out of every lead query.
 func BenchSearchAttributes(id, ext string) temporal.SearchAttributes {
-	return leadSearchAttributes("bench-noop", "bench-noop", id, "bench", ext)
+	return LeadSearchAttributes("bench-noop", "bench-noop", id, "bench", ext)
 }

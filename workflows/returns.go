@@ -1,18 +1,12 @@
 package workflows
 
 import (
-	"context"
 	"fmt"
 
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/leadrelay/leadrelay/activities"
-	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // ReturnWorkflowID names the run that tells a returned lead's vendor: a lead
@@ -54,23 +48,4 @@ func ReturnWorkflow(ctx workflow.Context, in ReturnInput) (ReturnResult, error) 
 	err = workflow.ExecuteActivity(act(ctx, bookkeepingOptions, "record the return emails that failed"), a.RecordReturnFailure,
 		activities.ReturnFailure{LeadID: in.LeadID, Reason: failureReason(err)}).Get(ctx, nil)
 	return ReturnResult{Addresses: n.Addresses, Failed: true}, err
-}
-
-// StartReturn starts a return's run, or finds the one running. The API calls
-// it once the return has committed; the reconciler for a return whose
-// emails were never dealt with (a crash between the commit and the start, a
-// run terminated). A completed run dealt with every address, so only a
-// failed one is started again. names name the lead, its source and the
-// returning org in the run's summary.
-func StartReturn(ctx context.Context, tc client.Client, queue string, in ReturnInput, slug string, names store.RunNames) error {
-	return startOrFind(ctx, tc, client.StartWorkflowOptions{
-		ID:                       ReturnWorkflowID(in.LeadID),
-		StaticSummary:            ReturnSummary(in, names),
-		StaticDetails:            returnDetails(in),
-		TaskQueue:                queue,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(in.OrgID), LeadIDKey.ValueSet(in.LeadID),
-			LeadSourceKey.ValueSet(slug), LeadStatusKey.ValueSet(domain.StatusReturned)),
-	}, ReturnWorkflow, in)
 }

@@ -8,10 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // What an operator reads of a run in the Temporal Web UI's list, and in
@@ -111,7 +108,7 @@ func hopSuffix(hop int) string {
 // LeadSummary is a lead run's one line: "Lead ext-123 from EverQuote →
 // Summit Insurance Group". n names the run's org (in.OrgID) and the source
 // that received the lead (its slug when unknown).
-func LeadSummary(in LeadInput, n store.RunNames) string {
+func LeadSummary(in LeadInput, n domain.RunNames) string {
 	src := text(n.Source, maxNameRunes, "")
 	if n.Source == "" {
 		src = text(in.Slug, maxNameRunes, in.Slug)
@@ -120,8 +117,8 @@ func LeadSummary(in LeadInput, n store.RunNames) string {
 		orgName(n.Org, in.OrgID) + hopSuffix(in.Hop))
 }
 
-// leadDetails are a lead run's ids and where to look further.
-func leadDetails(in LeadInput) string {
+// LeadDetails are a lead run's ids and where to look further.
+func LeadDetails(in LeadInput) string {
 	return bullets("lead "+code(in.LeadID)+", external id "+text(in.ExternalID, 128, "")+", source "+code(in.Slug),
 		"routed by the rules of org "+code(in.OrgID)+" for that source; "+hopWords(in.Hop),
 		"every run of this lead: `LeadID = \""+in.LeadID+"\"`; its timeline and reasons: `GET /v1/leads/"+in.LeadID+"`")
@@ -137,7 +134,7 @@ func hopWords(hop int) string {
 // hopSummary is the one line of the hop run a lead's run starts as its
 // child: the sub-agency by name, the source by slug.
 func hopSummary(in LeadInput, subName string) string {
-	return LeadSummary(in, store.RunNames{Org: subName})
+	return LeadSummary(in, domain.RunNames{Org: subName})
 }
 
 // decidedDetails are what a lead's run says once its hop decided: where the
@@ -173,7 +170,8 @@ func InvitationSummary(masterName, masterID string) string {
 	return oneLine("Invitation to become a sub-agency of " + orgName(masterName, masterID))
 }
 
-func invitationDetails(in InvitationInput) string {
+// InvitationDetails are an invitation run's ids and where to look further.
+func InvitationDetails(in InvitationInput) string {
 	return bullets("invitation "+code(in.InvitationID)+" from org "+code(in.MasterOrgID),
 		"expires "+in.ExpiresAt.UTC().Format(time.RFC3339)+" unless accepted, declined or revoked (each an Update)",
 		"status: the `status` query; the org's list: `GET /v1/orgs/"+in.MasterOrgID+"/invitations`")
@@ -191,11 +189,12 @@ func invitationNow(status string, link *InvitationLink) string {
 }
 
 // TransferSummary is a transfer run's one line.
-func TransferSummary(total int, mode domain.TransferMode, n store.RunNames) string {
+func TransferSummary(total int, mode domain.TransferMode, n domain.RunNames) string {
 	return oneLine(fmt.Sprintf("Transfer of %d leads %s → %s (%s)", total, orgName(n.Org, n.OrgID), orgName(n.ToOrg, n.ToOrgID), mode))
 }
 
-func transferDetails(in TransferInput, n store.RunNames) string {
+// TransferDetails are a transfer run's ids and where to look further.
+func TransferDetails(in TransferInput, n domain.RunNames) string {
 	return bullets("transfer "+code(in.TransferID)+" from org "+code(n.OrgID)+" to org "+code(n.ToOrgID)+", mode "+string(in.Mode),
 		fmt.Sprintf("%d leads in batches of %d, one transaction each", in.Total, TransferBatchSize),
 		"progress: the `progress` query, or `GET /v1/orgs/"+n.OrgID+"/transfers/"+in.TransferID+"` (failures with reasons)")
@@ -209,12 +208,13 @@ func transferNow(p TransferProgress, batch, batches int) string {
 }
 
 // HandoverSummary is the one line of a handed-over lead's review run.
-func HandoverSummary(n store.RunNames) string {
+func HandoverSummary(n domain.RunNames) string {
 	return oneLine("Handover of lead " + text(n.ExternalID, maxExternalRune, n.LeadID) + " " + orgName(n.Org, n.OrgID) + " → " +
 		orgName(n.ToOrg, n.ToOrgID) + ": waiting for a manager's review")
 }
 
-func handoverDetails(in HandoverInput) string {
+// HandoverDetails are a handover run's ids and how its review is answered.
+func HandoverDetails(in HandoverInput) string {
 	return bullets("lead "+code(in.LeadID)+", transfer "+code(in.TransferID)+" from org "+code(in.FromOrgID)+" to org "+code(in.ToOrgID),
 		"a manager of the receiving org answers: `POST /v1/leads/"+in.LeadID+"/handover/accept` or `…/reject`",
 		"no answer in "+domain.HandoverTTL.String()+": back with the sender")
@@ -225,7 +225,8 @@ func RerouteSummary(in RerouteInput, orgNameText string) string {
 	return oneLine("Reroute of deactivated user " + code(in.UserID) + "'s team-owned leads at " + orgName(orgNameText, in.OrgID))
 }
 
-func rerouteDetails(in RerouteInput) string {
+// RerouteDetails are a reroute run's ids and what it does.
+func RerouteDetails(in RerouteInput) string {
 	return bullets("user "+code(in.UserID)+" of org "+code(in.OrgID)+", deactivation "+strconv.Itoa(in.Deactivation),
 		"team-owned leads go back through their source's routing; agent-owned ones stay",
 		"progress: the `progress` query")
@@ -243,25 +244,27 @@ func rerouteNow(r RerouteResult, done bool) string {
 }
 
 // ClaimSummary is a claim run's one line: the claimer by user id.
-func ClaimSummary(c store.Claim, n store.RunNames) string {
-	return oneLine(fmt.Sprintf("Claim %d of lead %s at %s by user %s", c.Seq, text(n.ExternalID, maxExternalRune, c.LeadID),
-		orgName(n.Org, c.OrgID), code(c.UserID)))
+func ClaimSummary(in ClaimInput, userID string, n domain.RunNames) string {
+	return oneLine(fmt.Sprintf("Claim %d of lead %s at %s by user %s", in.Seq, text(n.ExternalID, maxExternalRune, in.LeadID),
+		orgName(n.Org, in.OrgID), code(userID)))
 }
 
-func claimDetails(in ClaimInput) string {
+// ClaimDetails are a claim run's ids and when its window ends.
+func ClaimDetails(in ClaimInput) string {
 	return bullets("lead "+code(in.LeadID)+" of org "+code(in.OrgID)+", claim "+strconv.Itoa(in.Seq),
 		"window ends "+in.Deadline.UTC().Format(time.RFC3339)+": back in the queue unless worked, released or made invalid",
 		"the claim and the lead's timeline: `GET /v1/leads/"+in.LeadID+"`")
 }
 
 // ReturnSummary is a return run's one line.
-func ReturnSummary(in ReturnInput, n store.RunNames) string {
+func ReturnSummary(in ReturnInput, n domain.RunNames) string {
 	src := text(n.Source, maxNameRunes, n.Slug)
 	return oneLine("Return of lead " + text(n.ExternalID, maxExternalRune, in.LeadID) + " to the vendor of " + src + ", by " +
 		orgName(n.Org, in.OrgID))
 }
 
-func returnDetails(in ReturnInput) string {
+// ReturnDetails are a return run's ids and where to look further.
+func ReturnDetails(in ReturnInput) string {
 	return bullets("lead "+code(in.LeadID)+", returned by org "+code(in.OrgID),
 		"emails the source's return addresses once each; the reason stays in PostgreSQL",
 		"the return and its emails: `GET /v1/leads/"+in.LeadID+"`")
@@ -269,7 +272,7 @@ func returnDetails(in ReturnInput) string {
 
 // DistributionSummary is a distribution run's (or schedule's) one line:
 // schedule is its name, or "" on demand.
-func DistributionSummary(mode domain.RoutingMode, schedule string, n store.RunNames) string {
+func DistributionSummary(mode domain.RoutingMode, schedule string, n domain.RunNames) string {
 	how := "on demand"
 	if schedule != "" {
 		how = "schedule " + text(schedule, maxNameRunes, "")
@@ -295,16 +298,4 @@ func distributionNow(r DistributeResult) string {
 	}
 	return fmt.Sprintf("%s: %d assigned, %d passed down to sub-agencies, of %d pending; %d batches", state, r.Distributed,
 		r.PassedDown, r.Total, r.Batches)
-}
-
-// act is ctx with activity options o and the activity's one-line summary.
-func act(ctx workflow.Context, o workflow.ActivityOptions, summary string) workflow.Context {
-	o.Summary = summary
-	return workflow.WithActivityOptions(ctx, o)
-}
-
-// named is ctx, whose activity options are set, with the next activity's
-// one-line summary.
-func named(ctx workflow.Context, summary string) workflow.Context {
-	return act(ctx, workflow.GetActivityOptions(ctx), summary)
 }

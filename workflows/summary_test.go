@@ -6,18 +6,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 func TestLeadSummaryReadsAtAGlance(t *testing.T) {
 	t.Parallel()
 	in := LeadInput{LeadID: "11111111-2222-3333-4444-555555555555", OrgID: "org-1", Slug: "everquote", ExternalID: "ext-123"}
-	got := LeadSummary(in, store.RunNames{Org: "Summit Insurance Group", Source: "EverQuote"})
+	got := LeadSummary(in, domain.RunNames{Org: "Summit Insurance Group", Source: "EverQuote"})
 	if got != "Lead ext-123 from EverQuote → Summit Insurance Group" {
 		t.Fatalf("summary %q", got)
 	}
 	in.Hop = 2
-	if got := LeadSummary(in, store.RunNames{}); got != "Lead ext-123 from everquote → `org-1` (hop 2)" {
+	if got := LeadSummary(in, domain.RunNames{}); got != "Lead ext-123 from everquote → `org-1` (hop 2)" {
 		t.Fatalf("without names: %q", got)
 	}
 }
@@ -30,17 +29,17 @@ func TestSummariesStayOneSafeLine(t *testing.T) {
 	long := strings.Repeat("ü", 200)
 	in := LeadInput{LeadID: "l", OrgID: "o", Slug: "s", ExternalID: strings.Repeat("客", 128)}
 	for _, s := range []string{
-		LeadSummary(in, store.RunNames{Org: long, Source: long}),
-		TransferSummary(50000, domain.TransferOwner, store.RunNames{Org: long, ToOrg: long}),
-		HandoverSummary(store.RunNames{Org: long, ToOrg: long, ExternalID: long}),
-		DistributionSummary(domain.RouteSubAgencies, strings.Repeat("n", 64), store.RunNames{Org: long, Source: long}),
+		LeadSummary(in, domain.RunNames{Org: long, Source: long}),
+		TransferSummary(50000, domain.TransferOwner, domain.RunNames{Org: long, ToOrg: long}),
+		HandoverSummary(domain.RunNames{Org: long, ToOrg: long, ExternalID: long}),
+		DistributionSummary(domain.RouteSubAgencies, strings.Repeat("n", 64), domain.RunNames{Org: long, Source: long}),
 	} {
 		if len(s) > maxSummaryBytes || !utf8.ValidString(s) || strings.ContainsAny(s, "\n\r") {
 			t.Errorf("%d bytes, valid %v: %q", len(s), utf8.ValidString(s), s)
 		}
 	}
 	got := LeadSummary(LeadInput{ExternalID: "a\nb\u2028c*_[x](y)`z`<b>#|~\\"},
-		store.RunNames{Org: " Acme\t\tAgency ", Source: "Web\x00form"})
+		domain.RunNames{Org: " Acme\t\tAgency ", Source: "Web\x00form"})
 	if got != "Lead a b c\\*\\_\\[x\\](y)\\`z\\`\\<b\\>\\#\\|\\~\\\\ from Web form → Acme Agency" {
 		t.Fatalf("escaped: %q", got)
 	}

@@ -98,11 +98,7 @@ func (s *Server) claimNext(w http.ResponseWriter, r *http.Request) {
 // whatever Temporal says: the reconciler starts a missing run within
 // minutes.
 func (s *Server) startClaim(ctx context.Context, cl store.Claim) {
-	names := s.Store.RunNames(ctx, store.RunRef{OrgID: cl.OrgID, LeadID: cl.LeadID})
-	err := startPatiently(ctx, func(ctx context.Context) error {
-		return workflows.StartClaim(ctx, s.Temporal, s.Store, s.Cfg.TaskQueue, cl, names)
-	})
-	if err != nil {
+	if err := s.starter(true).Claim(ctx, cl); err != nil {
 		s.Log.Error("could not start a claim's run: the reconciler will", zap.String("lead_id", cl.LeadID),
 			zap.Int("seq", cl.Seq), zap.Error(err))
 	}

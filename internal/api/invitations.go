@@ -56,9 +56,8 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	err = workflows.StartInvitation(r.Context(), s.Temporal, s.Cfg.TaskQueue,
-		workflows.InvitationInput{InvitationID: inv.ID, MasterOrgID: org, ExpiresAt: inv.ExpiresAt},
-		s.Store.RunNames(r.Context(), store.RunRef{OrgID: org}).Org)
+	err = s.starter(false).Invitation(r.Context(),
+		workflows.InvitationInput{InvitationID: inv.ID, MasterOrgID: org, ExpiresAt: inv.ExpiresAt})
 	if err != nil {
 		// Without its workflow the invitation can never be answered: close it so
 		// the owner can simply invite again.

@@ -8,11 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sethvargo/go-retry"
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/searchattr"
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -60,7 +59,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	logField(w, zap.String("lead_id", intake.LeadID))
 	logField(w, zap.String("workflow_id", intake.WorkflowID))
 	if !intake.Routed {
-		names := store.RunNames{Org: c.OrgName, Source: c.SourceName}
+		names := domain.RunNames{Org: c.OrgName, Source: c.SourceName}
 		if err := s.startLead(r.Context(), store.UnroutedLead{LeadID: intake.LeadID, OrgID: c.OrgID, SourceID: c.SourceID,
 			Slug: c.Slug, ExternalID: in.ExternalID, WorkflowID: intake.WorkflowID}, names); err != nil {
 			// The lead is recorded; the vendor's retry (or the worker's sweep)
@@ -77,28 +76,11 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, intakeOut{intake.LeadID, intake.WorkflowID, intake.Duplicate})
 }
 
-// startLead starts the lead's run. On a server that has just registered the
-// search attributes, SQL visibility refuses them for a few seconds: wait that
-// out here (bounded) rather than answer 503 to every post of a fresh deploy.
-// names, for the run's summary, come with the vendor key (no query more).
-func (s *Server) startLead(ctx context.Context, l store.UnroutedLead, names store.RunNames) error {
-	return startPatiently(ctx, func(ctx context.Context) error {
-		return workflows.StartLead(ctx, s.Temporal, s.Cfg.TaskQueue, l.WorkflowID, workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID},
-			workflows.RestartFailed, names)
-	})
-}
-
-// startPatiently runs a workflow start, retrying for up to 10 s while the
-// server refuses search attributes it has only just registered.
-func startPatiently(ctx context.Context, start func(context.Context) error) error {
-	b := retry.WithMaxDuration(10*time.Second, retry.WithCappedDuration(time.Second, retry.NewExponential(100*time.Millisecond)))
-	return retry.Do(ctx, b, func(ctx context.Context) error {
-		err := start(ctx)
-		if searchattr.NotYetUsable(err) {
-			return retry.RetryableError(err)
-		}
-		return err
-	})
+// startLead starts the lead's run, patiently (starter). names, for the
+// run's summary, come with the vendor key (no query more).
+func (s *Server) startLead(ctx context.Context, l store.UnroutedLead, names domain.RunNames) error {
+	return s.starter(true).LeadNamed(ctx, l.WorkflowID, workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID},
+		runs.RestartFailed, names)
 }
 
 func (s *Server) getLead(w http.ResponseWriter, r *http.Request) {

@@ -1,12 +1,12 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -20,11 +20,7 @@ func (s *Server) startReroute(w http.ResponseWriter, r *http.Request, u store.Us
 	in := workflows.RerouteInput{UserID: u.ID, OrgID: u.OrgID, Deactivation: u.Deactivations}
 	id := workflows.RerouteWorkflowID(u.ID, u.Deactivations)
 	logField(w, zap.String("workflow_id", id))
-	err := startPatiently(r.Context(), func(ctx context.Context) error {
-		return workflows.StartReroute(ctx, s.Temporal, s.Cfg.TaskQueue, in, workflows.RestartFailed,
-			s.Store.RunNames(ctx, store.RunRef{OrgID: u.OrgID}).Org)
-	})
-	if err != nil {
+	if err := s.starter(true).Reroute(r.Context(), in, runs.RestartFailed); err != nil {
 		s.Log.Error("could not start a deactivated user's reroute", zap.String("user_id", u.ID), zap.String("workflow_id", id), zap.Error(err))
 		return domain.Errorf(domain.EUnavailable, "the user is deactivated, but rerouting their leads could not start: repeat the same request")
 	}

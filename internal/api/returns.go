@@ -1,13 +1,11 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -41,10 +39,7 @@ func (s *Server) returnLead(w http.ResponseWriter, r *http.Request) {
 	}
 	logField(w, zap.String("lead_id", id))
 	logField(w, zap.String("workflow_id", ret.WorkflowID))
-	names := s.Store.RunNames(r.Context(), store.RunRef{OrgID: ret.OrgID, LeadID: ret.LeadID})
-	err = startPatiently(r.Context(), func(ctx context.Context) error {
-		return workflows.StartReturn(ctx, s.Temporal, s.Cfg.TaskQueue, workflows.ReturnInput{LeadID: ret.LeadID, OrgID: ret.OrgID}, ret.Slug, names)
-	})
+	err = s.starter(true).Return(r.Context(), workflows.ReturnInput{LeadID: ret.LeadID, OrgID: ret.OrgID}, ret.Slug)
 	if err != nil {
 		s.Log.Error("could not start a return's run: the reconciler will", zap.String("lead_id", id), zap.Error(err))
 	}

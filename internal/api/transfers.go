@@ -106,9 +106,8 @@ func (s *Server) createTransfer(w http.ResponseWriter, r *http.Request) {
 	}
 	// Started on a repeat too: a transfer whose first start failed (the
 	// reconciler would also find it) runs now.
-	err = workflows.StartTransfer(r.Context(), s.Temporal, s.Cfg.TaskQueue,
-		workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total},
-		s.Store.RunNames(r.Context(), store.RunRef{OrgID: org, ToOrgID: t.ToOrgID}))
+	err = s.starter(false).Transfer(r.Context(),
+		workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total}, org, t.ToOrgID)
 	if err != nil {
 		s.Log.Error("could not start a transfer's run: the reconciler will", zap.String("transfer_id", t.ID), zap.Error(err))
 	}

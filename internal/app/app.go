@@ -27,6 +27,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/logging"
 	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/metrics"
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/internal/store/migrate"
@@ -129,13 +130,10 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.DigestWorkflow)
 }
 
-// StartHandover is what the transfer activities use to start a handed-over
-// lead's review run; st reads the names of its summary.
-func StartHandover(tc client.Client, st *store.Store, queue string) func(context.Context, activities.HandoverRun) error {
-	return func(ctx context.Context, h activities.HandoverRun) error {
-		return workflows.StartHandover(ctx, tc, queue, workflows.HandoverInput{LeadID: h.LeadID, TransferID: h.TransferID,
-			FromOrgID: h.FromOrgID, ToOrgID: h.ToOrgID, Deadline: h.Deadline}, st.RunNames(ctx, store.RunRef{OrgID: h.FromOrgID, ToOrgID: h.ToOrgID, LeadID: h.LeadID}))
-	}
+// Starter starts the worker's and the reconciler's runs on the configured
+// queue: one attempt each, as a pass that fails comes round again.
+func (d *Deps) Starter() runs.Starter {
+	return runs.Starter{Temporal: d.Temporal, Store: d.Store, Queue: d.Cfg.TaskQueue}
 }
 
 // WorkerOptions are the worker's settings; the benchmark's no-op worker uses
@@ -170,8 +168,8 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	w := worker.New(d.Temporal, d.Cfg.TaskQueue, WorkerOptions())
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
-		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: StartHandover(d.Temporal, d.Store, d.Cfg.TaskQueue),
-		StartLeadHop: StartLeadHop(d.Temporal, d.Store, d.Cfg.TaskQueue), Metrics: d.Metrics})
+		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: d.Starter().Handover,
+		StartLeadHop: d.Starter().LeadHop, Metrics: d.Metrics})
 	if err := w.Start(); err != nil {
 		return err
 	}

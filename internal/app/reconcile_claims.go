@@ -7,7 +7,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/store"
-	"github.com/leadrelay/leadrelay/workflows"
 )
 
 // reconcileClaims starts the run of every open claim that may lack one:
@@ -20,7 +19,7 @@ func reconcileClaims(ctx context.Context, d *Deps, cutoff time.Time, r *Reconcil
 		return d.Store.StrandedClaims(ctx, cutoff, after, ReconcilePage)
 	}, func(c store.Claim) string { return c.LeadID }, func(c store.Claim) {
 		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartClaim(ctx, d.Temporal, d.Store, d.Cfg.TaskQueue, c, d.Store.RunNames(ctx, store.RunRef{OrgID: c.OrgID, LeadID: c.LeadID}))
+			return d.Starter().Claim(ctx, c)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a claim's run", zap.String("lead_id", c.LeadID), zap.Int("seq", c.Seq), zap.Error(err))

@@ -4,28 +4,13 @@ import (
 	"context"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/activities"
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
-
-// StartLeadHop is what the distribution activities use to start the
-// sub-agency hop of a lead they passed down: the run a fan-out would start,
-// under the same ID (workflows.HopWorkflowID), counted as the first hop
-// below the distributing org. RestartClosed: an earlier run under that ID
-// (the lead visited the sub-agency before) must not stop this one; routing
-// is idempotent, so a run for a lead already placed only reads its decision.
-// st reads the names of the run's summary.
-func StartLeadHop(tc client.Client, st *store.Store, queue string) func(context.Context, activities.HopRun) error {
-	return func(ctx context.Context, h activities.HopRun) error {
-		return workflows.StartLead(ctx, tc, queue, workflows.HopWorkflowID(h.LeadID, h.OrgID),
-			workflows.LeadInput{LeadID: h.LeadID, OrgID: h.OrgID, Slug: h.Slug, ExternalID: h.ExternalID, Hop: 1},
-			workflows.RestartClosed, st.RunNames(ctx, store.RunRef{OrgID: h.OrgID, LeadID: h.LeadID}))
-	}
-}
 
 // reconcileDistributions starts again the run of every distribution begun
 // before cutoff and not completed (a run terminated or lost: batches already
@@ -40,9 +25,8 @@ func reconcileDistributions(ctx context.Context, d *Deps, cutoff time.Time, r *R
 	}
 	for _, dist := range running {
 		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartDistribution(ctx, d.Temporal, d.Cfg.TaskQueue, dist.WorkflowID, workflows.DistributeInput{
-				OrgID: dist.OrgID, Slug: dist.Slug, Mode: dist.Mode, Schedule: dist.Schedule, Slot: dist.Slot}, workflows.RestartClosed,
-				d.Store.RunNames(ctx, store.RunRef{OrgID: dist.OrgID, Slug: dist.Slug}))
+			return d.Starter().Distribution(ctx, dist.WorkflowID, workflows.DistributeInput{
+				OrgID: dist.OrgID, Slug: dist.Slug, Mode: dist.Mode, Schedule: dist.Schedule, Slot: dist.Slot}, runs.RestartClosed)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a distribution's run", zap.String("distribution_id", dist.ID), zap.Error(err))
@@ -52,7 +36,7 @@ func reconcileDistributions(ctx context.Context, d *Deps, cutoff time.Time, r *R
 		d.Log.Info("reconcile: run of an unfinished distribution started or found", zap.String("distribution_id", dist.ID),
 			zap.String("workflow_id", dist.WorkflowID))
 	}
-	start := StartLeadHop(d.Temporal, d.Store, d.Cfg.TaskQueue)
+	start := d.Starter().LeadHop
 	return eachPage(func(after string) ([]store.DistributionHop, error) {
 		return d.Store.StrandedDistributionHops(ctx, cutoff, after, ReconcilePage)
 	}, func(h store.DistributionHop) string { return h.LeadID }, func(h store.DistributionHop) {

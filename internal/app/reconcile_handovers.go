@@ -31,7 +31,7 @@ func reconcileHandovers(ctx context.Context, d *Deps, cutoff time.Time, r *Recon
 	if err != nil {
 		return err
 	}
-	start := StartHandover(d.Temporal, d.Store, d.Cfg.TaskQueue)
+	start := d.Starter().Handover
 	err = eachPage(func(after string) ([]store.Handover, error) {
 		return d.Store.PendingHandovers(ctx, after, ReconcilePage)
 	}, func(h store.Handover) string { return h.LeadID }, func(h store.Handover) {

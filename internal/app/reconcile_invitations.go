@@ -43,8 +43,8 @@ func reconcileInvitation(ctx context.Context, d *Deps, inv store.Invitation, r *
 		return
 	}
 	err := withTimeout(ctx, func(ctx context.Context) error {
-		return workflows.StartInvitation(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.InvitationInput{
-			InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt}, d.Store.RunNames(ctx, store.RunRef{OrgID: inv.OrgID}).Org)
+		return d.Starter().Invitation(ctx, workflows.InvitationInput{
+			InvitationID: inv.ID, MasterOrgID: inv.OrgID, ExpiresAt: inv.ExpiresAt})
 	})
 	if err != nil {
 		d.Log.Warn("reconcile: could not start an invitation's run", zap.String("invitation_id", inv.ID), zap.Error(err))

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -31,9 +32,8 @@ func reconcileLeads(ctx context.Context, d *Deps, cutoff time.Time, r *Reconcile
 				}
 			}
 			err := withTimeout(ctx, func(ctx context.Context) error {
-				return workflows.StartLead(ctx, d.Temporal, d.Cfg.TaskQueue, l.WorkflowID,
-					workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID}, workflows.RestartClosed,
-					d.Store.RunNames(ctx, store.RunRef{OrgID: l.OrgID, LeadID: l.LeadID}))
+				return d.Starter().Lead(ctx, l.WorkflowID,
+					workflows.LeadInput{LeadID: l.LeadID, OrgID: l.OrgID, Slug: l.Slug, ExternalID: l.ExternalID}, runs.RestartClosed)
 			})
 			if err != nil {
 				r.Failed++

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -20,9 +21,8 @@ func reconcileReroutes(ctx context.Context, d *Deps, cutoff time.Time, r *Reconc
 		return d.Store.StrandedDeactivations(ctx, cutoff, after, ReconcilePage)
 	}, func(u store.StrandedDeactivation) string { return u.UserID }, func(u store.StrandedDeactivation) {
 		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartReroute(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.RerouteInput{
-				UserID: u.UserID, OrgID: u.OrgID, Deactivation: u.Deactivations}, workflows.RestartClosed,
-				d.Store.RunNames(ctx, store.RunRef{OrgID: u.OrgID}).Org)
+			return d.Starter().Reroute(ctx, workflows.RerouteInput{
+				UserID: u.UserID, OrgID: u.OrgID, Deactivation: u.Deactivations}, runs.RestartClosed)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a deactivated user's reroute", zap.String("user_id", u.UserID), zap.Error(err))

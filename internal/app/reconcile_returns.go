@@ -19,8 +19,7 @@ func reconcileReturns(ctx context.Context, d *Deps, cutoff time.Time, r *Reconci
 		return d.Store.UnnotifiedReturns(ctx, cutoff, after, ReconcilePage)
 	}, func(ret store.Returned) string { return ret.LeadID }, func(ret store.Returned) {
 		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartReturn(ctx, d.Temporal, d.Cfg.TaskQueue, workflows.ReturnInput{LeadID: ret.LeadID, OrgID: ret.OrgID}, ret.Slug,
-				d.Store.RunNames(ctx, store.RunRef{OrgID: ret.OrgID, LeadID: ret.LeadID}))
+			return d.Starter().Return(ctx, workflows.ReturnInput{LeadID: ret.LeadID, OrgID: ret.OrgID}, ret.Slug)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a return's run", zap.String("lead_id", ret.LeadID), zap.Error(err))

@@ -6,7 +6,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -21,9 +20,7 @@ func reconcileTransfers(ctx context.Context, d *Deps, cutoff time.Time, r *Recon
 	}
 	for _, t := range running {
 		err := withTimeout(ctx, func(ctx context.Context) error {
-			return workflows.StartTransfer(ctx, d.Temporal, d.Cfg.TaskQueue,
-				workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total},
-				d.Store.RunNames(ctx, store.RunRef{OrgID: t.OrgID, ToOrgID: t.ToOrgID}))
+			return d.Starter().Transfer(ctx, workflows.TransferInput{TransferID: t.ID, Mode: t.Mode, Total: t.Total}, t.OrgID, t.ToOrgID)
 		})
 		if err != nil {
 			d.Log.Warn("reconcile: could not start a transfer's run", zap.String("transfer_id", t.ID), zap.Error(err))

@@ -114,7 +114,7 @@ func (e Env) Apply(ctx context.Context, p Plan, mustExist bool) (Schedule, error
 		}
 	}
 	spec := client.ScheduleSpec{Calendars: calendars(tt), TimeZoneName: tz}
-	action := e.action(p, e.Store.RunNames(ctx, store.RunRef{OrgID: p.OrgID, Slug: p.Slug}))
+	action := e.action(p, e.Store.RunNames(ctx, domain.RunRef{OrgID: p.OrgID, Slug: p.Slug}))
 	memo := map[string]any{"org_id": p.OrgID, "source": p.Slug, "schedule": p.Name}
 	sc := e.Temporal.ScheduleClient()
 	_, err = sc.Create(ctx, client.ScheduleOptions{ID: p.ID(), Spec: spec, Action: action, Overlap: overlap,
@@ -139,7 +139,7 @@ func (e Env) Apply(ctx context.Context, p Plan, mustExist bool) (Schedule, error
 // OrgID and LeadSource, with a memo, a one-line summary of what it does and
 // details. Ids, the slug, the org's and source's names and words only: this
 // goes into every run's history.
-func (e Env) action(p Plan, names store.RunNames) *client.ScheduleWorkflowAction {
+func (e Env) action(p Plan, names domain.RunNames) *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
 		ID:       p.ID(),
 		Workflow: workflows.DistributeWorkflow,

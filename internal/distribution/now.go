@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -44,8 +44,8 @@ func (e Env) RunNow(ctx context.Context, o OnDemand, progress func(done, total i
 	}
 	id := workflows.OnDemandDistributionID(o.OrgID, o.Slug, o.Key)
 	in := workflows.DistributeInput{OrgID: o.OrgID, Slug: o.Slug, Mode: o.Mode, Slot: workflows.OnDemandSlot(o.Key)}
-	names := e.Store.RunNames(ctx, store.RunRef{OrgID: o.OrgID, Slug: o.Slug})
-	if err := workflows.StartDistribution(ctx, e.Temporal, e.TaskQueue, id, in, workflows.RestartFailed, names); err != nil {
+	starter := runs.Starter{Temporal: e.Temporal, Store: e.Store, Queue: e.TaskQueue}
+	if err := starter.Distribution(ctx, id, in, runs.RestartFailed); err != nil {
 		return res, id, err
 	}
 	done := make(chan error, 1)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/internal/testenv"
 )
 
@@ -19,17 +18,17 @@ func TestRunNames(t *testing.T) {
 	must(t, err)
 	lead := post(t, s, f, "ext-names-1", "")
 
-	got := s.RunNames(ctx, store.RunRef{OrgID: f.org.ID, ToOrgID: to.ID, LeadID: lead.LeadID})
-	want := store.RunNames{RunRef: store.RunRef{OrgID: f.org.ID, ToOrgID: to.ID, LeadID: lead.LeadID, Slug: "everquote"},
+	got := s.RunNames(ctx, domain.RunRef{OrgID: f.org.ID, ToOrgID: to.ID, LeadID: lead.LeadID})
+	want := domain.RunNames{RunRef: domain.RunRef{OrgID: f.org.ID, ToOrgID: to.ID, LeadID: lead.LeadID, Slug: "everquote"},
 		Org: f.org.Name, ToOrg: "North Agency", Source: "EverQuote", ExternalID: "ext-names-1"}
 	if got != want {
 		t.Fatalf("by lead:\n got %+v\nwant %+v", got, want)
 	}
-	if got := s.RunNames(ctx, store.RunRef{OrgID: f.org.ID, Slug: "everquote"}); got.Org != f.org.Name || got.Source != "EverQuote" ||
+	if got := s.RunNames(ctx, domain.RunRef{OrgID: f.org.ID, Slug: "everquote"}); got.Org != f.org.Name || got.Source != "EverQuote" ||
 		got.ExternalID != "" {
 		t.Fatalf("by slug: %+v", got)
 	}
-	for _, ref := range []store.RunRef{{}, {OrgID: "not-a-uuid", Slug: "x"}, {OrgID: domain.NewID(), LeadID: domain.NewID()}} {
+	for _, ref := range []domain.RunRef{{}, {OrgID: "not-a-uuid", Slug: "x"}, {OrgID: domain.NewID(), LeadID: domain.NewID()}} {
 		if got := s.RunNames(ctx, ref); got.Org != "" || got.Source != "" || got.ExternalID != "" || got.RunRef.OrgID != ref.OrgID {
 			t.Fatalf("%+v read %+v", ref, got)
 		}

@@ -1,21 +1,16 @@
 package workflows
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // DistributeBatchSize is how many pending leads one activity distributes in
@@ -208,27 +203,4 @@ func distributionSlot(ctx workflow.Context, in DistributeInput) (string, error) 
 		return "", failure.New(domain.EInvalid, "a distribution needs a slot: its schedule's nominal time in the workflow ID, or a key", nil)
 	}
 	return ScheduledSlot(in.Schedule, nominal), nil
-}
-
-// DistributionSearchAttributes are what a distribution's runs are found by
-// in the Web UI: the org and the source. Schedule runs also carry Temporal's
-// own TemporalScheduledById.
-func DistributionSearchAttributes(orgID, slug string) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(OrgIDKey.ValueSet(orgID), LeadSourceKey.ValueSet(slug))
-}
-
-// StartDistribution starts an on-demand distribution, or finds its run (the
-// same key again). The reconciler uses it too, with RestartClosed, for a
-// distribution recorded but never completed.
-func StartDistribution(ctx context.Context, tc client.Client, queue, workflowID string, in DistributeInput, restart Restart,
-	names store.RunNames) error {
-	return startOrFind(ctx, tc, client.StartWorkflowOptions{
-		ID:                       workflowID,
-		StaticSummary:            DistributionSummary(in.Mode, in.Schedule, names),
-		StaticDetails:            DistributionDetails(in.OrgID, in.Slug, in.Mode),
-		TaskQueue:                queue,
-		WorkflowIDReusePolicy:    restart.reusePolicy(),
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    DistributionSearchAttributes(in.OrgID, in.Slug),
-	}, DistributeWorkflow, in)
 }

@@ -1,18 +1,13 @@
 package workflows
 
 import (
-	"context"
 	"strconv"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/leadrelay/leadrelay/activities"
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // ClaimWorkflowID names the run that holds one claim's window: the lead's
@@ -74,28 +69,4 @@ func ClaimWorkflow(ctx workflow.Context, in ClaimInput) (ClaimResult, error) {
 		}
 	}
 	return ClaimResult{Outcome: out.Outcome}, nil
-}
-
-// StartClaim starts the run of a recorded claim, or finds it, and records
-// that Temporal took it (store.ClaimRunStarted). The API calls it once the
-// claim has committed; the reconciler for an open claim whose run Temporal
-// never took or lost (a failed run is started again; a completed one
-// settled the claim). names, for the summary, are read once by the caller,
-// not again on each retry of the start.
-func StartClaim(ctx context.Context, tc client.Client, st *store.Store, queue string, c store.Claim, names store.RunNames) error {
-	in := ClaimInput{LeadID: c.LeadID, OrgID: c.OrgID, Seq: c.Seq, Deadline: c.ExpiresAt}
-	err := startOrFind(ctx, tc, client.StartWorkflowOptions{
-		ID:                       ClaimWorkflowID(c.LeadID, c.Seq),
-		StaticSummary:            ClaimSummary(c, names),
-		StaticDetails:            claimDetails(in),
-		TaskQueue:                queue,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes: temporal.NewSearchAttributes(OrgIDKey.ValueSet(c.OrgID), LeadIDKey.ValueSet(c.LeadID),
-			LeadStatusKey.ValueSet("claimed")),
-	}, ClaimWorkflow, in)
-	if err != nil {
-		return err
-	}
-	return st.ClaimRunStarted(ctx, c.LeadID, c.Seq)
 }

@@ -195,3 +195,9 @@ func (r *handoverRun) answer(ctx workflow.Context, a HandoverAnswer) (HandoverRe
 	r.log.Info("handover decided", "Status", d.Status)
 	return HandoverResult{Status: d.Status}, nil
 }
+
+// HandoverWorkflowID names the run that waits for a handed-over lead's
+// review: one per lead and transfer, 82 bytes.
+func HandoverWorkflowID(leadID, transferID string) string {
+	return "handover/" + leadID + "/" + transferID
+}

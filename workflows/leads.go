@@ -16,60 +16,6 @@ import (
 	"github.com/leadrelay/leadrelay/internal/failure"
 )
 
-// Search attributes operators filter runs by in the Web UI.
-var (
-	OrgIDKey      = temporal.NewSearchAttributeKeyKeyword("OrgID")
-	LeadSourceKey = temporal.NewSearchAttributeKeyKeyword("LeadSource")
-	LeadIDKey     = temporal.NewSearchAttributeKeyKeyword("LeadID")
-	LeadStatusKey = temporal.NewSearchAttributeKeyKeyword("LeadStatus")
-	// ExternalIDKey holds the vendor's id, which never enters a workflow ID.
-	ExternalIDKey = temporal.NewSearchAttributeKeyKeyword("ExternalID")
-)
-
-// leadSearchAttributes are the five a lead's run starts with: its org,
-// source, lead, status and the vendor's id.
-func leadSearchAttributes(org, slug, leadID, status, ext string) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(OrgIDKey.ValueSet(org), LeadSourceKey.ValueSet(slug),
-		LeadIDKey.ValueSet(leadID), LeadStatusKey.ValueSet(status), ExternalIDKey.ValueSet(ext))
-}
-
-// SearchAttributes lists them for registration.
-var SearchAttributes = []temporal.SearchAttributeKey{OrgIDKey, LeadSourceKey, LeadIDKey, LeadStatusKey, ExternalIDKey}
-
-// SearchAttributeNames are their names, for `temporal server start-dev --search-attribute`.
-func SearchAttributeNames() []string {
-	n := make([]string, len(SearchAttributes))
-	for i, k := range SearchAttributes {
-		n[i] = k.GetName()
-	}
-	return n
-}
-
-// LeadWorkflowID names a lead's first run. The lead's id is minted by
-// leadrelay and stands for the business key (source, external_id) through
-// the unique key in PostgreSQL, so a repeated post finds the same run while
-// the ID stays short printable ASCII whatever the vendor sends (the readable
-// keys are search attributes). Temporal's SQL stores cap IDs at 255 bytes.
-func LeadWorkflowID(leadID string) string { return "lead/" + leadID }
-
-// HopWorkflowID names the run of one sub-agency hop. It is flat rather than
-// nested on the parent's ID, so any depth stays at 82 bytes; a lead visits an
-// org at most once per chain because links never form a cycle.
-func HopWorkflowID(leadID, orgID string) string { return "lead/" + leadID + "/via/" + orgID }
-
-// ValidWorkflowID is what every Temporal persistence accepts as an ID.
-func ValidWorkflowID(id string) bool {
-	if id == "" || len(id) > 255 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // versionLeadShape names the lead workflow's shapes; GetVersion records the
 // one a run started with, and older histories replay on the path they took
 // (docs/versioning.md). DefaultVersion: emails before the next hop,
@@ -90,7 +36,7 @@ const (
 	versionLeadShape   = "async-emails-flat-ids"
 	versionAsyncEmails = 1
 	versionIDsOnly     = 2
-	// LeadShape is the shape every new lead run starts with (StartLead)
+	// LeadShape is the shape every new lead run starts with (runs.Starter.Lead)
 	// and passes to its sub-agency hops.
 	LeadShape = 3
 )
@@ -263,8 +209,8 @@ func (r *leadRun) hop(ctx workflow.Context, sub, childID, subName string) (LeadR
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            childID,
 		StaticSummary:         hopSummary(in, subName),
-		StaticDetails:         leadDetails(in),
-		TypedSearchAttributes: leadSearchAttributes(sub, r.in.Slug, r.in.LeadID, "new", r.in.ExternalID),
+		StaticDetails:         LeadDetails(in),
+		TypedSearchAttributes: LeadSearchAttributes(sub, r.in.Slug, r.in.LeadID, "new", r.in.ExternalID),
 	})
 	var final LeadResult
 	err := workflow.ExecuteChildWorkflow(cctx, LeadWorkflow, in).Get(ctx, &final)
@@ -273,27 +219,4 @@ func (r *leadRun) hop(ctx workflow.Context, sub, childID, subName string) (LeadR
 		return LeadResult{}, err
 	}
 	return final, nil
-}
-
-// bookkeepingOptions are for writes to PostgreSQL that must happen: retried
-// until the database answers.
-var bookkeepingOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 30 * time.Second,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	},
-}
-
-// EmailActivityOptions retry an SMTP outage with backoff for up to a week.
-// A permanent refusal (5xx) comes back non-retryable and is recorded at once.
-var EmailActivityOptions = workflow.ActivityOptions{
-	StartToCloseTimeout:    time.Minute,
-	ScheduleToCloseTimeout: 7 * 24 * time.Hour,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    5 * time.Minute,
-	},
 }

@@ -1,14 +1,10 @@
 package workflows
 
 import (
-	"context"
 	"strconv"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/leadrelay/leadrelay/activities"
@@ -81,19 +77,4 @@ func DigestWorkflow(ctx workflow.Context, in DigestInput) (DigestResult, error) 
 	}
 	logger.Info("digest sent", "Leads", res.Leads, "Recipients", res.Recipients, "Refused", res.Refused)
 	return res, nil
-}
-
-// StartDigest starts a digest batch's run, or finds it running (USE_EXISTING
-// adds nothing to its history). The worker's sweep calls it for every batch
-// it records, and again now and then for batches not yet sent, so a crash
-// between the row and the start, or a run terminated by an operator, only
-// delays the digest. A completed run is not started again: it sent.
-func StartDigest(ctx context.Context, tc client.Client, queue string, in DigestInput) error {
-	return startOrFind(ctx, tc, client.StartWorkflowOptions{
-		ID:                       DigestWorkflowID(in.OrgID, in.Day, in.Batch),
-		TaskQueue:                queue,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(OrgIDKey.ValueSet(in.OrgID)),
-	}, DigestWorkflow, in)
 }

@@ -57,7 +57,7 @@ func reconcileDigests(ctx context.Context, d *Deps, r *Reconciled) error {
 	}
 	for _, g := range pending {
 		in := workflows.DigestInput{OrgID: g.OrgID, Day: g.Day.Format(time.DateOnly), Batch: g.Batch, FireAt: g.FireAt}
-		err := withTimeout(ctx, func(ctx context.Context) error { return workflows.StartDigest(ctx, d.Temporal, d.Cfg.TaskQueue, in) })
+		err := withTimeout(ctx, func(ctx context.Context) error { return d.Starter().Digest(ctx, in) })
 		if err == nil {
 			err = d.Store.DigestStarted(ctx, g.OrgID, g.Day, g.Batch)
 		}
