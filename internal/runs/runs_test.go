@@ -119,8 +119,8 @@ func TestEachStartNamesItsRunAndFindsTheRunningOne(t *testing.T) {
 			if !strings.Contains(o.StaticSummary, c.summary) || (c.summary == "") != (o.StaticSummary == "") {
 				t.Errorf("summary %q, want it to name %q", o.StaticSummary, c.summary)
 			}
-			if o.TypedSearchAttributes.Size() == 0 {
-				t.Error("no search attributes: the run cannot be found by org")
+			if org, ok := o.TypedSearchAttributes.GetKeyword(workflows.OrgIDKey); !ok || org == "" {
+				t.Errorf("no OrgID search attribute (%d attributes): the run cannot be found by org", o.TypedSearchAttributes.Size())
 			}
 		})
 	}
