@@ -73,14 +73,14 @@ func (s *Store) RerouteLead(ctx context.Context, leadID, userID string) (Decisio
 			return err
 		}
 		var owner, assigned *string
-		var st leadState
-		if err := tx.QueryRow(ctx, `SELECT l.owner_user_id, l.assigned_to, `+leadStateCols+` FROM leads l WHERE l.id = $1`, leadID).
-			Scan(&owner, &assigned, &st.status, &st.handover); err != nil {
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT l.owner_user_id, l.assigned_to, l.status FROM leads l WHERE l.id = $1`, leadID).
+			Scan(&owner, &assigned, &status); err != nil {
 			return err
 		}
 		// A returned lead is final: a reroute leaves it where it is, even
 		// one assigned (by code older than that rule) to the deactivated user.
-		if owner != nil || deref(assigned) != userID || l.holder != userOrg || st.status == domain.StatusReturned {
+		if owner != nil || deref(assigned) != userID || l.holder != userOrg || status == domain.StatusReturned {
 			return nil
 		}
 		src, err := l.source(ctx, tx, l.holder)

@@ -586,9 +586,10 @@ func (s *Store) FinishTransfer(ctx context.Context, id string) error {
 func (s *Store) GetTransfer(ctx context.Context, orgID, id string) (TransferStatus, error) {
 	var t TransferStatus
 	err := s.db.QueryRow(ctx, `SELECT t.id, t.workflow_id, t.org_id, t.to_org_id, t.mode, t.status, t.total, t.created_at, t.completed_at,
-			(SELECT count(*) FROM transfer_items i WHERE i.transfer_id = t.id AND i.status = 'moved'),
-			(SELECT count(*) FROM transfer_items i WHERE i.transfer_id = t.id AND i.status = 'failed')
-		FROM transfers t WHERE t.id = $1 AND (t.org_id::text = $2 OR t.to_org_id::text = $2 OR $2 = '')`, id, orgID).
+			c.moved, c.failed
+		FROM transfers t, LATERAL (SELECT count(*) FILTER (WHERE i.status = 'moved') AS moved,
+			count(*) FILTER (WHERE i.status = 'failed') AS failed FROM transfer_items i WHERE i.transfer_id = t.id) c
+		WHERE t.id = $1 AND (t.org_id::text = $2 OR t.to_org_id::text = $2 OR $2 = '')`, id, orgID).
 		Scan(&t.ID, &t.WorkflowID, &t.OrgID, &t.ToOrgID, &t.Mode, &t.Status, &t.Total, &t.CreatedAt, &t.CompletedAt, &t.Transferred, &t.FailedCount)
 	if err != nil {
 		return t, notFound(err, "transfer")
