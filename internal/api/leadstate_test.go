@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // leaveLead puts a lead where code older than the routing guards could
@@ -50,26 +49,9 @@ func refuseSaying(t *testing.T, ts testServer, org, id, says string, cases []ref
 // and invalid answer 409 there, as return does, and write nothing.
 func TestPendingHandoverRefusesAssignTransferOwnershipReleaseInvalidRoutes(t *testing.T) {
 	ts := newTestServer(t, true, nil)
-	ctx := context.Background()
-	acme, sub := newPeople(t, ts, "Acme"), newPeople(t, ts, "Subco")
-	if err := ts.s.Store.LinkOrgs(ctx, acme.org, sub.org); err != nil {
-		t.Fatal(err)
-	}
-	// A handover needs handover_enabled at the master, which every batch checks.
-	on := true
-	if _, _, err := ts.s.Store.UpdateOrg(ctx, acme.org, store.OrgPatch{HandoverEnabled: &on}); err != nil {
-		t.Fatal(err)
-	}
+	acme, sub := linkedPair(t, ts)
 	id := routedLeads(t, ts, acme, 1)[0]
-	tid := domain.NewID()
-	if _, _, err := ts.s.Store.CreateTransfer(ctx, store.NewTransfer{ID: tid, OrgID: acme.org, ToOrgID: sub.org,
-		Mode: domain.TransferManagerReview, RequestedBy: "admin", RequestHash: []byte(tid), WorkflowID: "transfer/" + tid,
-		LeadIDs: []string{id}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.s.Store.MoveTransferBatch(ctx, store.TransferBatch{TransferID: tid, Index: 0, Size: 500}); err != nil {
-		t.Fatal(err)
-	}
+	handedOver(t, ts, acme, sub.org, id)
 	mgr, rep := sub.tokens[domain.RoleManager], sub.ids[domain.RoleStaff]
 	lead := "/v1/leads/" + id
 	refuseSaying(t, ts, sub.org, id, "waiting for a handover decision", []refusal{
