@@ -24,6 +24,7 @@ import (
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/internal/api"
 	"github.com/leadrelay/leadrelay/internal/config"
+	"github.com/leadrelay/leadrelay/internal/console"
 	"github.com/leadrelay/leadrelay/internal/logging"
 	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/metrics"
@@ -179,10 +180,16 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	return nil
 }
 
-// APIHandler builds the HTTP handler.
+// APIHandler builds the HTTP handler: the API, and the console under /app/
+// calling it in the process.
 func APIHandler(d *Deps) http.Handler {
-	return api.New(&api.Server{Store: d.Store, Pool: d.Pool, Temporal: d.Temporal, Cfg: d.Cfg, Log: d.Log.Named("api"),
+	h := api.New(&api.Server{Store: d.Store, Pool: d.Pool, Temporal: d.Temporal, Cfg: d.Cfg, Log: d.Log.Named("api"),
 		Metrics: d.Metrics})
+	mux := http.NewServeMux()
+	mux.Handle("/app/", console.New(&console.Console{Store: d.Store, API: h, Temporal: d.Temporal, Cfg: d.Cfg,
+		Log: d.Log.Named("console")}))
+	mux.Handle("/", h)
+	return mux
 }
 
 // ServeAPI listens on HTTP_ADDR until ctx ends, then drains for up to 10 s.

@@ -226,6 +226,12 @@ func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatc
 			deactivated_at = CASE WHEN active AND NOT coalesce($3, true) THEN now() ELSE deactivated_at END
 			WHERE id = $1 AND org_id = $2 RETURNING `+userCols,
 			userID, orgID, p.Active, p.Role, p.NotifyNewLeads))
+		if err != nil || u.Active {
+			return err
+		}
+		// A deactivated person is signed out of the console everywhere, in
+		// the same transaction: no page loads for them after this answer.
+		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
 		return err
 	})
 	return u, err

@@ -1,0 +1,108 @@
+// Package console is leadrelay's web console (SPEC §8): server-rendered
+// pages under /app/ for the people who work leads. It holds no rule of its
+// own: every read and every change goes through the API's own handlers,
+// called in the process as the signed-in user (api.AsUser), so a page
+// refuses exactly what the API refuses, in the same words.
+package console
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/leadrelay/leadrelay/internal/config"
+	"github.com/leadrelay/leadrelay/internal/store"
+)
+
+// Console holds what the pages need.
+type Console struct {
+	Store *store.Store
+	// API is the API's handler (api.New): pages call it as the signed-in user.
+	API      http.Handler
+	Temporal client.Client
+	Cfg      *config.Config
+	Log      *zap.Logger
+
+	// IdleTimeout and Lifetime bound a session: signed out after IdleTimeout
+	// without a request, and after Lifetime whatever happens.
+	IdleTimeout, Lifetime time.Duration
+
+	secure bool // cookies carry Secure: PUBLIC_BASE_URL is https
+}
+
+// Defaults for a session's lifetimes: a working day of idleness, a week in all.
+const (
+	DefaultIdleTimeout = 12 * time.Hour
+	DefaultLifetime    = 7 * 24 * time.Hour
+)
+
+// New returns the console's handler for /app/ (and its static files).
+func New(c *Console) http.Handler {
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.Lifetime == 0 {
+		c.Lifetime = DefaultLifetime
+	}
+	c.secure = strings.HasPrefix(c.Cfg.PublicBaseURL, "https://")
+	mux := http.NewServeMux()
+	for _, rt := range c.routes() {
+		mux.Handle(rt.method+" "+rt.pattern, c.serve(rt))
+	}
+	mux.Handle("GET /app/static/", http.StripPrefix("/app/static/", staticFiles()))
+	mux.HandleFunc("/app/", func(w http.ResponseWriter, r *http.Request) {
+		c.notFound(w, r, nil)
+	})
+	return c.logged(secureHeaders(mux))
+}
+
+// secureHeaders are sent with every page: no inline script or style (the
+// CSP lets only our own files run), no framing, no referrer (a sign-in link
+// must not leak through one), no caching of pages that hold a person's data.
+func secureHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, "/app/static/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+func (c *Console) logged(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		h.ServeHTTP(sw, r)
+		if strings.HasPrefix(r.URL.Path, "/app/static/") {
+			return
+		}
+		c.Log.Info("page", zap.String("method", r.Method), zap.String("path", redactPath(r.URL.Path)),
+			zap.Int("status", sw.status), zap.Duration("took", time.Since(start)))
+	})
+}
+
+// redactPath hides a sign-in token carried in the path.
+func redactPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/app/signin/"); ok && rest != "" && rest != "sent" {
+		return "/app/signin/[redacted]"
+	}
+	return p
+}
