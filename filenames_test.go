@@ -15,7 +15,7 @@ import (
 )
 
 // layerDirs are the directories that name files by capability.
-var layerDirs = []string{"workflows", "activities", "internal/runs", "internal/store", "internal/api", "internal/app",
+var layerDirs = []string{"workflows", "activities", "internal/runs", "internal/store", "internal/api", "internal/console", "internal/app",
 	"internal/domain", "starter", "e2e"}
 
 // capabilityStem is the word a file-name part spells, whatever its number:
