@@ -176,6 +176,9 @@ func TestPagesCarryTheSecurityHeaders(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
+	if st := p.header.Get("Server-Timing"); !strings.HasPrefix(st, "app;dur=") {
+		t.Errorf("Server-Timing = %q: starter bench reads a page's server time from it", st)
+	}
 	if strings.Contains(p.body, "<script>") || strings.Contains(p.body, "style=") || strings.Contains(p.body, "<style") {
 		t.Errorf("the page has inline script or style, which the CSP blocks")
 	}
