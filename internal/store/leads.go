@@ -247,10 +247,10 @@ func (s *Store) ListLeads(ctx context.Context, orgID string, f LeadFilter) ([]Le
 // each a plain comparison: a catch-all that also matches an empty parameter
 // cannot use an index in a generic plan, and "assigned_to::text = $3" in
 // none. Each filter has an index in paging order (migration 00015). The
-// statement runs
-// as the unnamed one (QueryExecModeCacheDescribe), so PostgreSQL plans each
-// call with its values: a rare status or search term is found through its
-// index, a common one by walking the page order. It sets f.Limit's default.
+// statement runs as the unnamed one (QueryExecModeCacheDescribe), so
+// PostgreSQL plans each call with its values: a rare status or search term
+// is found through its index, a common one by walking the page order. It
+// sets f.Limit's default.
 func listLeadsQuery(orgID string, f *LeadFilter) (string, []any, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
