@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -138,7 +139,10 @@ func postedForm(r *http.Request, slug string) sourceForm {
 	f := sourceForm{Slug: slug, Name: p.Get("name"), Mode: p.Get("mode"), QueueDelay: strings.TrimSpace(p.Get("queue_delay")),
 		ForceLocation: p.Get("force_location"), Priority: p.Get("priority"), SubAgencies: p["sub_agencies"],
 		PurchaseEmails: p.Get("purchase_notification_emails"), ReturnEmails: p.Get("return_notification_emails"),
-		IncludeComments: p.Get("include_comments_on_return") == "on", ReturnTemplate: p.Get("return_template")}
+		IncludeComments: p.Get("include_comments_on_return") == "on",
+		// Browsers send a textarea's line breaks as CRLF (HTML's form
+		// encoding): the template is saved as typed, with Unix line ends.
+		ReturnTemplate: strings.ReplaceAll(p.Get("return_template"), "\r\n", "\n")}
 	if slug == newSlug {
 		f.Slug = strings.TrimSpace(p.Get("slug"))
 	}
@@ -401,6 +405,18 @@ type fieldErr struct{ ID, Text string }
 // Err is the refusal of the API's field name, for the input with id.
 func (d sourcePageData) Err(vw view, name, id string) fieldErr {
 	return fieldErr{ID: id, Text: vw.Fields[name]}
+}
+
+// ModeName is a routing mode as the list shows it: its label's first words.
+// It takes a saved source's mode or a form's.
+func (d sourcePageData) ModeName(mode any) string {
+	for _, m := range routingModes {
+		if m.Value == fmt.Sprint(mode) {
+			name, _, _ := strings.Cut(m.Label, ":")
+			return name
+		}
+	}
+	return fmt.Sprint(mode)
 }
 
 // Priorities are the values the API takes for priority, lowest first.

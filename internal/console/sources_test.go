@@ -367,7 +367,7 @@ func TestSourceEditSavesAndCreateDoesNotOverwrite(t *testing.T) {
 	}
 	p := b.post("/app/sources/everquote", sourceFormValues(b.csrf("/app/sources/everquote"), "name", "EverQuote Auto", "mode", "pending",
 		"priority", "high", "purchase_notification_emails", "c@agency.example", "include_comments_on_return", "on",
-		"return_template", "Subject: {{.Reason}}\n{{.LeadName}}"))
+		"return_template", "Subject: {{.Reason}}\r\n{{.LeadName}}")) // as a browser sends a textarea
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/app/sources/everquote?done=source-saved" {
 		t.Fatalf("saving: %d to %q\n%s", p.status, p.header.Get("Location"), p.body)
 	}
