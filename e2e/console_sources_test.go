@@ -32,7 +32,16 @@ func TestConsoleSourceCreatedAndKeyRotated(t *testing.T) {
 	tmpl := "Subject: Returned {{.ExternalID}}\n{{.LeadName}}: {{.Reason}}"
 	p.do(chromedp.SendKeys("#f-slug", "web-quotes"), chromedp.SendKeys("#f-name", "Web Quotes"),
 		chromedp.Click(`input[name=mode][value=staff_evenly]`), chromedp.SetValue("#f-priority", "high"),
-		chromedp.SendKeys("#f-return", "vendor@quotes.example"), chromedp.SendKeys("#f-template", tmpl),
+		chromedp.SendKeys("#f-return", "vendor@quotes.example"), chromedp.SendKeys("#f-template", "Hello\n{{.LeadNmae}}"),
+		chromedp.Click("#preview"), chromedp.WaitVisible("#f-template-err"))
+	if got := p.text("#f-template-err"); !strings.Contains(got, "Line 2:") || !strings.Contains(got, "unknown field .LeadNmae") {
+		t.Fatalf("a misspelt field's preview says %q, want line 2 named", got)
+	}
+	if got := p.text("li.bad mark"); got != "{{.LeadNmae}}" {
+		t.Fatalf("the marked line reads %q", got)
+	}
+	p.accessible()
+	p.do(chromedp.Clear("#f-template"), chromedp.SendKeys("#f-template", tmpl),
 		chromedp.Click("#preview"), chromedp.WaitVisible("#preview-body"))
 	if body := p.text("#preview-body"); !strings.Contains(body, "Jane Sample: Duplicate lead") {
 		t.Fatalf("the preview shows %q, want the template rendered for the sample lead", body)

@@ -390,3 +390,45 @@ func TestSourceEditSavesAndCreateDoesNotOverwrite(t *testing.T) {
 		t.Fatalf("a refused create changed the existing source")
 	}
 }
+
+// The sub-agencies are ticked from the org's linked ones; they are sent
+// with the mode that uses them, so switching the mode away keeps the boxes
+// as they were and saves no sub-agency.
+func TestSourceRoutesOverTickedSubAgencies(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	o, owner := h.org(t, "Master Agency")
+	sub, _ := h.org(t, "North Office")
+	if err := h.store.LinkOrgs(context.Background(), o.ID, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := h.signedIn(t, owner)
+	page := b.get("/app/sources/new")
+	if !strings.Contains(page.body, `name="sub_agencies" value="`+sub.ID+`"> North Office</label>`) {
+		t.Fatalf("the form does not offer the linked sub-agency:\n%s", page.body)
+	}
+	p := b.post("/app/sources/new", sourceFormValues(b.csrf("/app/sources/new"), "slug", "shared", "mode", "sub_agencies_evenly", "sub_agencies", sub.ID))
+	if p.status != 200 || shownKey.FindStringSubmatch(p.body) == nil {
+		t.Fatalf("creating a source over a sub-agency: %d\n%s", p.status, p.body)
+	}
+	src, _ := h.store.GetSourceBySlug(context.Background(), o.ID, "shared")
+	if src.Routing.Mode != domain.RouteSubAgencies || strings.Join(src.Routing.SubAgencies, ",") != sub.ID {
+		t.Fatalf("saved routing %+v", src.Routing)
+	}
+	if page := b.get("/app/sources/shared"); !strings.Contains(page.body, `value="`+sub.ID+`" checked>`) {
+		t.Errorf("the saved sub-agency is not ticked on the source page")
+	}
+	p = b.post("/app/sources/shared", sourceFormValues(b.csrf("/app/sources/shared"), "mode", "queue", "sub_agencies", sub.ID))
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("switching to the queue with the box still ticked: %d\n%s", p.status, p.body)
+	}
+	src, _ = h.store.GetSourceBySlug(context.Background(), o.ID, "shared")
+	if src.Routing.Mode != domain.RouteQueue || len(src.Routing.SubAgencies) != 0 {
+		t.Fatalf("after switching to the queue: %+v", src.Routing)
+	}
+	// No sub-agency ticked for the mode that needs one: the API's words, beside the boxes.
+	p = b.post("/app/sources/shared", sourceFormValues(b.csrf("/app/sources/shared"), "mode", "sub_agencies_evenly"))
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `<p class="field-error" id="f-subs-err">list at least one linked sub-agency</p>`) {
+		t.Fatalf("sub-agencies mode with none ticked: %d\n%s", p.status, p.body)
+	}
+}
