@@ -197,11 +197,11 @@ func (c *Console) sourcePage(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 		d.Form = formOf(src)
 	}
-	c.sourceForm(w, r, v, http.StatusOK, d, "", nil)
+	c.renderSource(w, r, v, http.StatusOK, d, "", nil)
 }
 
-// sourceForm renders the source page with d, a refusal and its fields.
-func (c *Console) sourceForm(w http.ResponseWriter, r *http.Request, v *visit, status int, d sourcePageData, problem string, fields map[string]string) {
+// renderSource renders the source page with d, a refusal and its fields.
+func (c *Console) renderSource(w http.ResponseWriter, r *http.Request, v *visit, status int, d sourcePageData, problem string, fields map[string]string) {
 	subs, err := c.subAgencies(r, v)
 	if err != nil {
 		c.failed(w, r, v, err)
@@ -244,11 +244,11 @@ func (c *Console) saveSource(w http.ResponseWriter, r *http.Request, v *visit) {
 	if d.New {
 		switch {
 		case d.Form.Slug == "" || d.Form.Slug == newSlug:
-			c.sourceForm(w, r, v, http.StatusUnprocessableEntity, d, "The source was not saved.",
+			c.renderSource(w, r, v, http.StatusUnprocessableEntity, d, "The source was not saved.",
 				map[string]string{"slug": "required: lowercase letters, digits, - and _, and not “new”"})
 			return
 		case exists:
-			c.sourceForm(w, r, v, http.StatusUnprocessableEntity, d, "The source was not saved.",
+			c.renderSource(w, r, v, http.StatusUnprocessableEntity, d, "The source was not saved.",
 				map[string]string{"slug": "a source with this slug exists: open it from the list to change it"})
 			return
 		}
@@ -267,7 +267,7 @@ func (c *Console) saveSource(w http.ResponseWriter, r *http.Request, v *visit) {
 		if len(fields) > 0 {
 			msg = "The source was not saved: see the fields marked below."
 		}
-		c.sourceForm(w, r, v, st, d, msg, fields)
+		c.renderSource(w, r, v, st, d, msg, fields)
 		return
 	}
 	if status == http.StatusCreated {
@@ -310,7 +310,7 @@ func (c *Console) previewSource(w http.ResponseWriter, r *http.Request, v *visit
 		d.Preview = &preview{BuiltIn: true}
 	} else {
 		if p := domain.ReturnTemplateProblem(d.Form.ReturnTemplate); p != "" {
-			c.sourceForm(w, r, v, http.StatusUnprocessableEntity, d, "The return template cannot be used: see below.",
+			c.renderSource(w, r, v, http.StatusUnprocessableEntity, d, "The return template cannot be used: see below.",
 				map[string]string{"return_template": p})
 			return
 		}
@@ -328,7 +328,7 @@ func (c *Console) previewSource(w http.ResponseWriter, r *http.Request, v *visit
 		return
 	}
 	d.Preview.Subject, d.Preview.Text = msg.Subject, msg.Text
-	c.sourceForm(w, r, v, http.StatusOK, d, "", nil)
+	c.renderSource(w, r, v, http.StatusOK, d, "", nil)
 }
 
 // sampleReturn is the lead a preview is written for, filled in as the
