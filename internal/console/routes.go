@@ -33,6 +33,12 @@ func (c *Console) routes() []route {
 		{"GET", "/app/{$}", member, c.home},
 		{"POST", "/app/signout", signedIn, c.signOut},
 		{"GET", "/app/leads", member, c.leadsPage},
+		{"GET", "/app/sources", member, c.sourcesPage},
+		{"GET", "/app/sources/{slug}", member, c.sourcePage},
+		{"POST", "/app/sources/{slug}", member, c.saveSource},
+		{"POST", "/app/sources/{slug}/preview", member, c.previewSource},
+		{"POST", "/app/sources/{slug}/key", member, c.rotateKey},
+		{"POST", "/app/sources/{slug}/key/revoke", member, c.revokeKey},
 	}
 }
 
@@ -87,7 +93,9 @@ func (c *Console) toSignIn(w http.ResponseWriter, r *http.Request) {
 // flashes are the messages an action's redirect may show (?done=…): fixed
 // texts, so a link cannot make a page say anything else.
 var flashes = map[string]string{
-	"signed-out": "You are signed out.",
+	"signed-out":   "You are signed out.",
+	"source-saved": "The source is saved.",
+	"key-revoked":  "The vendor key is revoked: leads posted with it are refused until you make a new key.",
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *visit) {
