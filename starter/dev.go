@@ -363,14 +363,9 @@ func devSignInLinks(ctx context.Context, s *store.Store, cfg *config.Config) ([]
 	return out, nil
 }
 
-// consoleBase is where the console is reached: PUBLIC_BASE_URL when set,
-// else the dev API's own address.
-func consoleBase(cfg *config.Config) string {
-	if cfg.PublicBaseURL != "" {
-		return strings.TrimRight(cfg.PublicBaseURL, "/")
-	}
-	return "http://" + cfg.HTTPAddr
-}
+// consoleBase is where the console is reached: PUBLIC_BASE_URL, which is
+// the dev API's own address unless set.
+func consoleBase(cfg *config.Config) string { return cfg.PublicBaseURL }
 
 // consoleSection is the banner's part on the console: its address and a
 // sign-in link for each of devPeople.
