@@ -31,6 +31,13 @@ type route struct {
 func (c *Console) routes() []route {
 	return []route{
 		{"GET", "/app/{$}", member, c.home},
+		{"GET", "/app/signin", public, c.signInPage},
+		{"POST", "/app/signin", public, c.askLink},
+		{"GET", "/app/signin/sent", public, c.linkSent},
+		{"GET", "/app/signin/{token}", public, c.linkPage},
+		{"POST", "/app/signin/{token}", public, c.useLink},
+		{"GET", "/app/orgs", signedIn, c.orgsPage},
+		{"POST", "/app/orgs", signedIn, c.pickOrg},
 		{"POST", "/app/signout", signedIn, c.signOut},
 		{"GET", "/app/leads", member, c.leadsPage},
 		{"GET", "/app/sources", member, c.sourcesPage},
