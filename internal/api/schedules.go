@@ -188,24 +188,41 @@ func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, scheduleView(got, names[got.Slug]))
 }
 
+// manageSchedule finds the path's schedule for a change by the org's owner
+// or an admin. What does not exist is not found before anyone is told they
+// may not change it, as with every other object: members see the list.
+func (s *Server) manageSchedule(r *http.Request) (runs.ScheduleRef, string, error) {
+	org := r.PathValue("org")
+	c, err := s.member(r, org, false)
+	if err != nil {
+		return runs.ScheduleRef{}, "", err
+	}
+	ref, err := scheduleRef(r)
+	if err != nil {
+		return ref, "", err
+	}
+	if _, err := s.starter(false).Schedules().Describe(r.Context(), ref); err != nil {
+		return ref, "", s.scheduleErr(err)
+	}
+	if _, err := s.member(r, org, true); err != nil {
+		return ref, "", err
+	}
+	who := "the admin token"
+	if c.User != nil {
+		who = "user " + c.User.ID
+	}
+	return ref, who, nil
+}
+
 // scheduleAction is one of pause, resume and trigger by the org's owner or
 // an admin; the answer is the schedule as it now is.
 func (s *Server) scheduleAction(status int, do func(context.Context, runs.Schedules, runs.ScheduleRef, string) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		org := r.PathValue("org")
-		c, err := s.member(r, org, true)
+		ref, who, err := s.manageSchedule(r)
 		if err != nil {
 			writeErr(w, err)
 			return
-		}
-		ref, err := scheduleRef(r)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		who := "the admin token"
-		if c.User != nil {
-			who = "user " + c.User.ID
 		}
 		sched := s.starter(false).Schedules()
 		if err := do(r.Context(), sched, ref, who); err != nil {
@@ -248,12 +265,7 @@ func (s *Server) triggerSchedule(w http.ResponseWriter, r *http.Request) {
 
 // deleteSchedule removes the schedule; runs it started finish.
 func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
-	org := r.PathValue("org")
-	if _, err := s.member(r, org, true); err != nil {
-		writeErr(w, err)
-		return
-	}
-	ref, err := scheduleRef(r)
+	ref, _, err := s.manageSchedule(r)
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -29,9 +29,14 @@ type schedule struct {
 // owner or admin the create form's choices.
 type schedulesData struct {
 	Schedules []schedule
-	Sources   []store.Source
-	Timezone  string // the org's: the form's default
-	Modes     [][2]string
+	// Unreachable: Temporal did not answer; the page says so and still
+	// offers the form.
+	Unreachable bool
+	// Deleting is the schedule whose deletion the page asks to confirm.
+	Deleting *schedule
+	Sources  []store.Source
+	Timezone string // the org's: the form's default
+	Modes    [][2]string
 }
 
 var scheduleModes = [][2]string{
@@ -55,10 +60,23 @@ func (c *Console) renderSchedules(w http.ResponseWriter, r *http.Request, v *vis
 		Schedules []schedule `json:"schedules"`
 	}
 	if _, err := c.call(r, v, "GET", org+"/schedules", nil, &list); err != nil {
-		c.failed(w, r, v, err)
-		return
+		ae, ok := err.(*apiError)
+		if !ok || ae.Status != http.StatusServiceUnavailable {
+			c.failed(w, r, v, err)
+			return
+		}
+		d.Unreachable = true
 	}
 	d.Schedules = list.Schedules
+	// Delete asks first, on this page: the link of a row opens the question
+	// with its own form, so a delete is two steps without JavaScript.
+	if del := r.URL.Query().Get("delete"); del != "" && v.Manages() {
+		for i := range d.Schedules {
+			if d.Schedules[i].ID == del {
+				d.Deleting = &d.Schedules[i]
+			}
+		}
+	}
 	if v.Manages() {
 		var sources struct {
 			Sources []store.Source `json:"sources"`
@@ -117,15 +135,10 @@ func (c *Console) scheduleAction(action string) func(http.ResponseWriter, *http.
 	}
 }
 
-// deleteSchedule asks first: without confirm=yes it shows what will go and
-// a second form that says yes.
+// deleteSchedule deletes through DELETE /v1/orgs/{org}/schedules/{id}; its
+// form is the confirmation the page shows for ?delete=<id>.
 func (c *Console) deleteSchedule(w http.ResponseWriter, r *http.Request, v *visit) {
-	id := r.PathValue("id")
-	if r.PostForm.Get("confirm") != "yes" {
-		c.render(w, r, http.StatusOK, "schedules_delete", view{Title: "Delete a timed distribution", V: v, Data: id})
-		return
-	}
-	if _, err := c.call(r, v, "DELETE", "/v1/orgs/"+v.Session.User.OrgID+"/schedules/"+url.PathEscape(id), nil, nil); err != nil {
+	if _, err := c.call(r, v, "DELETE", "/v1/orgs/"+v.Session.User.OrgID+"/schedules/"+url.PathEscape(r.PathValue("id")), nil, nil); err != nil {
 		c.failed(w, r, v, err)
 		return
 	}
