@@ -274,6 +274,7 @@ func routeScenario(t *testing.T, c *conform) {
 	call("GET", transfers+"/"+other, owner, "", 404)
 	call("GET", "/v1/orgs/"+org+"/feed?limit=5", owner, "", 200)
 	call("GET", "/v1/orgs/"+org+"/feed?limit=900", owner, "", 422)
+	scheduleScenario(t, ts, call, org, owner, staff, otherOwner)
 	call("POST", "/v1/leads/"+lead1+"/handover/accept", manager, `{"assign_to":"`+staffID+`"}`, 409)
 	call("POST", "/v1/leads/"+lead1+"/handover/accept", manager, `{"assign_to":"someone"}`, 422)
 	call("POST", "/v1/leads/"+lead1+"/handover/reject", manager, `{"reason":"  "}`, 422)

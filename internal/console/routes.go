@@ -46,6 +46,13 @@ func (c *Console) routes() []route {
 		{"POST", "/app/sources/{slug}/preview", member, c.previewSource},
 		{"POST", "/app/sources/{slug}/key", member, c.rotateKey},
 		{"POST", "/app/sources/{slug}/key/revoke", member, c.revokeKey},
+		{"GET", "/app/feed", member, c.feedPage},
+		{"GET", "/app/schedules", member, c.schedulesPage},
+		{"POST", "/app/schedules", member, c.createSchedule},
+		{"POST", "/app/schedules/{id}/pause", member, c.scheduleAction("pause")},
+		{"POST", "/app/schedules/{id}/resume", member, c.scheduleAction("resume")},
+		{"POST", "/app/schedules/{id}/trigger", member, c.scheduleAction("trigger")},
+		{"POST", "/app/schedules/{id}/delete", member, c.deleteSchedule},
 	}
 }
 
@@ -100,9 +107,14 @@ func (c *Console) toSignIn(w http.ResponseWriter, r *http.Request) {
 // flashes are the messages an action's redirect may show (?done=…): fixed
 // texts, so a link cannot make a page say anything else.
 var flashes = map[string]string{
-	"signed-out":   "You are signed out.",
-	"source-saved": "The source is saved.",
-	"key-revoked":  "The vendor key is revoked: leads posted with it are refused until you make a new key.",
+	"signed-out":         "You are signed out.",
+	"source-saved":       "The source is saved.",
+	"key-revoked":        "The vendor key is revoked: leads posted with it are refused until you make a new key.",
+	"schedule-saved":     "Schedule saved. A new one can take a few seconds to appear in the list: reload if it is not there yet.",
+	"schedule-paused":    "Schedule paused: it runs again when resumed.",
+	"schedule-resumed":   "Schedule resumed: it runs from its next slot.",
+	"schedule-triggered": "A distribution runs now: the source's pending leads go out in a moment.",
+	"schedule-deleted":   "Schedule deleted.",
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *visit) {
