@@ -33,6 +33,18 @@ func (c *Console) routes() []route {
 		{"GET", "/app/{$}", member, c.home},
 		{"POST", "/app/signout", signedIn, c.signOut},
 		{"GET", "/app/leads", member, c.leadsPage},
+		{"GET", "/app/leads/{id}", member, c.leadPage},
+		{"POST", "/app/leads/{id}/assign", member, c.leadAction("assign")},
+		{"POST", "/app/leads/{id}/transfer-ownership", member, c.leadAction("transfer-ownership")},
+		{"POST", "/app/leads/{id}/return", member, c.leadAction("return")},
+		{"POST", "/app/leads/{id}/release", member, c.leadAction("release")},
+		{"POST", "/app/leads/{id}/worked", member, c.leadAction("worked")},
+		{"POST", "/app/leads/{id}/invalid", member, c.leadAction("invalid")},
+		{"GET", "/app/pipeline", member, c.pipelinePage},
+		{"POST", "/app/pipeline/{id}/accept", member, c.pipelineAnswer("accept")},
+		{"POST", "/app/pipeline/{id}/reject", member, c.pipelineAnswer("reject")},
+		{"GET", "/app/queue", member, c.queuePage},
+		{"POST", "/app/queue/claim", member, c.claim},
 	}
 }
 
@@ -88,6 +100,18 @@ func (c *Console) toSignIn(w http.ResponseWriter, r *http.Request) {
 // texts, so a link cannot make a page say anything else.
 var flashes = map[string]string{
 	"signed-out": "You are signed out.",
+	// The lead page, the pipeline and the queue.
+	"lead-assigned":      "The lead is assigned.",
+	"lead-owner-changed": "The lead has a new owner.",
+	"lead-given-back":    "The lead is the team's again.",
+	"lead-returned":      "The lead is returned to its vendor.",
+	"lead-released":      "The lead is back in the queue.",
+	"lead-worked":        "Marked as worked: the lead stays yours.",
+	"lead-invalid":       "The lead is marked invalid.",
+	"handover-accepted":  "Handover accepted: the lead is assigned.",
+	"handover-rejected":  "Handover rejected: the lead goes back to the sender.",
+	"claimed":            "A lead is yours: work it before its time runs out.",
+	"queue-empty":        "No lead is waiting in the queue right now.",
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *visit) {
