@@ -21,10 +21,9 @@ type orgUser struct {
 
 // people are the org's users, for names and for the pickers of a page.
 type people struct {
-	all    []orgUser
-	byID   map[string]string
-	myOrg  string
-	myName string
+	all   []orgUser
+	byID  map[string]string
+	myOrg string
 }
 
 // name is how a page names a user id (or "admin", the operator's token):
