@@ -38,6 +38,12 @@ func (p people) Name(id string) string {
 	if n, ok := p.byID[id]; ok && n != "" {
 		return n
 	}
+	// The org's list names every user it ever had, deactivated ones too:
+	// an id it lacks is a user of the org that sent the lead, whom this
+	// org may not look up.
+	if p.all != nil && domain.ValidUUID(id) {
+		return "a user of another org"
+	}
 	return id
 }
 
