@@ -31,6 +31,13 @@ type route struct {
 func (c *Console) routes() []route {
 	return []route{
 		{"GET", "/app/{$}", member, c.home},
+		{"GET", "/app/signin", public, c.signInPage},
+		{"POST", "/app/signin", public, c.askLink},
+		{"GET", "/app/signin/sent", public, c.linkSent},
+		{"GET", "/app/signin/{token}", public, c.linkPage},
+		{"POST", "/app/signin/{token}", public, c.useLink},
+		{"GET", "/app/orgs", signedIn, c.orgsPage},
+		{"POST", "/app/orgs", signedIn, c.pickOrg},
 		{"POST", "/app/signout", signedIn, c.signOut},
 		{"GET", "/app/leads", member, c.leadsPage},
 		{"GET", "/app/leads/{id}", member, c.leadPage},
@@ -45,6 +52,12 @@ func (c *Console) routes() []route {
 		{"POST", "/app/pipeline/{id}/reject", member, c.pipelineAnswer("reject")},
 		{"GET", "/app/queue", member, c.queuePage},
 		{"POST", "/app/queue/claim", member, c.claim},
+		{"GET", "/app/sources", member, c.sourcesPage},
+		{"GET", "/app/sources/{slug}", member, c.sourcePage},
+		{"POST", "/app/sources/{slug}", member, c.saveSource},
+		{"POST", "/app/sources/{slug}/preview", member, c.previewSource},
+		{"POST", "/app/sources/{slug}/key", member, c.rotateKey},
+		{"POST", "/app/sources/{slug}/key/revoke", member, c.revokeKey},
 	}
 }
 
@@ -112,6 +125,8 @@ var flashes = map[string]string{
 	"handover-rejected":  "Handover rejected: the lead goes back to the sender.",
 	"claimed":            "A lead is yours: work it before its time runs out.",
 	"queue-empty":        "No lead is waiting in the queue right now.",
+	"source-saved":       "The source is saved.",
+	"key-revoked":        "The vendor key is revoked: leads posted with it are refused until you make a new key.",
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *visit) {
