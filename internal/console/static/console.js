@@ -8,8 +8,13 @@ document.addEventListener("DOMContentLoaded", function () {
     var now = Date.now();
     clocks.forEach(function (el) {
       var left = Math.max(0, Math.round((Date.parse(el.getAttribute("datetime")) - now) / 1000));
-      var m = Math.floor(left / 60), s = left % 60;
-      el.textContent = left === 0 ? "expired" : m + ":" + (s < 10 ? "0" : "") + s + " left";
+      // A handover waits for days: days and hours say more than minutes.
+      var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600);
+      var m = Math.floor(left % 3600 / 60), s = left % 60;
+      el.textContent = left === 0 ? "expired" :
+        d > 0 ? d + "d " + h + "h left" :
+        h > 0 ? h + "h " + m + "m left" :
+        m + ":" + (s < 10 ? "0" : "") + s + " left";
     });
   }
   if (clocks.length) { tick(); setInterval(tick, 1000); }
