@@ -127,7 +127,6 @@ var flashes = map[string]string{
 	"schedule-resumed":   "Schedule resumed: it runs from its next slot.",
 	"schedule-triggered": "A distribution runs now: the source's pending leads go out in a moment.",
 	"schedule-deleted":   "Schedule deleted.",
-	"signed-out": "You are signed out.",
 	// The lead page, the pipeline and the queue.
 	"lead-assigned":      "The lead is assigned.",
 	"lead-owner-changed": "The lead has a new owner.",

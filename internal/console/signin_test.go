@@ -39,7 +39,6 @@ func (h *harness) recordStarts() *startRecorder {
 	return rec
 }
 
-
 // ask posts the sign-in form for email from browser b.
 func (b *browser) ask(email string) page {
 	b.t.Helper()

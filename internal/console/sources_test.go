@@ -55,7 +55,6 @@ func (h *harness) sourceRow(t *testing.T, org, slug string) string {
 	return row
 }
 
-
 // liveKey says whether key is a vendor key that works (not revoked).
 func (h *harness) liveKey(t *testing.T, key string) bool {
 	t.Helper()
