@@ -33,6 +33,8 @@ func (c *Console) routes() []route {
 		{"GET", "/app/{$}", member, c.home},
 		{"POST", "/app/signout", signedIn, c.signOut},
 		{"GET", "/app/leads", member, c.leadsPage},
+		{"POST", "/app/leads/bulk", member, c.bulk},
+		{"GET", "/app/transfers/{id}", member, c.transferPage},
 	}
 }
 
@@ -88,6 +90,10 @@ func (c *Console) toSignIn(w http.ResponseWriter, r *http.Request) {
 // texts, so a link cannot make a page say anything else.
 var flashes = map[string]string{
 	"signed-out": "You are signed out.",
+	// leads.go adds the count when the link carries one (countedFlashes).
+	"bulk-assigned": "The leads are assigned.",
+	"bulk-returned": "The leads are returned to their vendor.",
+	"bulk-invalid":  "The leads are marked invalid.",
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *visit) {
