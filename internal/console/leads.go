@@ -19,6 +19,9 @@ import (
 // person waiting on one form should not wait on more than this.
 const maxSelectAll = 10_000
 
+// maxSelectAllText is maxSelectAll as the page says it.
+const maxSelectAllText = "10,000"
+
 // filterNames are the leads page's filter fields: each is the API list's
 // own query parameter, passed on unchanged, so its refusal is the API's.
 var filterNames = []string{"status", "source", "location", "assigned_to", "owner", "q"}
@@ -66,7 +69,7 @@ type leadsData struct {
 	CanReturn     bool
 	CanInvalid    bool
 	Key           string // the transfer's Idempotency-Key, one per rendered page
-	Max           int
+	MaxText       string // maxSelectAll as a person reads it
 	Result        *bulkResult
 	ScopeFilter   bool
 	AllPage       bool
@@ -237,7 +240,7 @@ func (c *Console) leadsData(r *http.Request, v *visit, form url.Values) (leadsDa
 		CanReturn:   v.ManagesLeads(),
 		CanInvalid:  true,
 		Key:         domain.NewID(),
-		Max:         maxSelectAll,
+		MaxText:     maxSelectAllText,
 		ScopeFilter: form.Get("scope") == "filter",
 		AllPage:     form.Get("all_page") == "1",
 	}
@@ -410,8 +413,8 @@ func (c *Console) selection(r *http.Request, v *visit, form url.Values) ([]strin
 			}
 			if len(ids) > maxSelectAll {
 				return nil, &apiError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf(
-					"More than %d leads match the filter: one action takes at most %d. Narrow the filter (a status, a source, an owner) and act on each part.",
-					maxSelectAll, maxSelectAll), Fields: map[string]string{"scope": fmt.Sprintf("more than %d leads match", maxSelectAll)}}
+					"More than %s leads match the filter: one action takes at most %s. Narrow the filter (a status, a source, an owner) and act on each part.",
+					maxSelectAllText, maxSelectAllText), Fields: map[string]string{"scope": "more than " + maxSelectAllText + " leads match"}}
 			}
 			if list.Next == "" {
 				break

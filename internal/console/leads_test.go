@@ -255,11 +255,11 @@ func TestSelectAllRefusesMoreThanItsLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := h.signedIn(t, owner)
-	if !strings.Contains(b.get("/app/leads").body, "at most 10000") {
+	if !strings.Contains(b.get("/app/leads").body, "at most 10,000") {
 		t.Errorf("the page does not say how many leads 'all that match' takes")
 	}
 	p := b.post("/app/leads/bulk", url.Values{"csrf": {b.csrf("/app/leads")}, "action": {"invalid"}, "invalid_reason": {"spam"}, "scope": {"filter"}})
-	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "More than 10000 leads match the filter") {
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "More than 10,000 leads match the filter") {
 		t.Fatalf("10,001 matching leads: %d, want 422 in words\n%s", p.status, p.body)
 	}
 	var n int
