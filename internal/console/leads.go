@@ -22,6 +22,15 @@ const maxSelectAll = 10_000
 // maxSelectAllText is maxSelectAll as the page says it.
 const maxSelectAllText = "10,000"
 
+// maxPerLead bounds the actions the API takes one lead at a time (return,
+// mark invalid): each lead is a request, and the API allows one person 50
+// a second after a burst of 200 (USER_RATE_LIMIT's default), so 1,000
+// leads keep the form's answer within about 20 seconds.
+const (
+	maxPerLead     = 1_000
+	maxPerLeadText = "1,000"
+)
+
 // filterNames are the leads page's filter fields: each is the API list's
 // own query parameter, passed on unchanged, so its refusal is the API's.
 var filterNames = []string{"status", "source", "location", "assigned_to", "owner", "q"}
@@ -51,29 +60,30 @@ type bulkResult struct {
 
 // leadsData is what leads.html shows.
 type leadsData struct {
-	Rows          []leadRow
-	PageIDs       []string
-	Next, First   string
-	Filter        []hidden // the filter as hidden fields of the bulk form
-	Statuses      []option
-	Sources       []option
-	Locations     []option
-	Assignees     []option
-	Owners        []option
-	Users         []option // active users, for "assign to"
-	Subs          []linkedOrg
-	HandoverTo    []linkedOrg
-	CanAssign     bool
-	CanTransfer   bool
-	CanHandover   bool
-	CanReturn     bool
-	CanInvalid    bool
-	Key           string // the transfer's Idempotency-Key, one per rendered page
-	MaxText       string // maxSelectAll as a person reads it
-	Result        *bulkResult
-	ScopeFilter   bool
-	AllPage       bool
-	CrossSiloNote bool
+	Rows           []leadRow
+	PageIDs        []string
+	Next, First    string
+	Filter         []hidden // the filter as hidden fields of the bulk form
+	Statuses       []option
+	Sources        []option
+	Locations      []option
+	Assignees      []option
+	Owners         []option
+	Users          []option // active users, for "assign to"
+	Subs           []linkedOrg
+	HandoverTo     []linkedOrg
+	CanAssign      bool
+	CanTransfer    bool
+	CanHandover    bool
+	CanReturn      bool
+	CanInvalid     bool
+	Key            string // the transfer's Idempotency-Key, one per rendered page
+	MaxText        string // maxSelectAll as a person reads it
+	MaxPerLeadText string
+	Result         *bulkResult
+	ScopeFilter    bool
+	AllPage        bool
+	CrossSiloNote  bool
 }
 
 // Any reports whether the role may use any bulk action.
@@ -234,15 +244,16 @@ func (c *Console) leadsData(r *http.Request, v *visit, form url.Values) (leadsDa
 	org := v.Session.User.OrgID
 	role := domain.Role(v.Role())
 	d := leadsData{
-		CanAssign:   v.ManagesLeads(),
-		CanTransfer: v.ManagesLeads(),
-		CanHandover: role.Licensed(),
-		CanReturn:   v.ManagesLeads(),
-		CanInvalid:  true,
-		Key:         domain.NewID(),
-		MaxText:     maxSelectAllText,
-		ScopeFilter: form.Get("scope") == "filter",
-		AllPage:     form.Get("all_page") == "1",
+		CanAssign:      v.ManagesLeads(),
+		CanTransfer:    v.ManagesLeads(),
+		CanHandover:    role.Licensed(),
+		CanReturn:      v.ManagesLeads(),
+		CanInvalid:     true,
+		Key:            domain.NewID(),
+		MaxText:        maxSelectAllText,
+		MaxPerLeadText: maxPerLeadText,
+		ScopeFilter:    form.Get("scope") == "filter",
+		AllPage:        form.Get("all_page") == "1",
 	}
 	for _, n := range filterNames {
 		if val := form.Get(n); val != "" {
@@ -372,7 +383,13 @@ func (c *Console) bulk(w http.ResponseWriter, r *http.Request, v *visit) {
 		again(st, msg, fields, nil)
 		return
 	}
-	switch action := form.Get("action"); action {
+	action := form.Get("action")
+	if (action == "return" || action == "invalid") && len(ids) > maxPerLead {
+		again(http.StatusUnprocessableEntity, fmt.Sprintf("%d leads chosen: returning or marking invalid takes at most %s at a time, since each lead is its own request. Narrow the filter and act on each part.",
+			len(ids), maxPerLeadText), map[string]string{"scope": "at most " + maxPerLeadText + " leads for return and mark invalid"}, nil)
+		return
+	}
+	switch action {
 	case "assign":
 		c.bulkAssign(w, r, v, ids, again)
 	case "transfer", "handover":
@@ -518,7 +535,10 @@ func (c *Console) perLead(w http.ResponseWriter, r *http.Request, v *visit, ids 
 	done, firstStatus := 0, 0
 	refusedIDs, reasons := []string{}, []string{}
 	for _, id := range ids {
-		_, err := c.call(r, v, "POST", "/v1/leads/"+url.PathEscape(id)+"/"+verb, body, nil)
+		err := c.paced(r, func() error {
+			_, err := c.call(r, v, "POST", "/v1/leads/"+url.PathEscape(id)+"/"+verb, body, nil)
+			return err
+		})
 		if err == nil {
 			done++
 			continue
@@ -559,6 +579,25 @@ func (c *Console) perLead(w http.ResponseWriter, r *http.Request, v *visit, ids 
 		status = firstStatus
 	}
 	again(status, "", nil, res)
+}
+
+// paced runs one call of a lead-by-lead action, waiting while the API
+// says the person asks too fast (429): the action keeps to the API's pace
+// instead of refusing the leads past the burst. It gives up after about
+// five seconds on one lead, or when the request ends.
+func (c *Console) paced(r *http.Request, call func() error) error {
+	for try := 0; ; try++ {
+		err := call()
+		ae, ok := err.(*apiError)
+		if !ok || ae.Status != http.StatusTooManyRequests || try == 200 {
+			return err
+		}
+		select {
+		case <-r.Context().Done():
+			return err
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
 
 // maxListed is how many refused leads a result lists by name.

@@ -262,6 +262,15 @@ func TestSelectAllRefusesMoreThanItsLimit(t *testing.T) {
 	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "More than 10,000 leads match the filter") {
 		t.Fatalf("10,001 matching leads: %d, want 422 in words\n%s", p.status, p.body)
 	}
+	// Lead-by-lead actions take fewer: each lead is one request at the API's pace.
+	var ids []string
+	if err := h.pool.QueryRow(ctx, `SELECT array_agg(id::text) FROM (SELECT id FROM leads WHERE org_id = $1 LIMIT 1001) l`, o.ID).Scan(&ids); err != nil {
+		t.Fatal(err)
+	}
+	p = b.post("/app/leads/bulk", url.Values{"csrf": {b.csrf("/app/leads")}, "action": {"invalid"}, "invalid_reason": {"spam"}, "lead_id": ids})
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "1001 leads chosen: returning or marking invalid takes at most 1,000") {
+		t.Fatalf("1,001 leads marked invalid: %d, want 422 in words\n%s", p.status, p.body)
+	}
 	var n int
 	if err := h.pool.QueryRow(ctx, `SELECT count(*) FROM leads WHERE org_id = $1 AND status <> 'new'`, o.ID).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("a refused select-all changed %d leads (%v)", n, err)
