@@ -56,10 +56,11 @@ func TestConsoleBulkTransferFiftyLeadsEvenly(t *testing.T) {
 		t.Fatalf("the filtered page lists %d of the %d leads (%v)", rows, n, err)
 	}
 	p.accessible()
-	p.shot("leads")
 
-	p.do(chromedp.Click("#f-scope"), chromedp.SetValue("#f-transfer_to", sub.id), chromedp.Click("#f-mode-staff"),
-		chromedp.Click(`button[name="action"][value="transfer"]`))
+	p.do(chromedp.Click("#f-scope"), chromedp.Click("#act-transfer"), chromedp.SetValue("#f-transfer_to", sub.id), chromedp.Click("#f-mode-staff"))
+	p.accessible()
+	p.shot("leads")
+	p.do(chromedp.Click(`button[name="action"][value="transfer"]`))
 	loc := p.waitPath("/app/transfers/")
 	transferID := strings.TrimPrefix(loc, "/app/transfers/")
 
