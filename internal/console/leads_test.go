@@ -328,3 +328,34 @@ func TestBulkTransferStartsOnceAndShowsItsProgress(t *testing.T) {
 		t.Fatalf("the receiving org's page: %d, want the counts without the sender's failures\n%s", p.status, p.body)
 	}
 }
+
+func TestARefusalNamingLeadsByIndexNamesThemByName(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	m, _ := h.org(t, "Handover Master")
+	sub, _ := h.org(t, "Handover Sub")
+	if err := h.store.LinkOrgs(ctx, m.ID, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.pool.Exec(ctx, `UPDATE orgs SET handover_enabled = true WHERE id = $1`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	pro := h.user(t, sub.ID, domain.RoleProfessional, "Pia Pro")
+	ids := h.leads(t, sub.ID, "alpha", "Colleague", 2) // routed to the sub's owner, not to Pia
+	b := h.signedIn(t, pro)
+	page := b.get("/app/leads")
+	if !strings.Contains(page.body, `<option value="`+m.ID+`">Handover Master (master)</option>`) {
+		t.Fatalf("the professional is not offered the master's pipeline:\n%s", page.body)
+	}
+	p := b.post("/app/leads/bulk", url.Values{"csrf": {b.csrf("/app/leads")}, "key": {domain.NewID()}, "action": {"handover"},
+		"handover_to": {m.ID}, "lead_id": ids})
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "Nothing was moved: a professional hands over only the leads assigned to them.") ||
+		!strings.Contains(p.body, "<li>Colleague0 Testlead: not assigned to you</li>") || !strings.Contains(p.body, "<li>Colleague1 Testlead: not assigned to you</li>") {
+		t.Fatalf("a professional handing over colleagues' leads: %d, want 403 naming each lead\n%s", p.status, p.body)
+	}
+	var n int
+	if err := h.pool.QueryRow(ctx, `SELECT count(*) FROM transfers WHERE org_id = $1`, sub.ID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d transfers recorded (%v), want none", n, err)
+	}
+}
