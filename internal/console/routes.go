@@ -31,10 +31,30 @@ type route struct {
 func (c *Console) routes() []route {
 	return []route{
 		{"GET", "/app/{$}", member, c.home},
+		{"GET", "/app/signin", public, c.signInPage},
+		{"POST", "/app/signin", public, c.askLink},
+		{"GET", "/app/signin/sent", public, c.linkSent},
+		{"GET", "/app/signin/{token}", public, c.linkPage},
+		{"POST", "/app/signin/{token}", public, c.useLink},
+		{"GET", "/app/orgs", signedIn, c.orgsPage},
+		{"POST", "/app/orgs", signedIn, c.pickOrg},
 		{"POST", "/app/signout", signedIn, c.signOut},
 		{"GET", "/app/leads", member, c.leadsPage},
 		{"POST", "/app/leads/bulk", member, c.bulk},
 		{"GET", "/app/transfers/{id}", member, c.transferPage},
+		{"GET", "/app/sources", member, c.sourcesPage},
+		{"GET", "/app/sources/{slug}", member, c.sourcePage},
+		{"POST", "/app/sources/{slug}", member, c.saveSource},
+		{"POST", "/app/sources/{slug}/preview", member, c.previewSource},
+		{"POST", "/app/sources/{slug}/key", member, c.rotateKey},
+		{"POST", "/app/sources/{slug}/key/revoke", member, c.revokeKey},
+		{"GET", "/app/feed", member, c.feedPage},
+		{"GET", "/app/schedules", member, c.schedulesPage},
+		{"POST", "/app/schedules", member, c.createSchedule},
+		{"POST", "/app/schedules/{id}/pause", member, c.scheduleAction("pause")},
+		{"POST", "/app/schedules/{id}/resume", member, c.scheduleAction("resume")},
+		{"POST", "/app/schedules/{id}/trigger", member, c.scheduleAction("trigger")},
+		{"POST", "/app/schedules/{id}/delete", member, c.deleteSchedule},
 	}
 }
 
@@ -89,7 +109,14 @@ func (c *Console) toSignIn(w http.ResponseWriter, r *http.Request) {
 // flashes are the messages an action's redirect may show (?done=…): fixed
 // texts, so a link cannot make a page say anything else.
 var flashes = map[string]string{
-	"signed-out": "You are signed out.",
+	"signed-out":         "You are signed out.",
+	"source-saved":       "The source is saved.",
+	"key-revoked":        "The vendor key is revoked: leads posted with it are refused until you make a new key.",
+	"schedule-saved":     "Schedule saved. A new one can take a few seconds to appear in the list: reload if it is not there yet.",
+	"schedule-paused":    "Schedule paused: it runs again when resumed.",
+	"schedule-resumed":   "Schedule resumed: it runs from its next slot.",
+	"schedule-triggered": "A distribution runs now: the source's pending leads go out in a moment.",
+	"schedule-deleted":   "Schedule deleted.",
 	// leads.go adds the count when the link carries one (countedFlashes).
 	"bulk-assigned": "The leads are assigned.",
 	"bulk-returned": "The leads are returned to their vendor.",
