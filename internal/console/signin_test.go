@@ -39,14 +39,6 @@ func (h *harness) recordStarts() *startRecorder {
 	return rec
 }
 
-func (h *harness) count(t *testing.T, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := h.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // ask posts the sign-in form for email from browser b.
 func (b *browser) ask(email string) page {

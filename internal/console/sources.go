@@ -398,10 +398,6 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *visit) {
 	http.Redirect(w, r, "/app/sources/"+url.PathEscape(slug)+"?done=key-revoked", http.StatusSeeOther)
 }
 
-// fieldErr is what the "err" template shows: a field's refusal, by the id
-// of its input.
-type fieldErr struct{ ID, Text string }
-
 // Err is the refusal of the API's field name, for the input with id.
 func (d sourcePageData) Err(vw view, name, id string) fieldErr {
 	return fieldErr{ID: id, Text: vw.Fields[name]}

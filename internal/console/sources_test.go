@@ -55,14 +55,6 @@ func (h *harness) sourceRow(t *testing.T, org, slug string) string {
 	return row
 }
 
-func (h *harness) count(t *testing.T, q string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := h.pool.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // liveKey says whether key is a vendor key that works (not revoked).
 func (h *harness) liveKey(t *testing.T, key string) bool {
