@@ -127,18 +127,6 @@ func (l leadView) Actor(id string) string { return l.People.Name(id) }
 // Name is what a person recognises the lead by.
 func (l leadView) Name() string { return leadName(l.Lead) }
 
-func leadName(l store.Lead) string {
-	if n := strings.TrimSpace(l.FirstName + " " + l.LastName); n != "" {
-		return n
-	}
-	if l.Email != "" {
-		return l.Email
-	}
-	if l.Phone != "" {
-		return l.Phone
-	}
-	return "Lead " + l.ID
-}
 
 // leadPage shows one lead through GET /v1/leads/{id}.
 func (c *Console) leadPage(w http.ResponseWriter, r *http.Request, v *visit) {

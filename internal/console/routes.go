@@ -52,6 +52,8 @@ func (c *Console) routes() []route {
 		{"POST", "/app/pipeline/{id}/reject", member, c.pipelineAnswer("reject")},
 		{"GET", "/app/queue", member, c.queuePage},
 		{"POST", "/app/queue/claim", member, c.claim},
+		{"POST", "/app/leads/bulk", member, c.bulk},
+		{"GET", "/app/transfers/{id}", member, c.transferPage},
 		{"GET", "/app/sources", member, c.sourcesPage},
 		{"GET", "/app/sources/{slug}", member, c.sourcePage},
 		{"POST", "/app/sources/{slug}", member, c.saveSource},
@@ -139,6 +141,10 @@ var flashes = map[string]string{
 	"handover-rejected":  "Handover rejected: the lead goes back to the sender.",
 	"claimed":            "A lead is yours: work it before its time runs out.",
 	"queue-empty":        "No lead is waiting in the queue right now.",
+	// leads.go adds the count when the link carries one (countedFlashes).
+	"bulk-assigned": "The leads are assigned.",
+	"bulk-returned": "The leads are returned to their vendor.",
+	"bulk-invalid":  "The leads are marked invalid.",
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *visit) {

@@ -19,12 +19,16 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   if (clocks.length) { tick(); setInterval(tick, 1000); }
 
-  // A "select all" checkbox ticks every box of its form with the same name.
+  // A "select all" checkbox ticks every box of its form with the same name;
+  // unticking one of them unticks it again, so a form never sends "all"
+  // for a selection the person narrowed.
   document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+    var boxes = all.form.querySelectorAll('input[type=checkbox][name="' + all.dataset.selectAll + '"]');
     all.addEventListener("change", function () {
-      all.form.querySelectorAll('input[type=checkbox][name="' + all.dataset.selectAll + '"]').forEach(function (b) {
-        b.checked = all.checked;
-      });
+      boxes.forEach(function (b) { b.checked = all.checked; });
+    });
+    boxes.forEach(function (b) {
+      b.addEventListener("change", function () { if (!b.checked) { all.checked = false; } });
     });
   });
 });
