@@ -317,3 +317,42 @@ func checkLinks(root string, pages []string) []string {
 	}
 	return problems
 }
+
+// TestConsoleScreenshotsAreInTheDocs keeps docs/console.md's pictures in
+// step with the browser tests that make them: every screenshot a console
+// test takes (p.shot("name")) is shown in the page as console/name.png, and
+// the file is there. Regenerate them all with
+// LEADRELAY_SHOTS=$PWD/docs/console go test -count=1 -run 'TestConsole' ./e2e/
+func TestConsoleScreenshotsAreInTheDocs(t *testing.T) {
+	tests, err := filepath.Glob(filepath.Join("e2e", "console_*_test.go"))
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("console browser tests: %v %v", tests, err)
+	}
+	shotRE := regexp.MustCompile(`(?:\.shot\(|askSignInLink\([^)]*, )"([a-z]+)"\)`)
+	var names []string
+	for _, f := range tests {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range shotRE.FindAllStringSubmatch(string(b), -1) {
+			names = append(names, m[1])
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("only %d screenshots found in the console's browser tests: %v", len(names), names)
+	}
+	doc, err := os.ReadFile(filepath.Join("docs", "console.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		img := "console/" + n + ".png"
+		if !strings.Contains(string(doc), "]("+img+")") {
+			t.Errorf("docs/console.md does not show %s (made by a console browser test)", img)
+		}
+		if _, err := os.Stat(filepath.Join("docs", img)); err != nil {
+			t.Errorf("docs/%s is missing: regenerate the screenshots (see this test's comment)", img)
+		}
+	}
+}
