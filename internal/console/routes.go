@@ -33,6 +33,13 @@ func (c *Console) routes() []route {
 		{"GET", "/app/{$}", member, c.home},
 		{"POST", "/app/signout", signedIn, c.signOut},
 		{"GET", "/app/leads", member, c.leadsPage},
+		{"GET", "/app/account", member, c.accountPage},
+		{"POST", "/app/account/settings", member, c.saveSettings},
+		{"POST", "/app/account/invitations", member, c.invite},
+		{"POST", "/app/account/invitations/{id}/revoke", member, c.revokeInvitation},
+		{"POST", "/app/account/sub-agencies/{sub}/unlink", member, c.unlinkSub},
+		{"POST", "/app/account/users", member, c.addUser},
+		{"POST", "/app/account/users/{user}", member, c.saveUser},
 	}
 }
 
@@ -88,6 +95,13 @@ func (c *Console) toSignIn(w http.ResponseWriter, r *http.Request) {
 // texts, so a link cannot make a page say anything else.
 var flashes = map[string]string{
 	"signed-out": "You are signed out.",
+	// account
+	"settings-saved":  "Settings saved.",
+	"invited":         "Invitation sent: it is listed below as pending until it is answered.",
+	"revoked":         "Invitation revoked: its link no longer works.",
+	"unlinked":        "Unlinked: the two organizations are no longer linked.",
+	"user-saved":      "Changes saved.",
+	"nothing-changed": "Nothing was changed.",
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *visit) {
