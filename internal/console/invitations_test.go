@@ -148,3 +148,46 @@ func TestInvitationsAreListedWithTheirStatus(t *testing.T) {
 		t.Fatalf("a bad invitation address: %d\n%s", ip.status, ip.body)
 	}
 }
+
+// TestTheInvitationPageLooksLikeTheConsole: the API's invitation page links
+// the console's stylesheet, carries its brand, and is sent with the very
+// security headers of a console page, which its markup obeys (no inline
+// style or script).
+func TestTheInvitationPageLooksLikeTheConsole(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	master, owner := h.org(t, "Looks Master")
+	inv, err := h.store.CreateInvitation(context.Background(), master.ID, "invitee@looks.test", time.Hour, func(id string) string { return "invitation/" + id })
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, hash := domain.NewToken("lri_")
+	if _, ok, err := h.store.AddInvitationToken(context.Background(), inv.ID, hash); err != nil || !ok {
+		t.Fatalf("token: %v %v", ok, err)
+	}
+	anon := h.anonymous(t)
+	p := anon.get("/invitations/" + token)
+	if p.status != 200 || !strings.Contains(p.body, "<h1>Join Looks Master as a sub-agency</h1>") {
+		t.Fatalf("the invitation page: %d\n%s", p.status, p.body)
+	}
+	for _, want := range []string{`<link rel="stylesheet" href="/app/static/console.css">`, `<header class="top"><a class="brand" href="/app/">leadrelay</a></header>`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the invitation page lacks %s", want)
+		}
+	}
+	for _, inline := range []string{"<style", "style=", "<script", "onclick", "onsubmit"} {
+		if strings.Contains(p.body, inline) {
+			t.Errorf("the invitation page has inline code (%q), which its CSP blocks", inline)
+		}
+	}
+	consolePage := h.signedIn(t, owner).get("/app/account")
+	for _, k := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy", "Cache-Control"} {
+		if got, want := p.header.Get(k), consolePage.header.Get(k); got != want || got == "" {
+			t.Errorf("%s: the invitation page sends %q, a console page %q", k, got, want)
+		}
+	}
+	css := anon.get("/app/static/console.css")
+	if css.status != 200 || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") || !strings.Contains(css.body, "label.org") {
+		t.Fatalf("the stylesheet the invitation page links: %d %q", css.status, css.header.Get("Content-Type"))
+	}
+}
