@@ -31,6 +31,8 @@ func runBench(ctx context.Context, args []string) error {
 	fanLeads := fs.Int("fanout-leads", 600, "leads for the fan-out row (0 skips it)")
 	fanSubs := fs.Int("fanout-subs", 20, "sub-agencies under the fan-out master")
 	transferLeads := fs.Int("transfer-leads", 10000, "leads in the transfer row's one transfer (0 skips it)")
+	consoleLeads := fs.Int("console-leads", 100000, "leads in the org whose console pages are timed (0 skips the row)")
+	consoleReads := fs.Int("console-reads", 200, "reads of each console page")
 	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
 	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
 	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
@@ -71,6 +73,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
 		TaskQueue: cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, HalfPeakLeads: *half, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
+		ConsoleLeads: *consoleLeads, ConsoleReads: *consoleReads,
 		WorkerPID: *pid, Log: os.Stderr})
 	if err != nil {
 		return err

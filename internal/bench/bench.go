@@ -52,8 +52,11 @@ type Options struct {
 	FanOutSubs    int // sub-agencies under the master
 	// TransferLeads is the size of the transfer row's one transfer (0: skip it).
 	TransferLeads int
-	WorkerPID     int // 0: RSS not measured
-	Log           io.Writer
+	// ConsoleLeads is the size of the org whose console pages are timed
+	// (0: skip the row); ConsoleReads how many times each page is read.
+	ConsoleLeads, ConsoleReads int
+	WorkerPID                  int // 0: RSS not measured
+	Log                        io.Writer
 }
 
 // Result holds one run's numbers together with the sizes they came from,
@@ -69,15 +72,18 @@ type Result struct {
 	FanOutRate               float64
 	// NoopHopRate is no-op parent → child pairs per second (NoopHopWorkflow):
 	// what the engine allows a lead passed down one level, as a child run.
-	NoopHopRate           float64
-	FanOutSpread          int   // max − min leads per sub-agency
-	MaxHistory            int64 // events in the largest run of the fan-out
-	TransferRate          float64
-	TransferHistory       int64 // events in the transfer's run
-	TransferN             int
-	FanOutN, FanOutSubs   int
-	RateLimited           int64
-	WorkerPeakRSS         int64 // bytes, 0 if unknown
+	NoopHopRate         float64
+	FanOutSpread        int   // max − min leads per sub-agency
+	MaxHistory          int64 // events in the largest run of the fan-out
+	TransferRate        float64
+	TransferHistory     int64 // events in the transfer's run
+	TransferN           int
+	FanOutN, FanOutSubs int
+	RateLimited         int64
+	WorkerPeakRSS       int64 // bytes, 0 if unknown
+	// ConsolePages are the console's pages timed for an org of ConsoleN leads.
+	ConsolePages          []ConsolePage
+	ConsoleN              int
 	NoopN, LeadsN, PacedN int
 	PacedRate             float64
 	Conc                  int
@@ -139,6 +145,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.TransferLeads > 0 {
 		o.logf("transfer: %d leads from a master to a sub-agency…", o.TransferLeads)
 		if err := transfer(ctx, o, run, &r); err != nil {
+			return r, err
+		}
+	}
+	if o.ConsoleLeads > 0 {
+		o.logf("console: %d leads in one org, each page read %d times…", o.ConsoleLeads, o.ConsoleReads)
+		if err := consolePages(ctx, o, run, &r); err != nil {
 			return r, err
 		}
 	}

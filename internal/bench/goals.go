@@ -53,6 +53,9 @@ func (r Result) Goals() []Goal {
 		{Name: "ingestion ÷ no-op peak rate", Ratio: ratio(r.IngestRate, r.NoopRate), Bound: 0.9, AtLeast: true},
 		{Name: "speed-to-lead p99 ÷ no-op p99, both at half the peak", Ratio: durRatio(r.HalfSTLp99, r.HalfNoopP99), Bound: 1.5},
 	}
+	for _, p := range r.ConsolePages {
+		g = append(g, Goal{Name: "console " + p.Name + ": p99 server time ÷ 100 ms", Ratio: durRatio(p.P99, ConsoleGoal), Bound: 1})
+	}
 	if r.FanOutN > 0 {
 		g = append(g, Goal{Name: "fan-out leads/s ÷ half the no-op peak rate", Ratio: ratio(r.FanOutRate, r.HalfRate), Bound: 0.8, AtLeast: true})
 	}

@@ -36,6 +36,9 @@ func (r Result) Table() string {
 		row(fmt.Sprintf("transfer, request → all moved (%d leads)", r.TransferN), fmt.Sprintf("%.1f leads/s", r.TransferRate))
 		row("transfer: largest history (events)", strconv.FormatInt(r.TransferHistory, 10))
 	}
+	for _, p := range r.ConsolePages {
+		row(fmt.Sprintf("console: %s p50/p99, server time (%d leads, %d reads)", p.Name, r.ConsoleN, p.N), ms(p.P50)+" / "+ms(p.P99))
+	}
 	row("posts answered 429 (retried)", strconv.FormatInt(r.RateLimited, 10))
 	rss := "not measured"
 	if r.WorkerPeakRSS > 0 {

@@ -26,7 +26,8 @@ import (
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // harness is the console and the API on the package's PostgreSQL database,
-// with no Temporal: pages that start runs are tested end to end in e2e.
+// with a Temporal that is down (noTemporal): pages that start runs are
+// tested end to end in e2e.
 type harness struct {
 	srv   *httptest.Server
 	store *store.Store
@@ -44,8 +45,8 @@ func newHarness(t *testing.T) *harness {
 	pool, _ := testenv.DB(t)
 	st := store.New(pool)
 	h := &harness{store: st, pool: pool}
-	apiH := api.New(&api.Server{Store: st, Pool: pool, Cfg: cfg, Log: zap.NewNop()})
-	h.c = &Console{Store: st, API: apiH, Cfg: cfg, Log: zap.NewNop()}
+	apiH := api.New(&api.Server{Store: st, Pool: pool, Cfg: cfg, Log: zap.NewNop(), Temporal: noTemporal{}})
+	h.c = &Console{Store: st, API: apiH, Cfg: cfg, Log: zap.NewNop(), Temporal: noTemporal{}}
 	mux := http.NewServeMux()
 	mux.Handle("/app/", New(h.c))
 	mux.Handle("/", apiH)
@@ -175,6 +176,9 @@ func TestPagesCarryTheSecurityHeaders(t *testing.T) {
 		if got := p.header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
+	}
+	if st := p.header.Get("Server-Timing"); !strings.HasPrefix(st, "app;dur=") {
+		t.Errorf("Server-Timing = %q: starter bench reads a page's server time from it", st)
 	}
 	if strings.Contains(p.body, "<script>") || strings.Contains(p.body, "style=") || strings.Contains(p.body, "<style") {
 		t.Errorf("the page has inline script or style, which the CSP blocks")
