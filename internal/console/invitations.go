@@ -2,6 +2,8 @@ package console
 
 import (
 	"net/http"
+
+	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // invite sends the invite form as POST /v1/orgs/{org}/invitations: the
@@ -19,6 +21,12 @@ func (c *Console) invite(w http.ResponseWriter, r *http.Request, v *visit) {
 // /v1/orgs/{org}/invitations/{id}); its link stops working.
 func (c *Console) revokeInvitation(w http.ResponseWriter, r *http.Request, v *visit) {
 	id := r.PathValue("id")
+	// Another org's invitation is not found, whoever asks: the API checks
+	// the role first, and would tell a manager "forbidden" about it.
+	if _, err := c.Store.GetInvitation(r.Context(), v.Session.User.OrgID, id); err != nil {
+		c.storeFailed(w, r, v, err)
+		return
+	}
 	if _, err := c.call(r, v, "DELETE", "/v1/orgs/"+v.Session.User.OrgID+"/invitations/"+id, nil, nil); err != nil {
 		c.refusedAccount(w, r, v, err, "revoke-"+id, "revoke-"+id+"-", nil)
 		return
@@ -31,18 +39,31 @@ func (c *Console) revokeInvitation(w http.ResponseWriter, r *http.Request, v *vi
 // sub-agencies, or the org itself: its owner leaving its parent.
 func (c *Console) unlinkSub(w http.ResponseWriter, r *http.Request, v *visit) {
 	org, sub := v.Session.User.OrgID, r.PathValue("sub")
-	master := org
+	master, found := org, false
 	if sub == org {
 		var o orgSettings
 		if _, err := c.call(r, v, "GET", "/v1/orgs/"+org, nil, &o); err != nil {
 			c.failed(w, r, v, err)
 			return
 		}
-		if o.ParentID == nil {
-			c.notFound(w, r, v)
+		if o.ParentID != nil {
+			master, found = *o.ParentID, true
+		}
+	} else {
+		// Only the org's own sub-agencies can be unlinked from here; anything
+		// else is not found before any question is asked about it.
+		var subs []store.SubAgency
+		if _, err := c.call(r, v, "GET", "/v1/orgs/"+org+"/sub-agencies", nil, &subs); err != nil {
+			c.failed(w, r, v, err)
 			return
 		}
-		master = *o.ParentID
+		for _, s := range subs {
+			found = found || s.ID == sub
+		}
+	}
+	if !found {
+		c.notFound(w, r, v)
+		return
 	}
 	if r.PostFormValue("confirm") != "yes" {
 		// Nothing is sent to the API before the person confirmed.

@@ -153,3 +153,13 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *visit)
 func seeAccount(w http.ResponseWriter, r *http.Request, done, section string) {
 	http.Redirect(w, r, "/app/account?done="+url.QueryEscape(done)+"#"+section, http.StatusSeeOther)
 }
+
+// storeFailed renders an error of a store read: "not found" as the API
+// says it, anything else as a failure.
+func (c *Console) storeFailed(w http.ResponseWriter, r *http.Request, v *visit, err error) {
+	if domain.ErrorCode(err) == domain.ENotFound {
+		c.notFound(w, r, v)
+		return
+	}
+	c.failed(w, r, v, err)
+}

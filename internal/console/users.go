@@ -58,6 +58,13 @@ type userChange struct {
 // a deactivated user's reroute again.
 func (c *Console) saveUser(w http.ResponseWriter, r *http.Request, v *visit) {
 	id := r.PathValue("user")
+	// Another org's user is not found, whoever asks and whatever the form
+	// holds (the API would check the role first, and an unchanged form
+	// would never reach it).
+	if _, err := c.Store.GetUser(r.Context(), v.Session.User.OrgID, id); err != nil {
+		c.storeFailed(w, r, v, err)
+		return
+	}
 	in := map[string]any{}
 	if role := r.PostFormValue("role"); role != "" && role != r.PostFormValue("was_role") {
 		in["role"] = role
