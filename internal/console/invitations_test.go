@@ -118,13 +118,13 @@ func TestInvitationsAreListedWithTheirStatus(t *testing.T) {
 	}
 	b := h.signedIn(t, owner)
 	p := b.get("/app/account")
-	row := `<tr id="inv-` + inv.ID + `">`
+	row := `<li id="inv-` + inv.ID + `">`
 	i := strings.Index(p.body, row)
 	if i < 0 {
 		t.Fatalf("the invitation is not listed:\n%s", p.body)
 	}
-	rowText := p.body[i : i+strings.Index(p.body[i:], "</tr>")]
-	for _, want := range []string{"someone@invited.test", `<td class="status">pending</td>`, `action="/app/account/invitations/` + inv.ID + `/revoke"`} {
+	rowText := p.body[i : i+strings.Index(p.body[i:], "</li>")]
+	for _, want := range []string{"someone@invited.test", `<span class="status">pending</span>`, `action="/app/account/invitations/` + inv.ID + `/revoke"`} {
 		if !strings.Contains(rowText, want) {
 			t.Errorf("the invitation's row lacks %q:\n%s", want, rowText)
 		}
