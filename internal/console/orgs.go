@@ -131,6 +131,11 @@ func (c *Console) refusedAccount(w http.ResponseWriter, r *http.Request, v *visi
 	for k, s := range fields {
 		named[prefix+k] = s
 	}
+	if len(fields) > 0 {
+		// The API's message names the request ("invalid org"); the fields say
+		// what is wrong, where the person looks.
+		msg = "Nothing was changed. Check the fields marked below."
+	}
 	c.render(w, r, status, "account", view{Title: "Account", V: v, Problem: msg, Fields: named, Form: r.PostForm, Data: d})
 }
 

@@ -83,6 +83,9 @@ func TestABadTimezoneIsShownNextToItsFieldAndNothingIsSaved(t *testing.T) {
 			t.Errorf("the refused form lost what was typed: no %q", typed)
 		}
 	}
+	if !strings.Contains(p.body, "Nothing was changed. Check the fields marked below.") {
+		t.Errorf("the page does not say that nothing was saved")
+	}
 	if strings.Contains(p.body, `id="name-err"`) {
 		t.Errorf("the name, which was fine, is shown as refused")
 	}
