@@ -118,3 +118,39 @@ func TestAnotherOrgsUserIsNotFound(t *testing.T) {
 		t.Fatalf("another org's user was changed: %+v", u)
 	}
 }
+
+func TestTheTeamIsListedWithRoleActiveAndDigest(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	o, owner := h.org(t, "Listed Agency")
+	rep := h.user(t, o.ID, domain.RoleStaff, "Lena Listed")
+	mgr := h.user(t, o.ID, domain.RoleManager, "Max Manager")
+	b := h.signedIn(t, owner)
+	page := b.get("/app/account")
+	for _, want := range []string{
+		`<li id="user-` + rep.ID + `">`, "Lena Listed", rep.Email,
+		`<option value="staff" selected>staff</option>`,
+		`id="user-` + rep.ID + `-active" name="active" checked>`,
+		`id="user-` + rep.ID + `-notify" name="notify_new_leads">`,
+		`<option value="manager" selected>manager</option>`,
+		`<li id="user-` + owner.ID + `">`,
+	} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the owner's team section lacks %q", want)
+		}
+	}
+	// A refused value is shown in the user's row, in the API's words.
+	p := b.post("/app/account/users/"+rep.ID, url.Values{"csrf": {b.csrf("/app/account")}, "role": {"director"}, "was_role": {"staff"}})
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `id="user-`+rep.ID+`-role-err">one of admin, manager, professional, staff</p>`) {
+		t.Fatalf("an unknown role: %d\n%s", p.status, p.body)
+	}
+	if u := h.getUser(t, o.ID, rep.ID); u.Role != domain.RoleStaff {
+		t.Fatalf("a refused role made the rep %s", u.Role)
+	}
+	// A manager reads the team without forms.
+	mp := h.signedIn(t, mgr).get("/app/account")
+	if !strings.Contains(mp.body, "Lena Listed") || !strings.Contains(mp.body, "staff · active · no new-lead digest") ||
+		strings.Contains(mp.body, `action="/app/account/users`) {
+		t.Fatalf("the manager's team section:\n%s", mp.body)
+	}
+}
