@@ -83,6 +83,12 @@ func (c *Console) saveUser(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	var out userChange
 	if _, err := c.call(r, v, "PATCH", "/v1/orgs/"+v.Session.User.OrgID+"/users/"+id, in, &out.User); err != nil {
+		if ae, ok := err.(*apiError); ok && ae.Status == http.StatusServiceUnavailable && ae.Message != "" {
+			// The deactivation is written but its reroute could not start:
+			// the API's words say so and what to do (send the form again).
+			c.problem(w, r, v, ae.Status, "Not finished", ae.Message)
+			return
+		}
 		c.refusedAccount(w, r, v, err, "user-"+id, "user-"+id+"-", nil)
 		return
 	}

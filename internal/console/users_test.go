@@ -154,3 +154,21 @@ func TestTheTeamIsListedWithRoleActiveAndDigest(t *testing.T) {
 		t.Fatalf("the manager's team section:\n%s", mp.body)
 	}
 }
+
+// TestADeactivationWhoseRerouteCannotStartSaysSo: with Temporal down the API
+// writes the deactivation but cannot start the reroute; the page says so in
+// the API's words rather than an apology.
+func TestADeactivationWhoseRerouteCannotStartSaysSo(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	o, owner := h.org(t, "Outage Agency")
+	rep := h.user(t, o.ID, domain.RoleStaff, "Otto Out")
+	b := h.signedIn(t, owner)
+	p := b.post("/app/account/users/"+rep.ID, url.Values{"csrf": {b.csrf("/app/account")}, "was_active": {"true"}})
+	if p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, "rerouting their leads could not start: repeat the same request") {
+		t.Fatalf("a deactivation with Temporal down: %d\n%s", p.status, p.body)
+	}
+	if u := h.getUser(t, o.ID, rep.ID); u.Active {
+		t.Fatalf("the user is still active")
+	}
+}
