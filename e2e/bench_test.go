@@ -15,7 +15,7 @@ import (
 func TestBenchRunsAgainstTheStack(t *testing.T) {
 	s := up(t)
 	r, err := bench.Run(context.Background(), bench.Options{API: s.api.URL, AdminToken: s.admin, Temporal: s.deps.Temporal,
-		TaskQueue: s.deps.Cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, HalfPeakLeads: 12, FanOutLeads: 12, FanOutSubs: 3, TransferLeads: 1200, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
+		TaskQueue: s.deps.Cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, HalfPeakLeads: 12, FanOutLeads: 12, FanOutSubs: 3, TransferLeads: 1200, ConsoleLeads: 3000, ConsoleReads: 5, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,15 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 	if r.HalfN != 12 || r.HalfRate != r.NoopRate/2 || r.HalfSTLp50 <= 0 || r.HalfSTLp99 < r.HalfSTLp50 || r.HalfHTTPp50 <= 0 {
 		t.Fatalf("half-peak phase %+v", r)
 	}
-	if g := r.Goals(); len(g) != 3 || g[0].Ratio <= 0 || g[1].Ratio <= 0 || g[2].Ratio <= 0 {
+	if len(r.ConsolePages) != 3 || r.ConsoleN != 3000 {
+		t.Fatalf("console rows %+v", r.ConsolePages)
+	}
+	for _, p := range r.ConsolePages {
+		if p.N != 5 || p.P50 <= 0 || p.P99 < p.P50 || p.Status != 200 {
+			t.Fatalf("console page %+v", p)
+		}
+	}
+	if g := r.Goals(); len(g) != 6 || g[0].Ratio <= 0 || g[1].Ratio <= 0 || g[2].Ratio <= 0 {
 		t.Fatalf("goals %+v", g)
 	}
 	if r.NoopRate <= 0 || r.IngestRate <= 0 || r.STLp50 <= 0 || r.STLp99 < r.STLp50 || r.HTTPp50 <= 0 || r.WorkerPeakRSS <= 0 {
@@ -42,7 +50,8 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 		"no-op start → completion p50/p99 (12 at", "speed-to-lead p50/p95/p99 (12 at", "goal: ingestion ÷ no-op peak rate ≥ 0.9",
 		"goal: speed-to-lead p99 ÷ no-op p99, both at half the peak ≤ 1.5", "goal: fan-out leads/s ÷ half the no-op peak rate ≥ 0.8",
 		"speed-to-lead p50/p95/p99 (10 at 20/s)", "HTTP answer p50/p99", "worker peak RSS", "fan-out over 3 sub-agencies", "largest history",
-		"transfer, request → all moved (1200 leads)"} {
+		"transfer, request → all moved (1200 leads)", "console: leads page, a rep's own leads p50/p99, server time (3000 leads, 5 reads)",
+		"goal: console manager pipeline: p99 server time ÷ 100 ms ≤ 1.0"} {
 		if !strings.Contains(tab, want) {
 			t.Fatalf("table lacks %q:\n%s", want, tab)
 		}

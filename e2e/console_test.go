@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-		"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
@@ -49,7 +49,7 @@ func (s *stack) signedInAs(t *testing.T, userID, email string) *visitor {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatal(err)
 	}
-	p.do(chromedp.Navigate(s.api.URL+"/app/static/console.css"))
+	p.do(chromedp.Navigate(s.api.URL + "/app/static/console.css"))
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie = "lr_session=`+plain+`; path=/"`)); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func (p *visitor) shot(name string) string {
 		dir = filepath.Join(os.TempDir(), "leadrelay-shots")
 	}
 	_ = os.MkdirAll(dir, 0o755)
-	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(80))
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		return ""
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/app"
 	"github.com/leadrelay/leadrelay/internal/distribution"
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -79,44 +80,44 @@ func (s *stack) timeline(t *testing.T, holder tenant, leadID string) (assignedTo
 func TestScheduledDistribution(t *testing.T) {
 	s := up(t)
 	ctx := context.Background()
-	env := s.distributions()
+	env := s.distributions().Schedules()
 	tn, ids := s.pendingTenant(t, "sched", 3, 6)
-	ref := distribution.Ref{OrgID: tn.id, Slug: "everquote", Name: "morning"}
+	ref := runs.ScheduleRef{OrgID: tn.id, Slug: "everquote", Name: "morning"}
 
 	for _, bad := range []struct {
-		plan  distribution.Plan
+		plan  runs.SchedulePlan
 		field string
 	}{
-		{distribution.Plan{Ref: ref, Mode: domain.RouteStaffEvenly, At: "9am", Days: "mon-fri"}, "at"},
-		{distribution.Plan{Ref: ref, Mode: domain.RouteStaffEvenly, At: "09:00", Days: "weekdays"}, "days"},
-		{distribution.Plan{Ref: ref, Mode: domain.RoutePending, At: "09:00"}, "mode"},
-		{distribution.Plan{Ref: distribution.Ref{OrgID: tn.id, Slug: "everquote", Name: "Morning Run"}, Mode: domain.RouteOwner, At: "09:00"}, "name"},
+		{runs.SchedulePlan{ScheduleRef: ref, Mode: domain.RouteStaffEvenly, At: "9am", Days: "mon-fri"}, "at"},
+		{runs.SchedulePlan{ScheduleRef: ref, Mode: domain.RouteStaffEvenly, At: "09:00", Days: "weekdays"}, "days"},
+		{runs.SchedulePlan{ScheduleRef: ref, Mode: domain.RoutePending, At: "09:00"}, "mode"},
+		{runs.SchedulePlan{ScheduleRef: runs.ScheduleRef{OrgID: tn.id, Slug: "everquote", Name: "Morning Run"}, Mode: domain.RouteOwner, At: "09:00"}, "name"},
 	} {
 		_, err := env.Apply(ctx, bad.plan, false)
 		if domain.ErrorCode(err) != domain.EInvalid || fieldOf(err, bad.field) == "" {
 			t.Fatalf("%+v: want invalid naming %s, got %v", bad.plan, bad.field, err)
 		}
 	}
-	for _, missing := range []distribution.Ref{{OrgID: domain.NewID(), Slug: "everquote", Name: "x"}, {OrgID: tn.id, Slug: "nosuch", Name: "x"}} {
-		if _, err := env.Apply(ctx, distribution.Plan{Ref: missing, Mode: domain.RouteOwner, At: "09:00"}, false); domain.ErrorCode(err) != domain.ENotFound {
+	for _, missing := range []runs.ScheduleRef{{OrgID: domain.NewID(), Slug: "everquote", Name: "x"}, {OrgID: tn.id, Slug: "nosuch", Name: "x"}} {
+		if _, err := env.Apply(ctx, runs.SchedulePlan{ScheduleRef: missing, Mode: domain.RouteOwner, At: "09:00"}, false); domain.ErrorCode(err) != domain.ENotFound {
 			t.Fatalf("%+v: want not found, got %v", missing, err)
 		}
 	}
-	if _, err := env.Apply(ctx, distribution.Plan{Ref: ref, Mode: domain.RouteOwner, At: "09:00"}, true); domain.ErrorCode(err) != domain.ENotFound {
+	if _, err := env.Apply(ctx, runs.SchedulePlan{ScheduleRef: ref, Mode: domain.RouteOwner, At: "09:00"}, true); domain.ErrorCode(err) != domain.ENotFound {
 		t.Fatalf("update of a schedule that does not exist: %v", err)
 	}
 	if _, err := env.Describe(ctx, ref); domain.ErrorCode(err) != domain.ENotFound {
 		t.Fatalf("refused input created a schedule: %v", err)
 	}
 
-	first, err := env.Apply(ctx, distribution.Plan{Ref: ref, Mode: domain.RouteOwner, At: "07:15", Days: "sat-sun"}, false)
+	first, err := env.Apply(ctx, runs.SchedulePlan{ScheduleRef: ref, Mode: domain.RouteOwner, At: "07:15", Days: "sat-sun"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.Timetable != "07:15 sat-sun" || first.TimeZone != "America/Chicago" || first.Mode != domain.RouteOwner {
 		t.Fatalf("created: %+v", first)
 	}
-	sched, err := env.Apply(ctx, distribution.Plan{Ref: ref, Mode: domain.RouteStaffEvenly, At: "09:00,13:30", Days: "mon-fri"}, false)
+	sched, err := env.Apply(ctx, runs.SchedulePlan{ScheduleRef: ref, Mode: domain.RouteStaffEvenly, At: "09:00,13:30", Days: "mon-fri"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,17 +135,17 @@ func TestScheduledDistribution(t *testing.T) {
 		}
 		return len(list) == 1 && list[0].ID == sched.ID && list[0].Timetable == "09:00,13:30 mon-fri" && list[0].TimeZone == "America/Chicago"
 	})
-	if err := env.Pause(ctx, ref); err != nil {
+	if err := env.Pause(ctx, ref, "paused by the test"); err != nil {
 		t.Fatal(err)
 	}
 	if d, err := env.Describe(ctx, ref); err != nil || !d.Paused || !d.NextRun.IsZero() {
 		t.Fatalf("paused: %+v %v", d, err)
 	}
 	// Updating a paused schedule keeps it paused.
-	if d, err := env.Apply(ctx, distribution.Plan{Ref: ref, Mode: domain.RouteStaffEvenly, At: "09:00,13:30", Days: "mon-fri"}, true); err != nil || !d.Paused {
+	if d, err := env.Apply(ctx, runs.SchedulePlan{ScheduleRef: ref, Mode: domain.RouteStaffEvenly, At: "09:00,13:30", Days: "mon-fri"}, true); err != nil || !d.Paused {
 		t.Fatalf("updated while paused: %+v %v", d, err)
 	}
-	if err := env.Resume(ctx, ref); err != nil {
+	if err := env.Resume(ctx, ref, "resumed by the test"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -218,7 +219,7 @@ func TestScheduledDistribution(t *testing.T) {
 	if _, err := env.Describe(ctx, ref); domain.ErrorCode(err) != domain.ENotFound {
 		t.Fatalf("described after delete: %v", err)
 	}
-	if err := env.Pause(ctx, ref); domain.ErrorCode(err) != domain.ENotFound {
+	if err := env.Pause(ctx, ref, "paused by the test"); domain.ErrorCode(err) != domain.ENotFound {
 		t.Fatalf("paused after delete: %v", err)
 	}
 	waitFor(t, 20*time.Second, "the deleted schedule gone from the list", func() bool {

@@ -215,7 +215,11 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	_ = os.WriteFile(filepath.Join(data, "dev.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
-	printBanner(cfg, uiURL, inboxURL, &sec)
+	links, err := devSignInLinks(ctx, d.Store, cfg)
+	if err != nil {
+		return fmt.Errorf("sign-in links: %w", err)
+	}
+	printBanner(cfg, uiURL, inboxURL, &sec, consoleSection(cfg, links))
 
 	select {
 	case <-ctx.Done():
@@ -330,7 +334,52 @@ func seedWest(ctx context.Context, s *store.Store, sec *devSecrets) error {
 	return nil
 }
 
-func printBanner(cfg *config.Config, uiURL, inboxURL string, sec *devSecrets) {
+// devPeople are the demo's people `starter dev` prints a console sign-in
+// link for: one of each kind of work.
+var devPeople = []struct{ who, email string }{
+	{"owner", "olivia.owner@summit.example"},
+	{"manager", "morgan.manager@summit.example"},
+	{"rep", "sam.staff@summit.example"},
+}
+
+// devSignInLinkTTL is how long the printed links work. Longer than an
+// emailed link's 15 minutes, so a link is still good when the person gets to
+// it; each start prints new ones, and each works once.
+const devSignInLinkTTL = 12 * time.Hour
+
+// devSignInLinks mints a sign-in link for each of devPeople, as the email's
+// activity would, and returns them in that order. The database keeps only
+// their hashes; the links live in the terminal.
+func devSignInLinks(ctx context.Context, s *store.Store, cfg *config.Config) ([]string, error) {
+	base := consoleBase(cfg)
+	var out []string
+	for _, p := range devPeople {
+		token, hash := domain.NewToken("lrl_")
+		if err := s.CreateSignInLink(ctx, p.email, hash, devSignInLinkTTL); err != nil {
+			return nil, err
+		}
+		out = append(out, base+"/app/signin/"+token)
+	}
+	return out, nil
+}
+
+// consoleBase is where the console is reached: PUBLIC_BASE_URL, which is
+// the dev API's own address unless set.
+func consoleBase(cfg *config.Config) string { return cfg.PublicBaseURL }
+
+// consoleSection is the banner's part on the console: its address and a
+// sign-in link for each of devPeople.
+func consoleSection(cfg *config.Config, links []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "The console: %s/app/ (ask for a link there: the email lands in the inbox),\n", consoleBase(cfg))
+	fmt.Fprintf(&b, "or open one of these ready sign-in links (each works once, for %s):\n", devSignInLinkTTL)
+	for i, p := range devPeople {
+		fmt.Fprintf(&b, "  %-8s %-30s %s\n", p.who, p.email, links[i])
+	}
+	return b.String()
+}
+
+func printBanner(cfg *config.Config, uiURL, inboxURL string, sec *devSecrets, console string) {
 	api := "http://" + cfg.HTTPAddr
 	ext := fmt.Sprintf("demo-%d", time.Now().Unix())
 	metrics := api + "/metrics"
@@ -367,9 +416,10 @@ the inbox, follow its link and Accept:
     -H 'Authorization: Bearer %s' -d '{"email":"%s"}'
   curl -sS %s/v1/orgs/%s/sub-agencies -H 'Authorization: Bearer %s'
 
+%s
 Ctrl-C stops everything.
 ============================================================
 `, api, uiURL, inboxURL, metrics, cfg.DatabaseURL, cfg.AdminToken, sec.MasterOrgID, sec.OwnerToken, sec.VendorKey,
 		api, sec.VendorKey, ext, api, sec.OwnerToken,
-		api, sec.MasterOrgID, sec.OwnerToken, sec.WestEmail, api, sec.MasterOrgID, sec.OwnerToken)
+		api, sec.MasterOrgID, sec.OwnerToken, sec.WestEmail, api, sec.MasterOrgID, sec.OwnerToken, console)
 }

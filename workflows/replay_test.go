@@ -72,7 +72,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 		"return_history.json", "claim_expired_history.json", "claim_worked_history.json",
 		"distribute_history.json", "distribute_fanout_history.json", "digest_history.json", "fanout_hop_history.json",
 		"claim_outcome_history.json", "handover_rejected_by_db_history.json", "handover_accepted_by_db_history.json",
-		"handover_withdrawn_history.json", "handover_restarted_expired_history.json") {
+		"handover_withdrawn_history.json", "handover_restarted_expired_history.json", "signin_history.json") {
 		if !kept[want] {
 			t.Errorf("no fixture set holds %s", want)
 		}

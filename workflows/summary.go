@@ -299,3 +299,13 @@ func distributionNow(r DistributeResult) string {
 	return fmt.Sprintf("%s: %d assigned, %d passed down to sub-agencies, of %d pending; %d batches", state, r.Distributed,
 		r.PassedDown, r.Total, r.Batches)
 }
+
+// SignInSummary is a sign-in link run's summary: it names no one, since a
+// link belongs to an address, which a history must not hold.
+func SignInSummary() string { return "Console sign-in link email" }
+
+// SignInDetails are a sign-in run's ids and where to look further.
+func SignInDetails(in SignInInput) string {
+	return bullets("sign-in link "+code(in.LinkID)+" (`signin_links`), valid "+SignInLinkTTL.String(),
+		"the email: outbox key "+code("signin:"+in.LinkID)+" in `email_deliveries`")
+}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // parseLeadBody is what POST /v1/leads does with a body before anything is
@@ -94,7 +95,9 @@ func FuzzLeadBody(f *testing.F) {
 // FuzzListLeadsQuery: whatever query string reaches GET /v1/orgs/{org}/leads,
 // its parsing never panics and either refuses it with a 4xx naming the
 // parameter, or yields a filter of UTF-8 text without NUL, a known status, a
-// user id, a slug and a limit in range. TestListLeadsQueryThroughHandler runs
+// user id, a slug, a known location, an owner that is a user id or team, a
+// trimmed search without control characters of at most maxSearch
+// characters, and a limit in range. TestListLeadsQueryThroughHandler runs
 // the same corpus through the real handler and PostgreSQL: never a 5xx.
 func FuzzListLeadsQuery(f *testing.F) {
 	f.Add("status=new&limit=10") // more in testdata/fuzz/FuzzListLeadsQuery
@@ -104,7 +107,8 @@ func FuzzListLeadsQuery(f *testing.F) {
 			checkRefusal(t, err)
 			return
 		}
-		for k, v := range map[string]string{"status": lf.Status, "assigned_to": lf.AssignedTo, "source": lf.Source, "cursor": lf.Cursor} {
+		for k, v := range map[string]string{"status": lf.Status, "assigned_to": lf.AssignedTo, "source": lf.Source, "cursor": lf.Cursor,
+			"location": lf.Location, "owner": lf.Owner, "q": lf.Q} {
 			checkText(t, k, v)
 		}
 		if lf.Status != "" && !domain.ValidLeadStatus(lf.Status) {
@@ -115,6 +119,15 @@ func FuzzListLeadsQuery(f *testing.F) {
 		}
 		if lf.Source != "" && !domain.ValidSlug(lf.Source) {
 			t.Fatalf("accepted source %q", lf.Source)
+		}
+		if lf.Location != "" && lf.Location != domain.LocationPending && lf.Location != domain.LocationQueue {
+			t.Fatalf("accepted location %q", lf.Location)
+		}
+		if lf.Owner != "" && lf.Owner != store.OwnerTeam && !domain.ValidUUID(lf.Owner) {
+			t.Fatalf("accepted owner %q", lf.Owner)
+		}
+		if domain.IDProblem(lf.Q) != "" || utf8.RuneCountInString(lf.Q) > maxSearch || lf.Q != strings.TrimSpace(lf.Q) {
+			t.Fatalf("accepted q %q", lf.Q)
 		}
 		if lf.Limit < 0 || lf.Limit > 500 {
 			t.Fatalf("accepted limit %d", lf.Limit)

@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -122,7 +124,8 @@ func leadFilter(rawQuery string) (store.LeadFilter, error) {
 	if err != nil {
 		return store.LeadFilter{}, err
 	}
-	f := store.LeadFilter{Status: q.Get("status"), AssignedTo: q.Get("assigned_to"), Source: q.Get("source"), Cursor: q.Get("cursor")}
+	f := store.LeadFilter{Status: q.Get("status"), AssignedTo: q.Get("assigned_to"), Source: q.Get("source"), Cursor: q.Get("cursor"),
+		Location: q.Get("location"), Owner: q.Get("owner"), Q: strings.TrimSpace(q.Get("q"))}
 	fe := domain.FieldErrors{}
 	if f.Status != "" && !domain.ValidLeadStatus(f.Status) {
 		fe.Add("status", "one of "+strings.Join(domain.LeadStatuses, ", "))
@@ -141,6 +144,21 @@ func leadFilter(rawQuery string) (store.LeadFilter, error) {
 		}
 		f.AssignedTo = id
 	}
+	if f.Location != "" && f.Location != domain.LocationPending && f.Location != domain.LocationQueue {
+		fe.Add("location", "one of pending, queue")
+	}
+	if f.Owner != "" && f.Owner != store.OwnerTeam {
+		id, ok := domain.NormalID(f.Owner)
+		if !ok {
+			fe.Add("owner", "a user id, or team for the team's leads")
+		}
+		f.Owner = id
+	}
+	if p := domain.IDProblem(f.Q); p != "" {
+		fe.Add("q", p)
+	} else if utf8.RuneCountInString(f.Q) > maxSearch {
+		fe.Add("q", fmt.Sprintf("at most %d characters", maxSearch))
+	}
 	if f.Source != "" && !domain.ValidSlug(f.Source) {
 		fe.Add("source", "a source slug: lowercase letters, digits, - and _, at most 64")
 	}
@@ -152,6 +170,10 @@ func leadFilter(rawQuery string) (store.LeadFilter, error) {
 	}
 	return f, nil
 }
+
+// maxSearch bounds q: a name, an email, a phone or an id fits, and a
+// longer pattern only costs the database more to match.
+const maxSearch = 100
 
 // notCursorChar: cursors are unpadded base64url.
 func notCursorChar(r rune) bool {

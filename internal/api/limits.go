@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/leadrelay/leadrelay/internal/config"
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
 
@@ -193,3 +194,10 @@ func (l *keyedLimiter) take(key string) time.Duration {
 
 // spend records one failure of key.
 func (l *keyedLimiter) spend(key string) { l.bucket(key, true).Allow() }
+
+// ClientKey is the address a request is limited by, read as the API reads it
+// (TRUSTED_PROXIES honoured, IPv6 by /64): the console's sign-in limit
+// counts per client with it.
+func ClientKey(cfg *config.Config, r *http.Request) string {
+	return clientKey((&Server{Cfg: cfg}).clientAddr(r))
+}

@@ -168,6 +168,8 @@ func routeScenario(t *testing.T, c *conform) {
 	call("PATCH", users+"/"+managerID, owner, `{"notify_new_leads":false,"role":null}`, 200)
 	call("PATCH", users+"/"+ownerID, owner, `{"active":false}`, 409)
 	call("PATCH", users+"/"+other, owner, `{}`, 404)
+	call("GET", users, staff, "", 200)
+	call("GET", users, otherOwner, "", 404)
 
 	// Sources and vendor keys.
 	sources := "/v1/orgs/" + org + "/sources"
@@ -221,7 +223,10 @@ func routeScenario(t *testing.T, c *conform) {
 	next := str(t, call("GET", leads+"?limit=1", owner, "", 200), "next_cursor")
 	call("GET", leads+"?limit=1&cursor="+next, staff, "", 200)
 	call("GET", leads+"?status=returned&source=everquote&assigned_to="+staffID, owner, "", 200)
+	call("GET", leads+"?location=queue&owner=team&q=ada%20lovelace", staff, "", 200)
+	call("GET", leads+"?owner="+ownerID+"&q=%25_%5C", staff, "", 200)
 	call("GET", leads+"?status=bogus&limit=0", owner, "", 422)
+	call("GET", leads+"?location=nowhere&owner=someone&q=%07", owner, "", 422)
 	call("GET", leads+"?a=1;b=2", owner, "", 400)
 
 	// Assignment and ownership.
@@ -269,6 +274,7 @@ func routeScenario(t *testing.T, c *conform) {
 	call("GET", transfers+"/"+other, owner, "", 404)
 	call("GET", "/v1/orgs/"+org+"/feed?limit=5", owner, "", 200)
 	call("GET", "/v1/orgs/"+org+"/feed?limit=900", owner, "", 422)
+	scheduleScenario(t, ts, call, org, owner, staff, otherOwner)
 	call("POST", "/v1/leads/"+lead1+"/handover/accept", manager, `{"assign_to":"`+staffID+`"}`, 409)
 	call("POST", "/v1/leads/"+lead1+"/handover/accept", manager, `{"assign_to":"someone"}`, 422)
 	call("POST", "/v1/leads/"+lead1+"/handover/reject", manager, `{"reason":"  "}`, 422)
@@ -281,6 +287,14 @@ func routeScenario(t *testing.T, c *conform) {
 	if _, err := ts.s.Store.MoveTransferBatch(ctx, store.TransferBatch{TransferID: handover, Size: 10}); err != nil {
 		t.Fatal(err)
 	}
+	pipeline := "/v1/orgs/" + other + "/handovers"
+	if got := str(t, call("GET", pipeline, otherOwner, "", 200), "next_cursor"); got != "" {
+		t.Fatalf("one handover waits, yet a next page: %q", got)
+	}
+	call("GET", pipeline+"?limit=1", testAdmin, "", 200)
+	call("GET", pipeline+"?limit=0", otherOwner, "", 422)
+	call("GET", pipeline, owner, "", 404)
+	call("GET", "/v1/orgs/"+org+"/handovers", staff, "", 403)
 	call("POST", "/v1/leads/"+waiting+"/handover/accept", otherOwner, `{"assign_to":"`+ownerID+`"}`, 422)
 	ts.s.Temporal = fakeTemporal{update: func(client.UpdateWorkflowOptions) (any, error) {
 		return nil, serviceerror.NewNotFound("workflow execution already completed")

@@ -246,3 +246,23 @@ func (s *Server) listSources(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, map[string]any{"sources": list})
 }
+
+// listUsers: the org's members, by name, for every member (a page that
+// names assignees and owners needs them) and the admin token.
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	org := r.PathValue("org")
+	if _, err := s.member(r, org, false); err != nil {
+		writeErr(w, err)
+		return
+	}
+	users, err := s.Store.ListUsers(r.Context(), org)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := make([]userOut, len(users))
+	for i, u := range users {
+		out[i] = toUserOut(u, "")
+	}
+	writeJSON(w, 200, map[string]any{"users": out})
+}

@@ -260,13 +260,14 @@ func TestListLeadsQueryThroughHandler(t *testing.T) {
 		"status=%00": "status", "source=%ff": "source", "cursor=%ff": "cursor", "status=bogus": "status",
 		"cursor=AAAA": "cursor", "cursor=" + seedCursor(t, seeds, "cursor_numbers"): "cursor",
 		"assigned_to=%00": "assigned_to", "status=new&status=%C0%80": "status",
+		"q=a%0Ab": "q", "q=" + strings.Repeat("x", 101): "q", "owner=nobody": "owner", "location=elsewhere": "location",
 	} {
 		a := ts.do(t, "GET", "/v1/orgs/"+org+"/leads?"+q, testAdmin, "", "")
 		if a.status != 422 || !strings.Contains(a.body, `"`+field+`":`) {
 			t.Errorf("?%s: %d %s, want 422 naming %s", q, a.status, a.body, field)
 		}
 	}
-	for _, q := range []string{"", "status=new&source=everquote&limit=5", "cursor=" + seedCursor(t, seeds, "cursor_year_9999"),
+	for _, q := range []string{"", "status=new&source=everquote&limit=5", "owner=team&location=queue&q=%25_%5C%F0%9F%98%80", "cursor=" + seedCursor(t, seeds, "cursor_year_9999"),
 		"cursor=" + seedCursor(t, seeds, "cursor_year_zero")} {
 		if a := ts.do(t, "GET", "/v1/orgs/"+org+"/leads?"+q, testAdmin, "", ""); a.status != 200 {
 			t.Errorf("?%s: %d %s, want 200", q, a.status, a.body)

@@ -319,7 +319,7 @@ func (s *Server) answerHandover(w http.ResponseWriter, r *http.Request, c *calle
 		writeErr(w, domain.Errorf(domain.EConflict, "this lead is not waiting for a handover decision"))
 		return
 	}
-	if r := c.User.Role; r != domain.RoleManager && r != domain.RoleOwner && r != domain.RoleAdmin {
+	if !c.User.Role.AnswersHandovers() {
 		writeErr(w, domain.Errorf(domain.EForbidden, "only a manager of the receiving org answers a handover"))
 		return
 	}
@@ -401,4 +401,51 @@ func updateOutcome(err error, closed string) error {
 		return domain.Errorf(domain.EConflict, "%s", closed)
 	}
 	return failure.ToDomain(err)
+}
+
+// pipeline lists the handovers waiting for a decision at org, oldest
+// first: what its managers may answer, so only those who may answer it
+// (and the operator's admin token) read it.
+func (s *Server) pipeline(w http.ResponseWriter, r *http.Request) {
+	org := r.PathValue("org")
+	c, err := s.member(r, org, false)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if !c.admin && !c.User.Role.AnswersHandovers() {
+		writeErr(w, domain.Errorf(domain.EForbidden, "only the org's managers, owner and admins see its manager pipeline"))
+		return
+	}
+	q, err := queryValues(r.URL.RawQuery)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	limit := 50
+	fe := domain.FieldErrors{}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			fe.Add("limit", "a number from 1 to 500")
+		}
+		limit = n
+	}
+	cursor := q.Get("cursor")
+	if len(cursor) > 512 || strings.IndexFunc(cursor, notCursorChar) >= 0 {
+		fe.Add("cursor", "not a cursor from a previous page")
+	}
+	if err := fe.Err("invalid query"); err != nil {
+		writeErr(w, err)
+		return
+	}
+	items, next, err := s.Store.Pipeline(r.Context(), org, cursor, limit)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if items == nil {
+		items = []store.PipelineItem{}
+	}
+	writeJSON(w, 200, map[string]any{"handovers": items, "next_cursor": next})
 }

@@ -129,6 +129,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.ClaimWorkflow)
 	w.RegisterWorkflow(workflows.DistributeWorkflow)
 	w.RegisterWorkflow(workflows.DigestWorkflow)
+	w.RegisterWorkflow(workflows.SignInWorkflow)
 }
 
 // Starter starts the worker's and the reconciler's runs on the configured

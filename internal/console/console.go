@@ -6,9 +6,11 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -32,7 +34,16 @@ type Console struct {
 	// without a request, and after Lifetime whatever happens.
 	IdleTimeout, Lifetime time.Duration
 
-	secure bool // cookies carry Secure: PUBLIC_BASE_URL is https
+	// StartSignIn starts the run that emails a sign-in link (nil: through
+	// Temporal, runs.Starter.SignIn); tests put a recorder here.
+	StartSignIn func(ctx context.Context, linkID string) error
+	// SignInsPerEmail and SignInsPerAddress bound the links asked for per
+	// address and per client address in SignInWindow (0: the defaults).
+	SignInsPerEmail, SignInsPerAddress int
+
+	secure     bool // cookies carry Secure: PUBLIC_BASE_URL is https
+	limitOnce  sync.Once
+	perAddress *signInLimiter
 }
 
 // Defaults for a session's lifetimes: a working day of idleness, a week in all.

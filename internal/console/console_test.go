@@ -232,3 +232,13 @@ func TestADeactivatedUsersSessionStopsWorking(t *testing.T) {
 		t.Fatalf("%d sessions of the deactivated user remain in the database", n)
 	}
 }
+
+// count runs a count(*) query.
+func (h *harness) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := h.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -23,7 +23,7 @@ func (h *harness) parentOf(t *testing.T, org string) string {
 	return *o.ParentID
 }
 
-func (h *harness) link(t *testing.T, parent, child string) {
+func (h *harness) linkOrgs(t *testing.T, parent, child string) {
 	t.Helper()
 	if err := h.store.LinkOrgs(context.Background(), parent, child); err != nil {
 		t.Fatal(err)
@@ -36,7 +36,7 @@ func TestUnlinkingAnotherOrgsSubAgencyIsNotFound(t *testing.T) {
 	_, owner := h.org(t, "Nosy Master")
 	other, _ := h.org(t, "Other Master")
 	sub, _ := h.org(t, "Other Sub")
-	h.link(t, other.ID, sub.ID)
+	h.linkOrgs(t, other.ID, sub.ID)
 	b := h.signedIn(t, owner)
 	p := b.post("/app/account/sub-agencies/"+sub.ID+"/unlink", url.Values{"csrf": {b.csrf("/app/account")}, "confirm": {"yes"}})
 	if p.status != http.StatusNotFound || !strings.Contains(p.body, "Not found") {
@@ -52,7 +52,7 @@ func TestUnlinkAsksForConfirmationThenUnlinks(t *testing.T) {
 	h := newHarness(t)
 	master, owner := h.org(t, "Unlink Master")
 	sub, subOwner := h.org(t, "Unlink Sub")
-	h.link(t, master.ID, sub.ID)
+	h.linkOrgs(t, master.ID, sub.ID)
 	b := h.signedIn(t, owner)
 	page := b.get("/app/account")
 	if !strings.Contains(page.body, `<strong class="sub-name">Unlink Sub</strong>`) {
@@ -94,7 +94,7 @@ func TestUnlinkAsksForConfirmationThenUnlinks(t *testing.T) {
 		t.Fatalf("the page still lists the unlinked sub-agency")
 	}
 	// The sub's owner may leave a parent too, from their own page.
-	h.link(t, master.ID, sub.ID)
+	h.linkOrgs(t, master.ID, sub.ID)
 	sb := h.signedIn(t, subOwner)
 	leave := "/app/account/sub-agencies/" + sub.ID + "/unlink"
 	if !strings.Contains(sb.get("/app/account").body, `action="`+leave+`"`) {

@@ -23,6 +23,9 @@ func staticFiles() http.Handler {
 	return http.FileServer(http.FS(sub))
 }
 
+// fieldErr is one field's refusal and the id of its input.
+type fieldErr struct{ ID, Text string }
+
 // view is what every page template gets.
 type view struct {
 	Title string
@@ -39,6 +42,9 @@ type view struct {
 var funcs = template.FuncMap{
 	// field is the refusal of one field ("" when none).
 	"field": func(v view, name string) string { return v.Fields[name] },
+	// fielderr is what the "err" template shows for field name, whose input
+	// has the id: {{template "err" (fielderr . "email" "email")}}.
+	"fielderr": func(v view, name, id string) fieldErr { return fieldErr{ID: id, Text: v.Fields[name]} },
 	// value is what the person typed into a field of a refused form.
 	"value": func(v view, name string) string {
 		if vs := v.Form[name]; len(vs) > 0 {

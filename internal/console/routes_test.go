@@ -31,7 +31,7 @@ func (noTemporal) SignalWorkflow(context.Context, string, string, string, any) e
 func (noTemporal) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
 	return nil, errDown
 }
-func (noTemporal) ScheduleClient() client.ScheduleClient { return nil }
+func (noTemporal) ScheduleClient() client.ScheduleClient { return downSchedules{} }
 
 // rowCounts counts the rows of every table of the database.
 func rowCounts(t *testing.T, pool *pgxpool.Pool) map[string]int {

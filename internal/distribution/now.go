@@ -29,7 +29,12 @@ func (e Env) RunNow(ctx context.Context, o OnDemand, progress func(done, total i
 		o.Key = "now-" + time.Now().UTC().Format("20060102T150405Z")
 	}
 	f := domain.FieldErrors{}
-	Ref{OrgID: o.OrgID, Slug: o.Slug, Name: "now"}.check(f)
+	if !domain.ValidUUID(o.OrgID) {
+		f.Add("org", "an org id")
+	}
+	if !domain.ValidSlug(o.Slug) {
+		f.Add("source", "a source slug")
+	}
 	if !domain.ValidDistributionMode(o.Mode) {
 		f.Add("mode", domain.DistributionModeRule)
 	}
@@ -39,7 +44,10 @@ func (e Env) RunNow(ctx context.Context, o OnDemand, progress func(done, total i
 	if err := f.Err("invalid distribution"); err != nil {
 		return res, "", err
 	}
-	if _, err := e.orgSource(ctx, o.OrgID, o.Slug); err != nil {
+	if _, err := e.Store.GetOrg(ctx, o.OrgID); err != nil {
+		return res, "", err
+	}
+	if _, err := e.Store.GetSourceBySlug(ctx, o.OrgID, o.Slug); err != nil {
 		return res, "", err
 	}
 	id := workflows.OnDemandDistributionID(o.OrgID, o.Slug, o.Key)

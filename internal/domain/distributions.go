@@ -144,3 +144,38 @@ func (t Timetable) String() string {
 	}
 	return strings.Join(times, ",") + " " + t.DaysString()
 }
+
+// dayWords are the day names as a person reads them.
+var dayWords = map[string]string{"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
+	"sat": "Saturday", "sun": "Sunday"}
+
+// Words is the timetable as a sentence: "at 09:00 and 14:30, Monday to
+// Friday", "at 07:15, every day".
+func (t Timetable) Words() string {
+	times := make([]string, len(t.Times))
+	for i, c := range t.Times {
+		times[i] = c.String()
+	}
+	at := strings.Join(times, ", ")
+	if n := len(times); n > 1 {
+		at = strings.Join(times[:n-1], ", ") + " and " + times[n-1]
+	}
+	days := t.DaysString()
+	if days == "daily" {
+		return "at " + at + ", every day"
+	}
+	var parts []string
+	for _, p := range strings.Split(days, ",") {
+		from, to, isRange := strings.Cut(p, "-")
+		if isRange {
+			parts = append(parts, dayWords[from]+" to "+dayWords[to])
+		} else {
+			parts = append(parts, dayWords[from])
+		}
+	}
+	d := strings.Join(parts, ", ")
+	if n := len(parts); n > 1 {
+		d = strings.Join(parts[:n-1], ", ") + " and " + parts[n-1]
+	}
+	return "at " + at + ", " + d
+}

@@ -75,3 +75,21 @@ func TestDistributionWords(t *testing.T) {
 		}
 	}
 }
+
+// The console and the API say a timetable in words a person reads aloud.
+func TestTimetableInWords(t *testing.T) {
+	for _, c := range [][3]string{
+		{"09:00,14:30", "mon-fri", "at 09:00 and 14:30, Monday to Friday"},
+		{"07:15", "daily", "at 07:15, every day"},
+		{"08:00,12:00,16:00", "mon,wed,fri", "at 08:00, 12:00 and 16:00, Monday, Wednesday and Friday"},
+		{"23:59", "sat-sun", "at 23:59, Saturday to Sunday"},
+	} {
+		tt, err := ParseTimetable(c[0], c[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tt.Words(); got != c[2] {
+			t.Errorf("%s %s: %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}

@@ -169,3 +169,25 @@ func TestSourceConfigChecksTheReturnTemplate(t *testing.T) {
 		t.Errorf("21 return addresses: %v", err)
 	}
 }
+
+// A page marks the line a template's problem is about: the line Go's parser
+// or the trial render names, or none when the problem is the whole template.
+func TestReturnTemplateLine(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		src  string
+		line int
+	}{
+		{"Subject: x\nHello {{.LeadNmae}}", 2},
+		{"a\nb\n{{if .Reason}}no end", 3},
+		{"one\ntwo\nthree {{upper 3}}", 3},
+		{"Hello {{.LeadName", 1},
+		{`{{define "a"}}x{{end}}`, 0},
+		{strings.Repeat("x", MaxReturnTemplate+1), 0},
+	} {
+		p := ReturnTemplateProblem(c.src)
+		if got := ReturnTemplateLine(p); got != c.line {
+			t.Errorf("%.40q: %q is about line %d, want %d", c.src, p, got, c.line)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -256,4 +258,23 @@ func sampleReturns() []ReturnFields {
 	bare := ReturnFields{LeadID: full.LeadID, ExternalID: "x", Source: "x", SourceSlug: "x", OrgName: "x", ReturnedBy: "x",
 		ReturnedAt: DateLayout, ReceivedAt: DateLayout, Reason: "x"}
 	return []ReturnFields{full, noComments, bare}
+}
+
+// problemLine finds the position Go's template package writes into its
+// messages ("return_template:3:7: …" or "return_template:3: …").
+var problemLine = regexp.MustCompile(`return_template:(\d+)(?::\d+)?: `)
+
+// ReturnTemplateLine is the line of the template a ReturnTemplateProblem
+// message is about (1 for the first), 0 when the message names none (a
+// template too long, {{define}}): pages mark that line of what was typed.
+func ReturnTemplateLine(problem string) int {
+	m := problemLine.FindStringSubmatch(problem)
+	if m == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return 0
+	}
+	return n
 }

@@ -147,3 +147,9 @@ const (
 // before it goes back to the sender by itself: a lead never waits for ever
 // in a pipeline nobody watches.
 const HandoverTTL = 30 * 24 * time.Hour
+
+// AnswersHandovers reports whether r may accept or reject the handovers
+// waiting in its org's manager pipeline, and so read that pipeline.
+func (r Role) AnswersHandovers() bool {
+	return r == RoleManager || r == RoleOwner || r == RoleAdmin
+}

@@ -150,3 +150,29 @@ func TestRetryWrapsTheStartAndRefusalsComeBack(t *testing.T) {
 		t.Fatalf("err %v after %d starts (%d retried): want the refusal after 4", err, len(rec.opts), tries)
 	}
 }
+
+// A sign-in link's run belongs to an address, not an org: it is found by
+// the link's id, and neither its summary, details nor attributes name the
+// address (a history holds ids, never a person's address).
+func TestSignInStartNamesNoOne(t *testing.T) {
+	t.Parallel()
+	link := domain.NewID()
+	rec := &recorder{err: serviceerror.NewWorkflowExecutionAlreadyStarted("running", "", "")}
+	s := runs.Starter{Temporal: rec, Queue: "leadrelay-test"}
+	if err := s.SignIn(context.Background(), workflows.SignInInput{LinkID: link}); err != nil {
+		t.Fatalf("a run already going must be found, not refused: %v", err)
+	}
+	if len(rec.opts) != 1 {
+		t.Fatalf("%d starts, want 1", len(rec.opts))
+	}
+	o := rec.opts[0]
+	if o.ID != "signin/"+link || o.TaskQueue != "leadrelay-test" || !sameFunc(rec.wfs[0], workflows.SignInWorkflow) {
+		t.Errorf("started %q on %q, want signin/%s on leadrelay-test with SignInWorkflow", o.ID, o.TaskQueue, link)
+	}
+	if o.WorkflowIDReusePolicy != enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY || o.WorkflowIDConflictPolicy != enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
+		t.Errorf("reuse %v, conflict %v", o.WorkflowIDReusePolicy, o.WorkflowIDConflictPolicy)
+	}
+	if o.StaticSummary == "" || strings.Contains(o.StaticSummary+o.StaticDetails, "@") || !strings.Contains(o.StaticDetails, link) {
+		t.Errorf("summary %q, details %q: want a summary, the link's id and no address", o.StaticSummary, o.StaticDetails)
+	}
+}

@@ -370,3 +370,21 @@ func (s *Store) StrandedClaims(ctx context.Context, cutoff time.Time, afterLead 
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[Claim])
 }
+
+// OpenClaims are userID's open claims in orgID, the soonest to run out
+// first: the leads the console's queue page counts down. A claim is only
+// the user's own, so this read needs no permission of its own. Open claims
+// are few (each runs out within the claim window), so lead_claims_one_open
+// holds them all and the read never walks the closed ones.
+func (s *Store) OpenClaims(ctx context.Context, orgID, userID string) ([]Claim, error) {
+	rows, err := s.db.Query(ctx, `SELECT lead_id, org_id, user_id, seq, claimed_at, expires_at FROM lead_claims
+		WHERE org_id = $1 AND user_id = $2 AND status = 'open' ORDER BY expires_at, lead_id LIMIT 200`, orgID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Claim, error) {
+		var c Claim
+		err := r.Scan(&c.LeadID, &c.OrgID, &c.UserID, &c.Seq, &c.ClaimedAt, &c.ExpiresAt)
+		return c, err
+	})
+}

@@ -299,3 +299,79 @@ func userName(ctx context.Context, tx pgx.Tx, id string) string {
 	}
 	return n
 }
+
+// OrgRef names an org.
+type OrgRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// UserRef names a user.
+type UserRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// PipelineItem is a handed-over lead waiting in an org's manager pipeline.
+type PipelineItem struct {
+	LeadID string `json:"lead_id"`
+	// Name is the lead's "first last", or its email or phone when it has
+	// no name: what a manager recognises it by.
+	Name    string    `json:"name"`
+	FromOrg OrgRef    `json:"from_org"`
+	SentBy  *UserRef  `json:"sent_by"` // nil: the operator's admin token sent it
+	SentAt  time.Time `json:"sent_at"`
+	// ExpiresAt is when it goes back to the sender unanswered.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Pipeline pages through the handovers waiting for a decision at orgID,
+// oldest first, after the cursor of a previous page ("" for the first).
+// Only a lead the org holds is listed: the one its managers may answer.
+func (s *Store) Pipeline(ctx context.Context, orgID, cursor string, limit int) ([]PipelineItem, string, error) {
+	args := []any{orgID, limit + 1}
+	after := ""
+	if cursor != "" {
+		t, id, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", &domain.Error{Code: domain.EInvalid, Message: "bad cursor", Fields: map[string]string{"cursor": "not a cursor from a previous page"}}
+		}
+		// Its own statement, not "$3 IS NULL OR …": the row comparison
+		// is then a bound of handovers_pipeline's range in every plan.
+		after = ` AND (h.created_at, h.lead_id) > ($3::timestamptz, $4::uuid)`
+		args = append(args, t, id)
+	}
+	// requested_by is a user id or "admin"; the CASE keeps "admin" from
+	// the uuid cast.
+	rows, err := s.db.Query(ctx, `SELECT h.lead_id,
+			coalesce(nullif(trim(l.first_name || ' ' || l.last_name), ''), nullif(l.email, ''), l.phone),
+			f.id, f.name, u.id, u.name, h.created_at
+		FROM handovers h JOIN leads l ON l.id = h.lead_id AND l.org_id = h.to_org_id
+			JOIN orgs f ON f.id = h.from_org_id JOIN transfers t ON t.id = h.transfer_id
+			LEFT JOIN users u ON u.id = CASE WHEN t.requested_by <> 'admin' THEN t.requested_by::uuid END
+		WHERE h.to_org_id = $1 AND h.status = 'pending'`+after+`
+		ORDER BY h.created_at, h.lead_id LIMIT $2`, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PipelineItem, error) {
+		var p PipelineItem
+		var userID, userName *string
+		err := r.Scan(&p.LeadID, &p.Name, &p.FromOrg.ID, &p.FromOrg.Name, &userID, &userName, &p.SentAt)
+		if userID != nil {
+			p.SentBy = &UserRef{ID: *userID, Name: deref(userName)}
+		}
+		p.ExpiresAt = p.SentAt.Add(domain.HandoverTTL)
+		return p, err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		last := items[len(items)-1]
+		next = encodeCursor(last.SentAt, last.LeadID)
+	}
+	return items, next, nil
+}

@@ -263,3 +263,14 @@ func (s *Store) Authenticate(ctx context.Context, hash []byte) (Principal, error
 	}
 	return p, nil
 }
+
+// ListUsers is the org's members, by name as a person sorts them (ICU's
+// root collation, whatever the database's locale: "ada" beside "Ada", not
+// after "Zoe"), then id, so equal names keep one order.
+func (s *Store) ListUsers(ctx context.Context, orgID string) ([]User, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+userCols+` FROM users WHERE org_id = $1 ORDER BY name COLLATE "und-x-icu", id`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
+}

@@ -18,6 +18,9 @@ type Session struct {
 	User      *User
 	Principal Principal
 	OrgName   string // the org of User
+	// Orgs counts the orgs the session's address is an active user of: more
+	// than one, and the pages offer to switch.
+	Orgs int
 }
 
 // CreateSession records a session for email, acting as userID when it is
@@ -42,9 +45,10 @@ func (s *Store) SessionByHash(ctx context.Context, hash []byte, idle time.Durati
 	var notify, active *bool
 	var lastSeen time.Time
 	err := s.db.QueryRow(ctx, `SELECT s.email, s.created_at, s.expires_at, s.last_seen_at,
-			u.id, u.org_id, u.email, u.name, u.role, u.notify_new_leads, u.active, o.name
+			u.id, u.org_id, u.email, u.name, u.role, u.notify_new_leads, u.active, o.name,
+			(SELECT count(*) FROM users m WHERE lower(m.email) = lower(s.email) AND m.active)
 		FROM sessions s LEFT JOIN users u ON u.id = s.user_id LEFT JOIN orgs o ON o.id = u.org_id WHERE s.hash = $1`, hash).
-		Scan(&ss.Email, &ss.CreatedAt, &ss.ExpiresAt, &lastSeen, &uid, &org, &email, &name, &role, &notify, &active, &orgName)
+		Scan(&ss.Email, &ss.CreatedAt, &ss.ExpiresAt, &lastSeen, &uid, &org, &email, &name, &role, &notify, &active, &orgName, &ss.Orgs)
 	if err != nil {
 		return Session{}, notFound(err, "session")
 	}

@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/leadrelay/leadrelay/internal/distribution"
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/runs"
 )
 
 const scheduleUsage = `usage: starter schedule <create|update|delete|list|pause|resume|trigger> [flags]
@@ -48,7 +48,7 @@ func runSchedule(ctx context.Context, args []string) error {
 	if err := normalIDs(map[string]*string{"org": org}); err != nil {
 		return err
 	}
-	ref := distribution.Ref{OrgID: *org, Slug: *source, Name: *name}
+	ref := runs.ScheduleRef{OrgID: *org, Slug: *source, Name: *name}
 	if sub != "list" && (*org == "" || *source == "") {
 		fmt.Fprintln(os.Stderr, scheduleUsage)
 		return errors.New("--org and --source are required")
@@ -58,24 +58,25 @@ func runSchedule(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeAll()
+	sched := env.Schedules()
 	switch sub {
 	case "create", "update":
-		s, err := env.Apply(ctx, distribution.Plan{Ref: ref, Mode: domain.RoutingMode(*mode), At: *at, Days: *days}, sub == "update")
+		s, err := sched.Apply(ctx, runs.SchedulePlan{ScheduleRef: ref, Mode: domain.RoutingMode(*mode), At: *at, Days: *days}, sub == "update")
 		if err != nil {
 			return err
 		}
 		fmt.Printf("schedule %s: %s %s (%s), %s\n", s.ID, s.Timetable, s.TimeZone, s.Mode, nextRun(s))
 		return nil
 	case "delete":
-		return done(env.Delete(ctx, ref), "deleted", ref)
+		return done(sched.Delete(ctx, ref), "deleted", ref)
 	case "pause":
-		return done(env.Pause(ctx, ref), "paused", ref)
+		return done(sched.Pause(ctx, ref, "paused with starter schedule pause"), "paused", ref)
 	case "resume":
-		return done(env.Resume(ctx, ref), "resumed", ref)
+		return done(sched.Resume(ctx, ref, "resumed with starter schedule resume"), "resumed", ref)
 	case "trigger":
-		return done(env.Trigger(ctx, ref), "triggered: a run starts now", ref)
+		return done(sched.Trigger(ctx, ref), "triggered: a run starts now", ref)
 	case "list":
-		list, err := env.List(ctx, *org)
+		list, err := sched.List(ctx, *org)
 		if err != nil {
 			return err
 		}
@@ -89,7 +90,7 @@ func runSchedule(ctx context.Context, args []string) error {
 	return nil // every subcommand is handled above
 }
 
-func done(err error, what string, ref distribution.Ref) error {
+func done(err error, what string, ref runs.ScheduleRef) error {
 	if err == nil {
 		fmt.Printf("schedule %s %s\n", ref.ID(), what)
 	}
@@ -97,7 +98,7 @@ func done(err error, what string, ref distribution.Ref) error {
 }
 
 // nextRun is the schedule's next slot in its own timezone.
-func nextRun(s distribution.Schedule) string {
+func nextRun(s runs.Schedule) string {
 	if s.NextRun.IsZero() {
 		return "-"
 	}

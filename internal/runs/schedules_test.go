@@ -1,4 +1,4 @@
-package distribution
+package runs
 
 import (
 	"strings"
@@ -37,7 +37,7 @@ func TestTimetableReadsBackFromTheCalendars(t *testing.T) {
 }
 
 func TestScheduleIDsReadBack(t *testing.T) {
-	r := Ref{OrgID: domain.NewID(), Slug: "everquote", Name: "morning"}
+	r := ScheduleRef{OrgID: domain.NewID(), Slug: "everquote", Name: "morning"}
 	if got, ok := parseID(r.ID()); !ok || got != r {
 		t.Fatalf("parseID(%q) = %+v, %v", r.ID(), got, ok)
 	}
