@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/leadrelay/leadrelay/internal/api"
 	"github.com/leadrelay/leadrelay/internal/config"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
@@ -71,18 +72,14 @@ func New(c *Console) http.Handler {
 	return c.logged(secureHeaders(mux))
 }
 
-// secureHeaders are sent with every page: no inline script or style (the
-// CSP lets only our own files run), no framing, no referrer (a sign-in link
-// must not leak through one), no caching of pages that hold a person's data.
+// secureHeaders are sent with every page: the headers of every HTML page
+// of the process (api.SetPageHeaders: no inline script or style, no
+// framing, no referrer, shared with the invitation page), and no caching
+// of pages that hold a person's data.
 func secureHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		api.SetPageHeaders(hd)
 		if !strings.HasPrefix(r.URL.Path, "/app/static/") {
 			hd.Set("Cache-Control", "no-store")
 		}

@@ -67,6 +67,13 @@ func (c *Console) routes() []route {
 		{"POST", "/app/schedules/{id}/resume", member, c.scheduleAction("resume")},
 		{"POST", "/app/schedules/{id}/trigger", member, c.scheduleAction("trigger")},
 		{"POST", "/app/schedules/{id}/delete", member, c.deleteSchedule},
+		{"GET", "/app/account", member, c.accountPage},
+		{"POST", "/app/account/settings", member, c.saveSettings},
+		{"POST", "/app/account/invitations", member, c.invite},
+		{"POST", "/app/account/invitations/{id}/revoke", member, c.revokeInvitation},
+		{"POST", "/app/account/sub-agencies/{sub}/unlink", member, c.unlinkSub},
+		{"POST", "/app/account/users", member, c.addUser},
+		{"POST", "/app/account/users/{user}", member, c.saveUser},
 	}
 }
 
@@ -145,6 +152,13 @@ var flashes = map[string]string{
 	"bulk-assigned": "The leads are assigned.",
 	"bulk-returned": "The leads are returned to their vendor.",
 	"bulk-invalid":  "The leads are marked invalid.",
+	// account
+	"settings-saved":  "Settings saved.",
+	"invited":         "Invitation sent: it is listed below as pending until it is answered.",
+	"revoked":         "Invitation revoked: its link no longer works.",
+	"unlinked":        "Unlinked: the two organizations are no longer linked.",
+	"user-saved":      "Changes saved.",
+	"nothing-changed": "Nothing was changed.",
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request, _ *visit) {
