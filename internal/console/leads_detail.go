@@ -127,7 +127,6 @@ func (l leadView) Actor(id string) string { return l.People.Name(id) }
 // Name is what a person recognises the lead by.
 func (l leadView) Name() string { return leadName(l.Lead) }
 
-
 // leadPage shows one lead through GET /v1/leads/{id}.
 func (c *Console) leadPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	c.showLead(w, r, v, http.StatusOK, view{})
