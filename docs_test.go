@@ -328,7 +328,7 @@ func TestConsoleScreenshotsAreInTheDocs(t *testing.T) {
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("console browser tests: %v %v", tests, err)
 	}
-	shotRE := regexp.MustCompile(`(?:\.shot\(|askSignInLink\([^)]*, )"([a-z]+)"\)`)
+	shotRE := regexp.MustCompile(`(?:\.shot\(|askSignInLink\([^)]*, )"([a-z-]+)"\)`)
 	var names []string
 	for _, f := range tests {
 		b, err := os.ReadFile(f)
