@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/leadrelay/leadrelay/internal/openapicheck"
 	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/testenv"
 )
 
 // conform drives the real handler and holds every answer to the
@@ -29,28 +29,7 @@ type conform struct {
 }
 
 // rowCounts counts the rows of every table of the database.
-func rowCounts(t *testing.T, pool *pgxpool.Pool) map[string]int {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := pool.Query(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(tables) == 0 {
-		t.Fatalf("tables %v: %v", tables, err)
-	}
-	out := make(map[string]int, len(tables))
-	for _, name := range tables {
-		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+name).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		out[name] = n
-	}
-	return out
-}
+func rowCounts(t *testing.T, pool *pgxpool.Pool) map[string]int { return testenv.RowCounts(t, pool) }
 
 func newConform(t *testing.T) *conform {
 	return &conform{t: t, spec: loadSpec(t), seen: map[openapicheck.Op][]int{}}

@@ -207,25 +207,8 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	q, err := queryValues(r.URL.RawQuery)
+	limit, cursor, err := pageQuery(r.URL.RawQuery, 20)
 	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	limit := 50
-	fe := domain.FieldErrors{}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			fe.Add("limit", "a number from 1 to 500")
-		}
-		limit = n
-	}
-	cursor := q.Get("cursor")
-	if len(cursor) > 20 || strings.IndexFunc(cursor, notCursorChar) >= 0 {
-		fe.Add("cursor", "not a cursor from a previous page")
-	}
-	if err := fe.Err("invalid query"); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -417,25 +400,8 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.EForbidden, "only the org's managers, owner and admins see its manager pipeline"))
 		return
 	}
-	q, err := queryValues(r.URL.RawQuery)
+	limit, cursor, err := pageQuery(r.URL.RawQuery, 512)
 	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	limit := 50
-	fe := domain.FieldErrors{}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			fe.Add("limit", "a number from 1 to 500")
-		}
-		limit = n
-	}
-	cursor := q.Get("cursor")
-	if len(cursor) > 512 || strings.IndexFunc(cursor, notCursorChar) >= 0 {
-		fe.Add("cursor", "not a cursor from a previous page")
-	}
-	if err := fe.Err("invalid query"); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -448,4 +414,28 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request) {
 		items = []store.PipelineItem{}
 	}
 	writeJSON(w, 200, map[string]any{"handovers": items, "next_cursor": next})
+}
+
+// pageQuery reads the limit and cursor of a paged list (1 to 500, default
+// 50; a cursor of at most maxCursor base64url characters), each problem a
+// 422 naming the parameter.
+func pageQuery(rawQuery string, maxCursor int) (limit int, cursor string, err error) {
+	q, err := queryValues(rawQuery)
+	if err != nil {
+		return 0, "", err
+	}
+	limit = 50
+	fe := domain.FieldErrors{}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			fe.Add("limit", "a number from 1 to 500")
+		}
+		limit = n
+	}
+	cursor = q.Get("cursor")
+	if len(cursor) > maxCursor || strings.IndexFunc(cursor, notCursorChar) >= 0 {
+		fe.Add("cursor", "not a cursor from a previous page")
+	}
+	return limit, cursor, fe.Err("invalid query")
 }

@@ -100,3 +100,28 @@ func Tx(t testing.TB) *store.Store {
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	return store.New(tx)
 }
+
+// RowCounts counts the rows of every table of the database: a refused
+// request must leave every count as it was.
+func RowCounts(t testing.TB, pool *pgxpool.Pool) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("tables %v: %v", tables, err)
+	}
+	out := make(map[string]int, len(tables))
+	for _, name := range tables {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = n
+	}
+	return out
+}
