@@ -37,7 +37,16 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessEnv(t, nil)
+}
+
+// newHarnessEnv is newHarness with settings added to its environment.
+func newHarnessEnv(t *testing.T, more map[string]string) *harness {
+	t.Helper()
 	env := map[string]string{"AUTH_FAILURE_RATE_LIMIT": "off", "USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off"}
+	for k, v := range more {
+		env[k] = v
+	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
