@@ -54,7 +54,9 @@ func (c *Console) call(r *http.Request, v *visit, method, path string, in, out a
 	}
 	b := &buffer{header: http.Header{}, status: http.StatusOK}
 	c.API.ServeHTTP(b, req)
-	if b.status >= 400 {
+	// A 3xx is the router tidying a path (an id of ".."), never a handler
+	// that acted: it is a refusal, not a success.
+	if b.status >= 300 {
 		var e struct {
 			Error struct {
 				Code    string            `json:"code"`
