@@ -23,7 +23,9 @@ type orgIn struct {
 	Owner    personIn `json:"owner"`
 }
 
-type userOut struct {
+// UserOut is a user as the API answers one (the console reads its answers
+// into it too); Token is set only in the answer that created the user.
+type UserOut struct {
 	ID             string      `json:"id"`
 	Email          string      `json:"email"`
 	Name           string      `json:"name"`
@@ -33,8 +35,8 @@ type userOut struct {
 	Token          string      `json:"token,omitempty"`
 }
 
-func toUserOut(u store.User, token string) userOut {
-	return userOut{u.ID, u.Email, u.Name, u.Role, u.Active, u.NotifyNewLeads, token}
+func toUserOut(u store.User, token string) UserOut {
+	return UserOut{u.ID, u.Email, u.Name, u.Role, u.Active, u.NotifyNewLeads, token}
 }
 
 func (s *Server) createOrg(w http.ResponseWriter, r *http.Request) {
@@ -260,7 +262,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	out := make([]userOut, len(users))
+	out := make([]UserOut, len(users))
 	for i, u := range users {
 		out[i] = toUserOut(u, "")
 	}

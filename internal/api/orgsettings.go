@@ -7,10 +7,11 @@ import (
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
-// orgOut is an org's settings as GET and PATCH /v1/orgs/{org} answer them.
+// OrgOut is an org's settings as GET and PATCH /v1/orgs/{org} answer them.
 // claim_window is a Go duration string as time.Duration prints it ("30m0s",
 // "1h30m0s"); any spelling ParseDuration reads is accepted on the way in.
-type orgOut struct {
+// The console reads the answers into it too.
+type OrgOut struct {
 	ID              string  `json:"id"`
 	Name            string  `json:"name"`
 	Timezone        string  `json:"timezone"`
@@ -20,8 +21,8 @@ type orgOut struct {
 	ClaimWindow     string  `json:"claim_window"`
 }
 
-func toOrgOut(o store.OrgSettings) orgOut {
-	return orgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String()}
+func toOrgOut(o store.OrgSettings) OrgOut {
+	return OrgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String()}
 }
 
 // orgPatchIn is the body of PATCH /v1/orgs/{org}: every field optional,

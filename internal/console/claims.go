@@ -52,10 +52,8 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *visit) {
 			held = append(held, claimedLead{Lead: l, ExpiresAt: cl.ExpiresAt})
 		}
 	}
-	var org struct {
-		Timezone string `json:"timezone"`
-	}
-	if _, err := c.call(r, v, "GET", "/v1/orgs/"+u.OrgID, nil, &org); err != nil {
+	org, err := c.org(r, v)
+	if err != nil {
 		c.failed(w, r, v, err)
 		return
 	}

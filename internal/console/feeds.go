@@ -58,8 +58,8 @@ func (c *Console) feedPage(w http.ResponseWriter, r *http.Request, v *visit) {
 			id := *e.OtherOrgID
 			if _, seen := names[id]; !seen {
 				names[id] = "another agency"
-				if o, err := c.Store.GetOrg(r.Context(), id); err == nil {
-					names[id] = o.Name
+				if n, err := c.orgName(r, id); err == nil {
+					names[id] = n
 				} else if domain.ErrorCode(err) != domain.ENotFound {
 					c.failed(w, r, v, err)
 					return

@@ -2,8 +2,6 @@ package console
 
 import (
 	"net/http"
-
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // invite sends the invite form as POST /v1/orgs/{org}/invitations: the
@@ -41,8 +39,8 @@ func (c *Console) unlinkSub(w http.ResponseWriter, r *http.Request, v *visit) {
 	org, sub := v.Session.User.OrgID, r.PathValue("sub")
 	master, found := org, false
 	if sub == org {
-		var o orgSettings
-		if _, err := c.call(r, v, "GET", "/v1/orgs/"+org, nil, &o); err != nil {
+		o, err := c.org(r, v)
+		if err != nil {
 			c.failed(w, r, v, err)
 			return
 		}
@@ -52,8 +50,8 @@ func (c *Console) unlinkSub(w http.ResponseWriter, r *http.Request, v *visit) {
 	} else {
 		// Only the org's own sub-agencies can be unlinked from here; anything
 		// else is not found before any question is asked about it.
-		var subs []store.SubAgency
-		if _, err := c.call(r, v, "GET", "/v1/orgs/"+org+"/sub-agencies", nil, &subs); err != nil {
+		subs, err := c.subAgencies(r, v)
+		if err != nil {
 			c.failed(w, r, v, err)
 			return
 		}

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -241,13 +240,12 @@ func leadName(l store.Lead) string {
 // follow the API's rules for the role (docs/decisions.md, transfers), but
 // the API decides each request.
 func (c *Console) leadsData(r *http.Request, v *visit, form url.Values) (leadsData, error) {
-	org := v.Session.User.OrgID
 	role := domain.Role(v.Role())
 	d := leadsData{
-		CanAssign:      v.ManagesLeads(),
-		CanTransfer:    v.ManagesLeads(),
+		CanAssign:      role.AssignsLeads(),
+		CanTransfer:    role.AssignsLeads(),
 		CanHandover:    role.Licensed(),
-		CanReturn:      v.ManagesLeads(),
+		CanReturn:      role.AssignsLeads(),
 		CanInvalid:     true,
 		Key:            domain.NewID(),
 		MaxText:        maxSelectAllText,
@@ -265,21 +263,19 @@ func (c *Console) leadsData(r *http.Request, v *visit, form url.Values) (leadsDa
 	}
 	d.Locations = []option{{"pending", "pending (waiting to be routed to someone)"}, {"queue", "queue (waiting to be claimed)"}}
 
-	var sources struct {
-		Sources []store.Source `json:"sources"`
-	}
-	if _, err := c.call(r, v, "GET", "/v1/orgs/"+org+"/sources", nil, &sources); err != nil {
+	sources, err := c.listSources(r, v)
+	if err != nil {
 		return d, err
 	}
-	for _, s := range sources.Sources {
+	for _, s := range sources {
 		d.Sources = append(d.Sources, option{s.Slug, s.Name + " (" + s.Slug + ")"})
 	}
-	users, err := c.orgUsers(r, v)
+	ppl, err := c.users(r, v)
 	if err != nil {
 		return d, err
 	}
 	d.Owners = []option{{"team", "the team (team-owned)"}}
-	for _, u := range users {
+	for _, u := range ppl.all {
 		label := u.Name
 		if !u.Active {
 			label += " (inactive)"
@@ -299,14 +295,12 @@ func (c *Console) leadsData(r *http.Request, v *visit, form url.Values) (leadsDa
 	d.Owners = withCurrent(d.Owners, form.Get("owner"))
 
 	if d.CanTransfer || d.CanHandover {
-		var self struct {
-			ParentID *string `json:"parent_id"`
-		}
-		if _, err := c.call(r, v, "GET", "/v1/orgs/"+org, nil, &self); err != nil {
+		self, err := c.org(r, v)
+		if err != nil {
 			return d, err
 		}
-		var subs []store.SubAgency
-		if _, err := c.call(r, v, "GET", "/v1/orgs/"+org+"/sub-agencies", nil, &subs); err != nil {
+		subs, err := c.subAgencies(r, v)
+		if err != nil {
 			return d, err
 		}
 		for _, s := range subs {
@@ -316,8 +310,8 @@ func (c *Console) leadsData(r *http.Request, v *visit, form url.Values) (leadsDa
 			// Only the parent's name is read: a sub-agency's member may
 			// not open its master through the API, but sends to it.
 			name := "the master org"
-			if o, err := c.Store.GetOrgSettings(r.Context(), *self.ParentID); err == nil {
-				name = o.Name
+			if n, err := c.orgName(r, *self.ParentID); err == nil {
+				name = n
 			}
 			d.HandoverTo = append(d.HandoverTo, linkedOrg{*self.ParentID, name, "master"})
 			d.CrossSiloNote = true
@@ -337,28 +331,6 @@ func withCurrent(opts []option, cur string) []option {
 		}
 	}
 	return append(opts, option{cur, cur})
-}
-
-// orgUsers is the org's users through GET /v1/orgs/{org}/users.
-func (c *Console) orgUsers(r *http.Request, v *visit) ([]store.User, error) {
-	var raw json.RawMessage
-	if _, err := c.call(r, v, "GET", "/v1/orgs/"+v.Session.User.OrgID+"/users", nil, &raw); err != nil {
-		if ae, ok := err.(*apiError); ok && ae.Status == http.StatusNotFound { // TEMP until the reads branch is merged
-			return nil, nil
-		}
-		return nil, err
-	}
-	var out struct {
-		Users []store.User `json:"users"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		// An answer that is the list itself.
-		if err := json.Unmarshal(raw, &out.Users); err != nil {
-			return nil, fmt.Errorf("reading the org's users: %w", err)
-		}
-	}
-	sort.SliceStable(out.Users, func(i, j int) bool { return out.Users[i].Name < out.Users[j].Name })
-	return out.Users, nil
 }
 
 // bulk applies one action to many leads: the ones ticked, all on the page,
@@ -566,7 +538,8 @@ func (c *Console) perLead(w http.ResponseWriter, r *http.Request, v *visit, ids 
 		return
 	}
 	res := &bulkResult{Summary: fmt.Sprintf("%d %s, %d refused:", done, did, len(refusedIDs))}
-	names := c.leadNames(r, v, refusedIDs)
+	// Only the leads listed by name are read: one API read each.
+	names := c.leadNames(r, v, refusedIDs[:min(len(refusedIDs), maxListed)])
 	for i, id := range refusedIDs {
 		if i == maxListed {
 			res.More = len(refusedIDs) - maxListed

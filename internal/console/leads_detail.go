@@ -6,22 +6,14 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/leadrelay/leadrelay/internal/api"
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
-// orgUser is a member of the org as GET /v1/orgs/{org}/users shows one.
-type orgUser struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Email  string `json:"email"`
-	Role   string `json:"role"`
-	Active bool   `json:"active"`
-}
-
 // people are the org's users, for names and for the pickers of a page.
 type people struct {
-	all   []orgUser
+	all   []api.UserOut
 	byID  map[string]string
 	myOrg string
 }
@@ -48,8 +40,8 @@ func (p people) Name(id string) string {
 }
 
 // active are the users a lead may be given to.
-func (p people) Active() []orgUser {
-	var out []orgUser
+func (p people) Active() []api.UserOut {
+	var out []api.UserOut
 	for _, u := range p.all {
 		if u.Active {
 			out = append(out, u)
@@ -61,10 +53,10 @@ func (p people) Active() []orgUser {
 // licensed are the active users with a sales licence (managers and
 // professionals): whom an accepted handover is given to. The API decides;
 // the list only spares the manager a refusal.
-func (p people) Licensed() []orgUser {
-	var out []orgUser
+func (p people) Licensed() []api.UserOut {
+	var out []api.UserOut
 	for _, u := range p.Active() {
-		if domain.Role(u.Role).Licensed() {
+		if u.Role.Licensed() {
 			out = append(out, u)
 		}
 	}
@@ -77,7 +69,7 @@ func (p people) Licensed() []orgUser {
 func (c *Console) users(r *http.Request, v *visit) (people, error) {
 	p := people{byID: map[string]string{}, myOrg: v.Session.OrgName}
 	var out struct {
-		Users []orgUser `json:"users"`
+		Users []api.UserOut `json:"users"`
 	}
 	if _, err := c.call(r, v, "GET", "/v1/orgs/"+v.Session.User.OrgID+"/users", nil, &out); err != nil {
 		var ae *apiError

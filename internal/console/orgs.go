@@ -4,19 +4,25 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/leadrelay/leadrelay/internal/api"
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/store"
 )
 
-// orgSettings is the org as GET and PATCH /v1/orgs/{org} answer it.
-type orgSettings struct {
-	ID              string  `json:"id"`
-	Name            string  `json:"name"`
-	Timezone        string  `json:"timezone"`
-	ParentID        *string `json:"parent_id"`
-	HandoverEnabled bool    `json:"handover_enabled"`
-	CrossSilo       bool    `json:"cross_silo"`
-	ClaimWindow     string  `json:"claim_window"`
+// org is the signed-in user's org through GET /v1/orgs/{org}.
+func (c *Console) org(r *http.Request, v *visit) (api.OrgOut, error) {
+	var o api.OrgOut
+	_, err := c.call(r, v, "GET", "/v1/orgs/"+v.Session.User.OrgID, nil, &o)
+	return o, err
+}
+
+// orgName is the name of an org the API already named to the caller (its
+// parent, the other side of a transfer or of a feed event): the name only,
+// read from the store, since a member may not open another org through the
+// API.
+func (c *Console) orgName(r *http.Request, id string) (string, error) {
+	o, err := c.Store.GetOrg(r.Context(), id)
+	return o.Name, err
 }
 
 // settingsForm is what the settings form shows: the org's values, or what
@@ -29,7 +35,7 @@ type settingsForm struct {
 // accountData is everything the account page shows. Each section read that
 // the API refuses to this user keeps the API's words instead of its list.
 type accountData struct {
-	Org      orgSettings
+	Org      api.OrgOut
 	Settings settingsForm
 	// Parent is the name of the org this one is a sub-agency of ("" if none).
 	Parent      string
@@ -38,7 +44,7 @@ type accountData struct {
 	// InvitationsRefused and UsersRefused are the API's reason for not
 	// listing them to this user.
 	InvitationsRefused string
-	Users              []teamMember
+	Users              []api.UserOut
 	UsersRefused       string
 	// Refused names the form the API refused ("settings", "invite",
 	// "new-user", "user-<id>", "unlink-<id>"), whose typed values and field
@@ -67,20 +73,19 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, v *visit) 
 func (c *Console) account(r *http.Request, v *visit) (*accountData, error) {
 	org := v.Session.User.OrgID
 	d := &accountData{Roles: roleChoices}
-	if _, err := c.call(r, v, "GET", "/v1/orgs/"+org, nil, &d.Org); err != nil {
+	var err error
+	if d.Org, err = c.org(r, v); err != nil {
 		return nil, err
 	}
 	d.Settings = settingsForm{Name: d.Org.Name, Timezone: d.Org.Timezone, ClaimWindow: d.Org.ClaimWindow,
 		HandoverEnabled: d.Org.HandoverEnabled, CrossSilo: d.Org.CrossSilo}
 	if d.Org.ParentID != nil {
 		// The API named the parent to this member; only its name is shown.
-		p, err := c.Store.GetOrg(r.Context(), *d.Org.ParentID)
-		if err != nil {
+		if d.Parent, err = c.orgName(r, *d.Org.ParentID); err != nil {
 			return nil, err
 		}
-		d.Parent = p.Name
 	}
-	if _, err := c.call(r, v, "GET", "/v1/orgs/"+org+"/sub-agencies", nil, &d.Subs); err != nil {
+	if d.Subs, err = c.subAgencies(r, v); err != nil {
 		return nil, err
 	}
 	var invs struct {
@@ -95,7 +100,7 @@ func (c *Console) account(r *http.Request, v *visit) (*accountData, error) {
 	}
 	d.Invitations = invs.Invitations
 	var users struct {
-		Users []teamMember `json:"users"`
+		Users []api.UserOut `json:"users"`
 	}
 	if _, err := c.call(r, v, "GET", "/v1/orgs/"+org+"/users", nil, &users); err != nil {
 		if _, msg, _, ok := refused(err); ok {

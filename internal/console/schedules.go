@@ -78,19 +78,17 @@ func (c *Console) renderSchedules(w http.ResponseWriter, r *http.Request, v *vis
 		}
 	}
 	if v.Manages() {
-		var sources struct {
-			Sources []store.Source `json:"sources"`
-		}
-		var o store.Org
-		if _, err := c.call(r, v, "GET", org+"/sources", nil, &sources); err != nil {
+		sources, err := c.listSources(r, v)
+		if err != nil {
 			c.failed(w, r, v, err)
 			return
 		}
-		if _, err := c.call(r, v, "GET", org, nil, &o); err != nil {
+		o, err := c.org(r, v)
+		if err != nil {
 			c.failed(w, r, v, err)
 			return
 		}
-		d.Sources, d.Timezone, d.Modes = sources.Sources, o.Timezone, scheduleModes
+		d.Sources, d.Timezone, d.Modes = sources, o.Timezone, scheduleModes
 	}
 	vw.Title, vw.V, vw.Data = "Timed distributions", v, d
 	c.render(w, r, status, "schedules", vw)

@@ -47,12 +47,11 @@ func (v *visit) Role() string {
 	return ""
 }
 
-// Manages reports an owner or admin; Leads a role that manages leads.
+// Manages reports an owner or admin.
 func (v *visit) Manages() bool { u := v.User(); return u != nil && u.Role.ManagesOrg() }
-func (v *visit) ManagesLeads() bool {
-	r := v.Role()
-	return r == string(domain.RoleOwner) || r == string(domain.RoleAdmin) || r == string(domain.RoleManager)
-}
+
+// AnswersHandovers reports a role that works the manager pipeline.
+func (v *visit) AnswersHandovers() bool { u := v.User(); return u != nil && u.Role.AnswersHandovers() }
 
 // csrfOf derives a form token from a cookie's secret value: only a page
 // that could read the cookie (ours, HttpOnly) can know it, and nothing more

@@ -295,16 +295,13 @@ func (c *Console) previewSource(w http.ResponseWriter, r *http.Request, v *visit
 			return
 		}
 	}
-	var org struct {
-		Timezone string `json:"timezone"`
-	}
-	if _, err := c.call(r, v, "GET", "/v1/orgs/"+v.Session.User.OrgID, nil, &org); err != nil {
+	org, err := c.org(r, v)
+	if err != nil {
 		c.failed(w, r, v, err)
 		return
 	}
 	f := sampleReturn(d.Form, v, domain.OrgLocation(org.Timezone))
 	var msg mail.Message
-	var err error
 	if strings.TrimSpace(d.Form.ReturnTemplate) == "" {
 		msg, err = mail.Render("return", "preview", "vendor@example.com", "example.com", f)
 		d.Preview = &preview{BuiltIn: true}
@@ -396,11 +393,6 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	http.Redirect(w, r, "/app/sources/"+url.PathEscape(slug)+"?done=key-revoked", http.StatusSeeOther)
-}
-
-// Err is the refusal of the API's field name, for the input with id.
-func (d sourcePageData) Err(vw view, name, id string) fieldErr {
-	return fieldErr{ID: id, Text: vw.Fields[name]}
 }
 
 // ModeName is a routing mode as the list shows it: its label's first words.

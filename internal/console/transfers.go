@@ -42,7 +42,7 @@ func (c *Console) transferPage(w http.ResponseWriter, r *http.Request, v *visit)
 	if t.Total > 0 {
 		d.Percent = d.Counted * 100 / t.Total
 	}
-	d.From, d.To = c.orgName(r, t.OrgID), c.orgName(r, t.ToOrgID)
+	d.From, d.To = c.linkedName(r, t.OrgID), c.linkedName(r, t.ToOrgID)
 	if d.Sender {
 		ids := []string{}
 		for i, f := range t.Failed {
@@ -63,11 +63,11 @@ func (c *Console) transferPage(w http.ResponseWriter, r *http.Request, v *visit)
 	c.render(w, r, http.StatusOK, "transfers", view{Title: "Transfer", V: v, Data: d})
 }
 
-// orgName is a linked org's name for a page that already showed the
-// caller a transfer between the two (the API answered it): the name only.
-func (c *Console) orgName(r *http.Request, id string) string {
-	if o, err := c.Store.GetOrgSettings(r.Context(), id); err == nil {
-		return o.Name
+// linkedName is orgName, or "another org" when it cannot be read: a page
+// that shows a transfer names its two sides but does not fail on them.
+func (c *Console) linkedName(r *http.Request, id string) string {
+	if n, err := c.orgName(r, id); err == nil {
+		return n
 	}
 	return "another org"
 }

@@ -3,20 +3,9 @@ package console
 import (
 	"net/http"
 
+	"github.com/leadrelay/leadrelay/internal/api"
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
-
-// teamMember is a user as the API's user routes answer them; Token is set
-// only in the answer that created the user.
-type teamMember struct {
-	ID             string      `json:"id"`
-	Email          string      `json:"email"`
-	Name           string      `json:"name"`
-	Role           domain.Role `json:"role"`
-	Active         bool        `json:"active"`
-	NotifyNewLeads bool        `json:"notify_new_leads"`
-	Token          string      `json:"token"`
-}
 
 // newUserForm is what was typed into the add-a-user form.
 type newUserForm struct {
@@ -36,7 +25,7 @@ func (c *Console) addUser(w http.ResponseWriter, r *http.Request, v *visit) {
 	typed := newUserForm{Email: r.PostFormValue("new_email"), Name: r.PostFormValue("new_name"),
 		Role: r.PostFormValue("new_role"), Notify: r.PostFormValue("new_notify") == "on"}
 	in := map[string]any{"email": typed.Email, "name": typed.Name, "role": typed.Role, "notify_new_leads": typed.Notify}
-	var u teamMember
+	var u api.UserOut
 	if _, err := c.call(r, v, "POST", "/v1/orgs/"+v.Session.User.OrgID+"/users", in, &u); err != nil {
 		c.refusedAccount(w, r, v, err, "new-user", "new_", func(d *accountData) { d.NewUser = typed })
 		return
@@ -46,7 +35,7 @@ func (c *Console) addUser(w http.ResponseWriter, r *http.Request, v *visit) {
 
 // userChange is the answer to a change of a user, and what it set off.
 type userChange struct {
-	User teamMember
+	User api.UserOut
 	// Deactivated: this change made the user inactive, which starts the
 	// reroute of their team-owned leads.
 	Deactivated bool
