@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -408,16 +407,7 @@ func (d sourcePageData) ModeName(mode any) string {
 }
 
 // Priorities are the values the API takes for priority, lowest first.
-func (d sourcePageData) Priorities() []string { return []string{"normal", "medium", "high"} }
+func (d sourcePageData) Priorities() []string { return domain.Priorities }
 
 // FieldNames are the fields a return template may use: domain.ReturnFields'.
-func (d sourcePageData) FieldNames() []string { return returnFieldNames }
-
-var returnFieldNames = func() []string {
-	t := reflect.TypeFor[domain.ReturnFields]()
-	names := make([]string, t.NumField())
-	for i := range names {
-		names[i] = t.Field(i).Name
-	}
-	return names
-}()
+func (d sourcePageData) FieldNames() []string { return domain.ReturnFieldNames() }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -68,7 +69,8 @@ const (
 // DateLayout is how dates read in emails and pages.
 const DateLayout = "Mon 2 Jan 2006 15:04 MST"
 
-var priorities = map[string]bool{"normal": true, "medium": true, "high": true}
+// Priorities are a source's priorities, lowest first.
+var Priorities = []string{"normal", "medium", "high"}
 
 // Token kinds and their printed prefixes, so a leaked token is recognisable.
 const (
@@ -180,7 +182,7 @@ func (c *SourceConfig) Validate() (time.Duration, error) {
 	if c.Priority == "" {
 		c.Priority = "normal"
 	}
-	if !priorities[c.Priority] {
+	if !slices.Contains(Priorities, c.Priority) {
 		f.Add("priority", "normal, medium or high")
 	}
 	for i, e := range c.PurchaseNotificationEmails {

@@ -67,6 +67,10 @@ var returnFieldNames = func() []string {
 	return names
 }()
 
+// ReturnFieldNames are the fields a return template may name, for a page
+// that lists them.
+func ReturnFieldNames() []string { return slices.Clone(returnFieldNames) }
+
 // returnFuncs are the functions of the language besides the built-in ones
 // allowedFuncs lets through.
 var returnFuncs = template.FuncMap{"upper": strings.ToUpper, "lower": strings.ToLower, "trim": strings.TrimSpace}
