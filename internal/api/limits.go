@@ -167,6 +167,18 @@ func (l *keyedLimiter) bucket(key string, create bool) *rate.Limiter {
 	return b
 }
 
+// KeyedLimiter is the API's token bucket per key, for the process's other
+// front door: the console limits sign-in asks per client address with it.
+type KeyedLimiter = keyedLimiter
+
+// NewKeyedLimiter refills each key's bucket at perSecond, up to burst.
+func NewKeyedLimiter(perSecond float64, burst int) *KeyedLimiter {
+	return newKeyedLimiter(perSecond, burst)
+}
+
+// Allow spends one token of key's bucket, if it has one.
+func (l *keyedLimiter) Allow(key string) bool { return l.take(key) == 0 }
+
 // wait is how long key must wait before its next attempt (0: go ahead). It
 // spends nothing.
 func (l *keyedLimiter) wait(key string) time.Duration {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -42,8 +41,7 @@ type Console struct {
 	SignInsPerEmail, SignInsPerAddress int
 
 	secure     bool // cookies carry Secure: PUBLIC_BASE_URL is https
-	limitOnce  sync.Once
-	perAddress *signInLimiter
+	perAddress *api.KeyedLimiter
 }
 
 // Defaults for a session's lifetimes: a working day of idleness, a week in all.
@@ -60,6 +58,13 @@ func New(c *Console) http.Handler {
 	if c.Lifetime == 0 {
 		c.Lifetime = DefaultLifetime
 	}
+	if c.SignInsPerEmail == 0 {
+		c.SignInsPerEmail = DefaultSignInsPerEmail
+	}
+	if c.SignInsPerAddress == 0 {
+		c.SignInsPerAddress = DefaultSignInsPerAddress
+	}
+	c.perAddress = signInLimit(c.SignInsPerAddress)
 	c.secure = strings.HasPrefix(c.Cfg.PublicBaseURL, "https://")
 	mux := http.NewServeMux()
 	for _, rt := range c.routes() {

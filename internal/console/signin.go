@@ -5,11 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/leadrelay/leadrelay/internal/api"
 	"github.com/leadrelay/leadrelay/internal/domain"
@@ -34,34 +32,10 @@ const (
 // token only.
 const nextCookie = "lr_next"
 
-// signInLimiter counts asks per client address: a token bucket each,
-// refilled over SignInWindow. Buckets that refilled are forgotten when the
-// map grows, so a spread of addresses cannot grow it for long.
-type signInLimiter struct {
-	mu      sync.Mutex
-	per     int
-	buckets map[string]*rate.Limiter
-}
-
-func (l *signInLimiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.buckets == nil {
-		l.buckets = map[string]*rate.Limiter{}
-	}
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= 4096 {
-			for k, v := range l.buckets {
-				if v.Tokens() >= float64(l.per) {
-					delete(l.buckets, k)
-				}
-			}
-		}
-		b = rate.NewLimiter(rate.Limit(float64(l.per)/SignInWindow.Seconds()), l.per)
-		l.buckets[key] = b
-	}
-	return b.Allow()
+// signInLimit is the per-client-address limit of asks: per of them in
+// SignInWindow, refilled evenly over it.
+func signInLimit(per int) *api.KeyedLimiter {
+	return api.NewKeyedLimiter(float64(per)/SignInWindow.Seconds(), per)
 }
 
 // startSignIn starts the run that emails link linkID.
@@ -92,17 +66,8 @@ func (c *Console) askLink(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	log := c.Log.With(zap.String("client", api.ClientKey(c.Cfg, r)))
-	c.limitOnce.Do(func() {
-		if c.SignInsPerEmail == 0 {
-			c.SignInsPerEmail = DefaultSignInsPerEmail
-		}
-		if c.SignInsPerAddress == 0 {
-			c.SignInsPerAddress = DefaultSignInsPerAddress
-		}
-		c.perAddress = &signInLimiter{per: c.SignInsPerAddress}
-	})
 	switch {
-	case !c.perAddress.allow(api.ClientKey(c.Cfg, r)):
+	case !c.perAddress.Allow(api.ClientKey(c.Cfg, r)):
 		log.Warn("sign-in link not sent: too many asks from this client address")
 	default:
 		ask, err := c.Store.AskSignInLink(r.Context(), email, workflows.SignInLinkTTL, c.SignInsPerEmail, SignInWindow)

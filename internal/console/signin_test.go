@@ -136,7 +136,7 @@ func TestSignInLinksAreLimitedPerAddressAndPerClient(t *testing.T) {
 	t.Run("per client address", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		h.c.SignInsPerAddress = 3
+		h.c.perAddress = signInLimit(3)
 		rec := h.recordStarts()
 		b := h.anonymous(t)
 		var emails []string
