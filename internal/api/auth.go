@@ -92,8 +92,19 @@ func (s *Server) member(r *http.Request, org string, manage bool) (*caller, erro
 	if c.OrgID != org {
 		return nil, domain.Errorf(domain.ENotFound, "org not found")
 	}
-	if manage && !c.User.Role.ManagesOrg() {
-		return nil, domain.Errorf(domain.EForbidden, "only the org's owner or an admin may do this")
+	if manage {
+		if err := c.mayManage(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
+}
+
+// mayManage checks that a member may change the org: its owner, an admin,
+// or the admin token.
+func (c *caller) mayManage() error {
+	if !c.admin && !c.User.Role.ManagesOrg() {
+		return domain.Errorf(domain.EForbidden, "only the org's owner or an admin may do this")
+	}
+	return nil
 }

@@ -204,7 +204,7 @@ func (s *Server) manageSchedule(r *http.Request) (runs.ScheduleRef, string, erro
 	if _, err := s.starter(false).Schedules().Describe(r.Context(), ref); err != nil {
 		return ref, "", s.scheduleErr(err)
 	}
-	if _, err := s.member(r, org, true); err != nil {
+	if err := c.mayManage(); err != nil {
 		return ref, "", err
 	}
 	who := "the admin token"
