@@ -334,7 +334,7 @@ func (s *Store) Pipeline(ctx context.Context, orgID, cursor string, limit int) (
 	if cursor != "" {
 		t, id, err := decodeCursor(cursor)
 		if err != nil {
-			return nil, "", &domain.Error{Code: domain.EInvalid, Message: "bad cursor", Fields: map[string]string{"cursor": "not a cursor from a previous page"}}
+			return nil, "", err
 		}
 		// Its own statement, not "$3 IS NULL OR …": the row comparison
 		// is then a bound of handovers_pipeline's range in every plan.

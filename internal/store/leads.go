@@ -295,7 +295,7 @@ func listLeadsQuery(orgID string, f *LeadFilter) (string, []any, error) {
 	if f.Cursor != "" {
 		t, id, err := decodeCursor(f.Cursor)
 		if err != nil {
-			return "", nil, &domain.Error{Code: domain.EInvalid, Message: "bad cursor", Fields: map[string]string{"cursor": "not a cursor from a previous page"}}
+			return "", nil, err
 		}
 		where.WriteString(` AND (l.received_at, l.id) < (` + arg(t) + `::timestamptz, ` + arg(id) + `::uuid)`)
 	}
@@ -336,18 +336,21 @@ func encodeCursor(t time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// decodeCursor reads a page cursor; one that is not from a previous page
+// is a 422 naming the cursor.
 func decodeCursor(c string) (time.Time, string, error) {
+	bad := &domain.Error{Code: domain.EInvalid, Message: "bad cursor", Fields: map[string]string{"cursor": "not a cursor from a previous page"}}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return time.Time{}, "", err
+		return time.Time{}, "", bad
 	}
 	var v [2]string
 	if err := json.Unmarshal(b, &v); err != nil {
-		return time.Time{}, "", err
+		return time.Time{}, "", bad
 	}
 	t, err := time.Parse(time.RFC3339Nano, v[0])
 	if err != nil || !domain.ValidUUID(v[1]) {
-		return time.Time{}, "", fmt.Errorf("bad cursor")
+		return time.Time{}, "", bad
 	}
 	return t, v[1], nil
 }
