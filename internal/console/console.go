@@ -42,6 +42,9 @@ type Console struct {
 
 	secure     bool // cookies carry Secure: PUBLIC_BASE_URL is https
 	perAddress *api.KeyedLimiter
+	// pageViews limits each person's page views by USER_RATE_LIMIT (nil:
+	// off): a page makes several API calls, which the API does not count.
+	pageViews *api.KeyedLimiter
 }
 
 // Defaults for a session's lifetimes: a working day of idleness, a week in all.
@@ -65,6 +68,9 @@ func New(c *Console) http.Handler {
 		c.SignInsPerAddress = DefaultSignInsPerAddress
 	}
 	c.perAddress = signInLimit(c.SignInsPerAddress)
+	if rl := c.Cfg.UserRate; rl.PerSecond > 0 {
+		c.pageViews = api.NewKeyedLimiter(rl.PerSecond, rl.Burst)
+	}
 	c.secure = strings.HasPrefix(c.Cfg.PublicBaseURL, "https://")
 	mux := http.NewServeMux()
 	for _, rt := range c.routes() {

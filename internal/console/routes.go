@@ -98,6 +98,12 @@ func (c *Console) serve(rt route) http.Handler {
 			http.Redirect(w, r, "/app/orgs", http.StatusSeeOther)
 			return
 		}
+		if sess != nil && sess.User != nil && c.pageViews != nil && !c.pageViews.Allow("user:"+sess.User.ID) {
+			w.Header().Set("Retry-After", "1")
+			c.problem(w, r, v, http.StatusTooManyRequests, "Too many requests",
+				"Pages were asked for faster than a person reads them. Wait a moment, then reload.")
+			return
+		}
 		if sess != nil {
 			v.CSRF = csrfOf(secret)
 		} else {

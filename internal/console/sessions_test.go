@@ -69,3 +69,23 @@ func TestASessionEndsWhenIdleAndAtItsLifetime(t *testing.T) {
 		t.Fatalf("the lifetimes docs/console.md states changed: idle %s, lifetime %s", DefaultIdleTimeout, DefaultLifetime)
 	}
 }
+
+// TestPageViewsAreLimitedNotTheCallsOfAPage: USER_RATE_LIMIT counts a
+// person's page views. The leads page makes several API calls; they are
+// not counted again, so a burst of three lets three such pages through,
+// and the fourth is a 429 page saying to wait.
+func TestPageViewsAreLimitedNotTheCallsOfAPage(t *testing.T) {
+	t.Parallel()
+	h := newHarnessEnv(t, map[string]string{"USER_RATE_LIMIT": "0.01/s,burst=3"})
+	o, _ := h.org(t, "Pace Agency")
+	b := h.signedIn(t, h.user(t, o.ID, domain.RoleManager, "Paula Pace"))
+	for i := range 3 {
+		if p := b.get("/app/leads"); p.status != 200 {
+			t.Fatalf("page view %d of a burst of 3: %d\n%s", i+1, p.status, p.body)
+		}
+	}
+	p := b.get("/app/leads")
+	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "Wait a moment") {
+		t.Fatalf("the 4th page view: %d (Retry-After %q), want 429 asking to wait", p.status, p.header.Get("Retry-After"))
+	}
+}
