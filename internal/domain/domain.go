@@ -113,6 +113,8 @@ type Routing struct {
 	Mode        RoutingMode `json:"mode"`
 	SubAgencies []string    `json:"sub_agencies,omitempty"`
 	QueueDelay  string      `json:"queue_delay,omitempty"`
+	Group       string      `json:"group,omitempty"` // mode group: the group's name
+	User        string      `json:"user,omitempty"`  // mode user: the user's id
 }
 
 // SourceConfig is the body of PUT /v1/orgs/{org}/sources/{slug}.
@@ -125,6 +127,11 @@ type SourceConfig struct {
 	ReturnNotificationEmails   []string `json:"return_notification_emails,omitempty"`
 	IncludeCommentsOnReturn    bool     `json:"include_comments_on_return,omitempty"`
 	ReturnTemplate             *string  `json:"return_template,omitempty"`
+	// Rules come before Routing, the default (SPEC §5.6); WhenNobody says
+	// what happens when a rotation finds nobody available ("" : owner).
+	Rules          []Rule `json:"rules,omitempty"`
+	WhenNobody     string `json:"when_nobody,omitempty"`
+	VendorDailyCap *int   `json:"vendor_daily_cap,omitempty"`
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
