@@ -64,3 +64,39 @@ func userAvailability(ctx context.Context, tx pgx.Tx, userID string, loc *time.L
 func countAssigned(ctx context.Context, tx pgx.Tx, userID string, loc *time.Location, now time.Time) error {
 	return errRotationStub
 }
+
+// FairnessMember is one member's line in a source's fairness report for a
+// period: what it was given, its weight, its share of its pool (weight ÷
+// the pool's total weight), what that share of the pool's decisions comes
+// to, and how often it was skipped, by reason (domain.Skip*).
+type FairnessMember struct {
+	UserID   string         `json:"user_id"`
+	Name     string         `json:"name"`
+	Weight   int            `json:"weight"`
+	Assigned int            `json:"assigned"`
+	Share    float64        `json:"share"`
+	Expected float64        `json:"expected"`
+	Skips    map[string]int `json:"skips"`
+}
+
+// FairnessPool is one rotation of the source (staff, or one group).
+type FairnessPool struct {
+	Pool      string           `json:"pool"`
+	Group     string           `json:"group,omitempty"` // the group's name, for a group's pool
+	Decisions int              `json:"decisions"`
+	Members   []FairnessMember `json:"members"`
+}
+
+// FairnessReport is a source's rotations over [From, To).
+type FairnessReport struct {
+	Source    string         `json:"source"`
+	From      time.Time      `json:"from"`
+	To        time.Time      `json:"to"`
+	Decisions int            `json:"decisions"` // every decision of the source, rotating or not
+	Pools     []FairnessPool `json:"pools"`
+}
+
+// Fairness reports the org's source (slug) over [from, to). STUB.
+func (s *Store) Fairness(ctx context.Context, orgID, slug string, from, to time.Time) (FairnessReport, error) {
+	return FairnessReport{}, errRotationStub
+}

@@ -464,3 +464,26 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// RoutePreview is what a source's rules would do with a lead now: the rule
+// that matches (Rule is its 0-based index; the default's is len(rules)),
+// and whom or where, with the members a rotation would skip.
+type RoutePreview struct {
+	Rule          int    `json:"rule"`
+	RuleName      string `json:"rule_name"`
+	Default       bool   `json:"default"`
+	AssignedTo    string `json:"assigned_to,omitempty"`
+	AssigneeName  string `json:"assignee_name,omitempty"`
+	Location      string `json:"location,omitempty"`
+	SubAgency     string `json:"sub_agency,omitempty"`
+	SubAgencyName string `json:"sub_agency_name,omitempty"`
+	RepeatOf      string `json:"repeat_of,omitempty"`
+	Skipped       []Skip `json:"skipped"`
+	Reason        string `json:"reason"`
+}
+
+// PreviewRoute runs the org's rules for slug on the lead as if it arrived at
+// at, in a transaction that is rolled back: no rotation moves. STUB.
+func (s *Store) PreviewRoute(ctx context.Context, orgID, slug string, in domain.LeadInput, at time.Time) (RoutePreview, error) {
+	return RoutePreview{}, errRotationStub
+}
