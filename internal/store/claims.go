@@ -273,6 +273,10 @@ func (s *Store) MarkWorked(ctx context.Context, orgScope, userID, leadID string)
 			WHERE lead_id = $1 AND seq = $2`, leadID, l.lastSeq); err != nil {
 			return err
 		}
+		// A worked lead no longer counts against its assignee's open cap.
+		if _, err := tx.Exec(ctx, `UPDATE leads SET worked_at = now() WHERE id = $1`, leadID); err != nil {
+			return err
+		}
 		changed = true
 		name, err := nameOf(ctx, tx, userID)
 		if err != nil {
