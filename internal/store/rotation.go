@@ -467,9 +467,133 @@ type FairnessReport struct {
 	Pools     []FairnessPool `json:"pools"`
 }
 
-var errRotationStub = errors.New("fairness report not built yet")
+var errRotationStub = errors.New("route preview not built yet")
 
-// Fairness reports the org's source (slug) over [from, to). STUB.
+// Fairness reports the org's source (slug) over [from, to): per rotation
+// of the source (its staff, each group a rule rotates over), each member's
+// leads, weight, share and skips, read from routing_decisions. Shares use
+// today's members and weights; a former member still shows what it got,
+// with weight 0. Unknown source: not found.
 func (s *Store) Fairness(ctx context.Context, orgID, slug string, from, to time.Time) (FairnessReport, error) {
-	return FairnessReport{}, errRotationStub
+	rep := FairnessReport{Source: slug, From: from, To: to, Pools: []FairnessPool{}}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var sourceID string
+		if err := tx.QueryRow(ctx, `SELECT id FROM lead_sources WHERE org_id = $1 AND slug = $2`, orgID, slug).Scan(&sourceID); err != nil {
+			return notFound(err, "source")
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM routing_decisions WHERE source_id = $1 AND at >= $2 AND at < $3`,
+			sourceID, from, to).Scan(&rep.Decisions); err != nil {
+			return err
+		}
+		pools, err := fairnessPools(ctx, tx, sourceID, from, to)
+		if err != nil {
+			return err
+		}
+		for _, key := range pools {
+			fp, err := fairnessPool(ctx, tx, sourceID, orgID, key, from, to)
+			if err != nil {
+				return err
+			}
+			rep.Pools = append(rep.Pools, fp)
+		}
+		return nil
+	})
+	return rep, err
+}
+
+// fairnessPools lists the source's rotations: those that decided in the
+// period and those that ever did, staff first, then groups.
+func fairnessPools(ctx context.Context, tx pgx.Tx, sourceID string, from, to time.Time) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT pool FROM rotation_pools WHERE source_id = $1
+		UNION SELECT DISTINCT pool FROM routing_decisions WHERE source_id = $1 AND at >= $2 AND at < $3 AND pool IS NOT NULL
+		ORDER BY 1 DESC`, sourceID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// fairnessMembersSQL is the pool's members today with their weight
+// ($2: org for staff, group for a group), then whoever got or was skipped
+// in the period and is no longer one, with weight 0.
+const fairnessMembersSQL = ` , seen AS (SELECT member_id AS id FROM routing_decisions
+			WHERE source_id = $1 AND pool = $3 AND at >= $4 AND at < $5 AND member_id IS NOT NULL
+		UNION SELECT (s->>'user_id')::uuid FROM routing_decisions, jsonb_array_elements(skipped) s
+			WHERE source_id = $1 AND pool = $3 AND at >= $4 AND at < $5),
+	m AS (SELECT id, weight FROM c UNION ALL SELECT id, 0 FROM seen WHERE id NOT IN (SELECT id FROM c))
+	SELECT u.id, u.name, m.weight FROM m JOIN users u ON u.id = m.id ORDER BY m.weight = 0, u.created_at, u.id`
+
+const (
+	staffFairnessSQL = `WITH c AS (SELECT id, 1 AS weight FROM users WHERE org_id = $2 AND active AND role = ANY($6))` + fairnessMembersSQL
+	groupFairnessSQL = `WITH c AS (SELECT user_id AS id, weight FROM group_members WHERE group_id = $2)` + fairnessMembersSQL
+)
+
+func fairnessPool(ctx context.Context, tx pgx.Tx, sourceID, orgID, key string, from, to time.Time) (FairnessPool, error) {
+	fp := FairnessPool{Pool: key, Members: []FairnessMember{}}
+	var rows pgx.Rows
+	var err error
+	if group, ok := strings.CutPrefix(key, "group:"); ok {
+		// A deleted group's decisions still report, under its id.
+		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT name FROM groups WHERE id::text = $1), $1)`, group).Scan(&fp.Group); err != nil {
+			return fp, err
+		}
+		rows, err = tx.Query(ctx, groupFairnessSQL, sourceID, group, key, from, to)
+	} else {
+		rows, err = tx.Query(ctx, staffFairnessSQL, sourceID, orgID, key, from, to, domain.RotatingRoles)
+	}
+	if err != nil {
+		return fp, err
+	}
+	index := map[string]int{}
+	total := 0
+	for rows.Next() {
+		var m FairnessMember
+		if err := rows.Scan(&m.UserID, &m.Name, &m.Weight); err != nil {
+			rows.Close()
+			return fp, err
+		}
+		m.Skips = map[string]int{}
+		index[m.UserID] = len(fp.Members)
+		total += m.Weight
+		fp.Members = append(fp.Members, m)
+	}
+	if err := rows.Err(); err != nil {
+		return fp, err
+	}
+	rows, err = tx.Query(ctx, `SELECT member_id::text, '' AS reason, count(*) FROM routing_decisions
+			WHERE source_id = $1 AND pool = $2 AND at >= $3 AND at < $4 AND member_id IS NOT NULL GROUP BY 1
+		UNION ALL SELECT s->>'user_id', s->>'reason', count(*) FROM routing_decisions, jsonb_array_elements(skipped) s
+			WHERE source_id = $1 AND pool = $2 AND at >= $3 AND at < $4 GROUP BY 1, 2`, sourceID, key, from, to)
+	if err != nil {
+		return fp, err
+	}
+	for rows.Next() {
+		var id, reason string
+		var n int
+		if err := rows.Scan(&id, &reason, &n); err != nil {
+			rows.Close()
+			return fp, err
+		}
+		i, ok := index[id]
+		if !ok {
+			continue // a user deleted since: nothing to name
+		}
+		if reason == "" {
+			fp.Members[i].Assigned += n
+			fp.Decisions += n
+		} else {
+			fp.Members[i].Skips[reason] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fp, err
+	}
+	for i := range fp.Members {
+		m := &fp.Members[i]
+		if total > 0 {
+			m.Share = float64(m.Weight) / float64(total)
+		}
+		m.Expected = m.Share * float64(fp.Decisions)
+	}
+	return fp, nil
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -184,5 +185,52 @@ func TestDailyCapHoldsAcrossSourcesUnderConcurrency(t *testing.T) {
 	must(t, err)
 	if len(skips) != 0 {
 		t.Fatalf("the next day the rotation still skips %+v", skips)
+	}
+}
+
+// TestFairnessReportCountsSharesAndSkipsInThePeriod: a group weighted 1 and
+// 3 got 2 and 6 of 8 rotating decisions in the period, the light member was
+// skipped 3 times as paused; a decision before the period is not counted,
+// and a source the org does not have is not found.
+func TestFairnessReportCountsSharesAndSkipsInThePeriod(t *testing.T) {
+	t.Parallel()
+	db, _ := testenv.DB(t)
+	s := store.New(db)
+	f := seed(t, s, 2, domain.SourceConfig{})
+	light, heavy := f.staff[0], f.staff[1]
+	group := makeGroup(t, db, f.org.ID, "pair", []store.User{light, heavy}, []int{1, 3})
+	pool := "group:" + group
+	start := time.Now().Add(-time.Hour)
+	decide := func(i int, member store.User, at time.Time, skipped string) {
+		lead := post(t, s, f, fmt.Sprintf("fair-%d", i), "")
+		_, err := db.Exec(ctx, `INSERT INTO routing_decisions (source_id, lead_id, at, rule, rule_name, pool, member_id, skipped)
+			VALUES ($1, $2, $3, 0, 'west', $4, $5, $6)`, f.source.ID, lead.LeadID, at, pool, member.ID, skipped)
+		must(t, err)
+	}
+	decide(0, light, start.Add(-time.Minute), `[]`) // before the period
+	for i := 1; i <= 8; i++ {
+		who, skipped := heavy, `[]`
+		if i <= 2 {
+			who = light
+		} else if i <= 5 {
+			skipped = fmt.Sprintf(`[{"user_id": %q, "reason": "paused"}]`, light.ID)
+		}
+		decide(i, who, start.Add(time.Duration(i)*time.Minute), skipped)
+	}
+	rep, err := s.Fairness(ctx, f.org.ID, "everquote", start, time.Now())
+	must(t, err)
+	if rep.Decisions != 8 || len(rep.Pools) != 1 || rep.Pools[0].Group != "pair" || rep.Pools[0].Decisions != 8 {
+		t.Fatalf("report %+v: want 8 decisions of group pair", rep)
+	}
+	want := []store.FairnessMember{
+		{UserID: light.ID, Name: light.Name, Weight: 1, Assigned: 2, Share: 0.25, Expected: 2, Skips: map[string]int{"paused": 3}},
+		{UserID: heavy.ID, Name: heavy.Name, Weight: 3, Assigned: 6, Share: 0.75, Expected: 6, Skips: map[string]int{}},
+	}
+	if fmt.Sprint(rep.Pools[0].Members) != fmt.Sprint(want) {
+		t.Fatalf("members\n %+v\nwant\n %+v", rep.Pools[0].Members, want)
+	}
+	other := seed(t, s, 1, domain.SourceConfig{})
+	if _, err := s.Fairness(ctx, other.org.ID, "nope", start, time.Now()); domain.ErrorCode(err) != domain.ENotFound {
+		t.Fatalf("an unknown source answered %v, want not found", err)
 	}
 }
