@@ -234,3 +234,35 @@ func TestFairnessReportCountsSharesAndSkipsInThePeriod(t *testing.T) {
 		t.Fatalf("an unknown source answered %v, want not found", err)
 	}
 }
+
+// TestOpenCapCountsLeadsNotYetClosed: a member holding as many open leads as
+// their open cap is skipped as open_cap; once one of them is returned they
+// take leads again.
+func TestOpenCapCountsLeadsNotYetClosed(t *testing.T) {
+	t.Parallel()
+	db, _ := testenv.DB(t)
+	s := store.New(db)
+	f := seed(t, s, 1, domain.SourceConfig{})
+	rep := f.staff[0]
+	_, err := db.Exec(ctx, `UPDATE users SET open_cap = 2 WHERE id = $1`, rep.ID)
+	must(t, err)
+	var leads []string
+	for i := range 2 {
+		l := post(t, s, f, fmt.Sprintf("open-%d", i), "")
+		must(t, s.LeaveLeadForTest(ctx, l.LeadID, rep.ID, ""))
+		leads = append(leads, l.LeadID)
+	}
+	p := store.Pool{Key: store.PoolStaff, SourceID: f.source.ID, OrgID: f.org.ID, Loc: time.UTC}
+	pick, skips, err := s.RotateForTest(ctx, p, time.Now())
+	must(t, err)
+	if pick != nil || len(skips) != 1 || skips[0].Reason != domain.SkipOpenCap {
+		t.Fatalf("at the open cap: pick %+v, skips %+v; want nobody, skipped for open_cap", pick, skips)
+	}
+	_, err = db.Exec(ctx, `UPDATE leads SET status = 'returned' WHERE id = $1`, leads[0])
+	must(t, err)
+	pick, _, err = s.RotateForTest(ctx, p, time.Now())
+	must(t, err)
+	if pick == nil || pick.ID != rep.ID {
+		t.Fatalf("with one lead returned the rep was not given the next: %+v", pick)
+	}
+}
