@@ -213,13 +213,6 @@ func (s *stack) newTenant(t *testing.T, name string, staff int, source map[strin
 	}
 	owner := r.body["owner"].(map[string]any)
 	tn := tenant{id: r.str("id"), ownerID: owner["id"].(string), ownerToken: owner["token"].(string)}
-	// Most tests post one person (lead()'s Ada) again and again, to count
-	// rotations, emails and moves: repeats would send every one to Ada's
-	// first assignee. Repeat leads have their own tests (repeats_test.go),
-	// which turn them back on.
-	if r := s.do(t, "PATCH", "/v1/orgs/"+tn.id, tn.ownerToken, map[string]any{"repeat_lookback_days": 0}); r.status != 200 {
-		t.Fatalf("turn repeats off: %d %s", r.status, r.raw)
-	}
 	roles := []string{"staff", "professional", "manager"}
 	for i := 0; i < staff; i++ {
 		r := s.do(t, "POST", "/v1/orgs/"+tn.id+"/users", tn.ownerToken, map[string]any{

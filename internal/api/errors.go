@@ -12,7 +12,7 @@ import (
 
 var statusOf = map[string]int{
 	domain.EMalformed: 400, domain.EUnauthorized: 401, domain.EForbidden: 403, domain.ENotFound: 404,
-	domain.EConflict: 409, domain.ETooLarge: 413, domain.EInvalid: 422, domain.ERateLimited: 429, domain.ECapReached: 429,
+	domain.EConflict: 409, domain.ETooLarge: 413, domain.EInvalid: 422, domain.ERateLimited: 429,
 	domain.ERefused: 502, domain.EUnavailable: 503, domain.EInternal: 500,
 }
 

@@ -22,7 +22,6 @@ type intakeOut struct {
 	LeadID     string `json:"lead_id"`
 	WorkflowID string `json:"workflow_id"`
 	Duplicate  bool   `json:"duplicate"`
-	RepeatOf   string `json:"repeat_of,omitempty"`
 }
 
 // postLead answers once the lead is in Postgres and its workflow is recorded
@@ -54,11 +53,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	}
 	id := domain.NewID()
 	intake, err := s.Store.InsertLead(r.Context(), store.NewLead{ID: id, SourceID: c.SourceID, OrgID: c.OrgID, Slug: c.Slug,
-		WorkflowID: workflows.LeadWorkflowID(id), ReceivedAt: received, In: in,
-		DailyCap: c.VendorDailyCap, Loc: domain.OrgLocation(c.OrgTimezone)})
-	if domain.ErrorCode(err) == domain.ECapReached {
-		w.Header().Set("Retry-After", retryAfter(time.Until(store.NextDay(received, domain.OrgLocation(c.OrgTimezone)))))
-	}
+		WorkflowID: workflows.LeadWorkflowID(id), ReceivedAt: received, In: in})
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -80,7 +75,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	if intake.Duplicate {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, intakeOut{intake.LeadID, intake.WorkflowID, intake.Duplicate, intake.RepeatOf})
+	writeJSON(w, status, intakeOut{intake.LeadID, intake.WorkflowID, intake.Duplicate})
 }
 
 // startLead starts the lead's run, patiently (starter). names, for the

@@ -170,52 +170,6 @@ func routeScenario(t *testing.T, c *conform) {
 	call("POST", sources+"/nosuch/key", owner, "", 404)
 	call("DELETE", sources+"/everquote/key", staff, "", 403)
 
-	// Routing (SPEC §5.6): groups, availability, rules, the preview, the
-	// fairness report, the vendor's daily cap.
-	groups := "/v1/orgs/" + org + "/groups"
-	call("PUT", groups+"/texas", manager, `{"members":[{"user_id":"`+staffID+`","weight":2},{"user_id":"`+managerID+`"}]}`, 201)
-	call("PUT", groups+"/texas", owner, `{"members":[{"user_id":"`+staffID+`","weight":3}]}`, 200)
-	call("PUT", groups+"/texas", owner, `{"members":[{"user_id":"`+staffID+`","weight":300},{"user_id":"`+ownerID+`x"}]}`, 422)
-	call("PUT", groups+"/texas", staff, `{"members":[]}`, 403)
-	call("PUT", groups+"/texas", otherOwner, `{"members":[]}`, 404)
-	call("GET", groups, staff, "", 200)
-	call("GET", groups, otherOwner, "", 404)
-	call("POST", users+"/"+staffID+"/pause", staff, `{"until":"2999-01-01T00:00:00Z"}`, 200)
-	call("POST", users+"/"+staffID+"/pause", manager, `{"until":"2001-01-01T00:00:00Z"}`, 422)
-	call("POST", users+"/"+managerID+"/pause", staff, "", 403)
-	call("POST", users+"/"+staffID+"/pause", otherOwner, "", 404)
-	call("POST", users+"/"+staffID+"/resume", manager, "", 200)
-	call("POST", users+"/"+managerID+"/resume", staff, "", 403)
-	call("PATCH", users+"/"+staffID, manager, `{"working_hours":[{"days":["mon","tue"],"from":"09:00","to":"17:00"}],"daily_cap":20,"open_cap":null}`, 200)
-	call("PATCH", users+"/"+staffID, manager, `{"working_hours":[{"days":["moonday"],"from":"9","to":"17:00"}],"daily_cap":0}`, 422)
-	call("PATCH", users+"/"+staffID, staff, `{"instant_alerts":false}`, 200)
-	call("PATCH", users+"/"+managerID, staff, `{"instant_alerts":false}`, 403)
-	ruled := `{"name":"Ruled","routing":{"mode":"staff_evenly"},"when_nobody":"next_rule","rules":[` +
-		`{"name":"Texas","when":{"state":["TX"]},"routing":{"mode":"group","group":"texas"}},` +
-		`{"name":"VIP","when":{"label":["vip"],"days":["mon","tue","wed","thu","fri"],"from":"08:00","to":"18:00"},"routing":{"mode":"user","user":"` + managerID + `"}}]}`
-	call("PUT", sources+"/ruled", owner, ruled, 201)
-	call("PUT", sources+"/ruled", owner, strings.Replace(ruled, `"group":"texas"`, `"group":"nowhere"`, 1), 422)
-	call("PUT", sources+"/ruled", owner, strings.Replace(ruled, `"state":["TX"]`, `"state":[]`, 1), 422)
-	call("DELETE", groups+"/texas", owner, "", 409)
-	preview := sources + "/ruled/route-preview"
-	call("POST", preview, manager, `{"email":"tex@example.com","address":{"state":"tx"}}`, 200)
-	call("POST", preview, owner, `{"email":"tex@example.com","address":{"state":"tx"},"at":"2026-12-07T15:00:00Z"}`, 200)
-	call("POST", preview, owner, `{"address":{"state":"tx"}}`, 422)
-	call("POST", preview, staff, `{"email":"tex@example.com"}`, 403)
-	call("POST", sources+"/nosuch/route-preview", owner, `{"email":"tex@example.com"}`, 404)
-	call("GET", sources+"/ruled/fairness", manager, "", 200)
-	call("GET", sources+"/ruled/fairness?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z", owner, "", 422)
-	call("GET", sources+"/ruled/fairness", staff, "", 403)
-	call("GET", sources+"/ruled/fairness", otherOwner, "", 404)
-	call("PUT", sources+"/ruled", owner, `{"name":"Ruled","routing":{"mode":"owner"}}`, 200)
-	call("DELETE", groups+"/texas", manager, "", 200)
-	call("DELETE", groups+"/texas", manager, "", 404)
-	a = call("PUT", sources+"/capped", owner, `{"name":"Capped","routing":{"mode":"pending"},"vendor_daily_cap":1}`, 201)
-	capKey := str(t, a, "api_key")
-	call("POST", "/v1/leads", capKey, `{"external_id":"cap-1","email":"cap@example.com"}`, 202)
-	call("POST", "/v1/leads", capKey, `{"external_id":"cap-1","email":"cap@example.com"}`, 200)
-	call("POST", "/v1/leads", capKey, `{"external_id":"cap-2","email":"cap@example.com"}`, 429)
-
 	call("GET", "/v1/ops/unrouted", testAdmin, "", 200)
 	call("GET", "/v1/ops/unrouted", owner, "", 403)
 

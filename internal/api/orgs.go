@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -33,12 +32,11 @@ type UserOut struct {
 	Role           domain.Role `json:"role"`
 	Active         bool        `json:"active"`
 	NotifyNewLeads bool        `json:"notify_new_leads"`
-	store.Availability
-	Token string `json:"token,omitempty"`
+	Token          string      `json:"token,omitempty"`
 }
 
 func toUserOut(u store.User, token string) UserOut {
-	return UserOut{u.ID, u.Email, u.Name, u.Role, u.Active, u.NotifyNewLeads, u.Availability, token}
+	return UserOut{u.ID, u.Email, u.Name, u.Role, u.Active, u.NotifyNewLeads, token}
 }
 
 func (s *Server) createOrg(w http.ResponseWriter, r *http.Request) {
@@ -129,70 +127,22 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 201, toUserOut(u, tok))
 }
 
-// userPatchIn is PATCH /v1/orgs/{org}/users/{user}: who may send which
-// field differs (userPatchIn.check).
-type userPatchIn struct {
-	Active         *bool                          `json:"active"`
-	Role           *domain.Role                   `json:"role"`
-	NotifyNewLeads *bool                          `json:"notify_new_leads"`
-	WorkingHours   optional[[]domain.WorkingSpan] `json:"working_hours"`
-	DailyCap       optional[int]                  `json:"daily_cap"`
-	OpenCap        optional[int]                  `json:"open_cap"`
-	InstantAlerts  optional[bool]                 `json:"instant_alerts"`
-}
-
-// check says what the caller may not change, then what is invalid: the
-// org's owner and admins change anything; a manager, working hours and
-// caps too; anyone, their own instant alerts.
-func (in userPatchIn) check(c *caller, userID string) (store.UserPatch, error) {
-	manages := c.admin || c.User.Role.ManagesOrg()
-	switch {
-	case !manages && (in.Active != nil || in.Role != nil || in.NotifyNewLeads != nil):
-		return store.UserPatch{}, domain.Errorf(domain.EForbidden, "only the org's owner or an admin may change a user's role, activity or digest")
-	case !manages && !c.User.Role.AssignsLeads() && (in.WorkingHours.Set || in.DailyCap.Set || in.OpenCap.Set):
-		return store.UserPatch{}, domain.Errorf(domain.EForbidden, "only the org's owner, an admin or a manager may set working hours and caps")
-	case !manages && in.InstantAlerts.Set && c.User.ID != userID:
-		return store.UserPatch{}, domain.Errorf(domain.EForbidden, "a user turns their own instant alerts on or off")
-	}
-	f := domain.FieldErrors{}
-	if in.Role != nil && !in.Role.Valid() {
-		f.Add("role", roleChoices)
-	}
-	for name, o := range map[string]optional[int]{"daily_cap": in.DailyCap, "open_cap": in.OpenCap} {
-		if o.Set && !o.Null && (o.V < 1 || o.V > 100000) {
-			f.Add(name, "a number of leads from 1 to 100000, or null for no cap")
-		}
-	}
-	if in.InstantAlerts.Null {
-		f.Add("instant_alerts", "true or false")
-	}
-	for k, v := range domain.WorkingHoursProblems("working_hours", in.WorkingHours.V) {
-		f.Add(k, v)
-	}
-	return store.UserPatch{Active: in.Active, Role: in.Role, NotifyNewLeads: in.NotifyNewLeads,
-		SetHours: in.WorkingHours.Set, WorkingHours: in.WorkingHours.V, SetDailyCap: in.DailyCap.Set, DailyCap: in.DailyCap.ptr(),
-		SetOpenCap: in.OpenCap.Set, OpenCap: in.OpenCap.ptr(), InstantAlerts: in.InstantAlerts.ptr()}, f.Err("invalid user")
-}
-
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
-	org, userID := r.PathValue("org"), r.PathValue("user")
-	c, err := s.member(r, org, false)
-	if err == nil {
-		// Another org's user, or none, is not found before anything is refused.
-		_, err = s.Store.GetUser(r.Context(), org, userID)
-	}
-	var in userPatchIn
-	if err == nil {
-		err = decode(w, r, smallBody, &in)
+	org := r.PathValue("org")
+	if _, err := s.member(r, org, true); err != nil {
+		writeErr(w, err)
+		return
 	}
 	var p store.UserPatch
-	if err == nil {
-		p, err = in.check(c, userID)
+	if err := decode(w, r, smallBody, &p); err != nil {
+		writeErr(w, err)
+		return
 	}
-	var u store.User
-	if err == nil {
-		u, err = s.Store.UpdateUser(r.Context(), org, userID, p)
+	if p.Role != nil && !p.Role.Valid() {
+		writeErr(w, &domain.Error{Code: domain.EInvalid, Message: "invalid user", Fields: map[string]string{"role": roleChoices}})
+		return
 	}
+	u, err := s.Store.UpdateUser(r.Context(), org, r.PathValue("user"), p)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -204,70 +154,6 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, 200, toUserOut(u, ""))
-}
-
-// pauseIn is POST …/users/{user}/pause: until when (absent: until resumed).
-type pauseIn struct {
-	Until *time.Time `json:"until"`
-}
-
-// pauseTarget checks a pause or resume: the user themself, or the org's
-// owner, an admin or a manager; another org's user is not found.
-func (s *Server) pauseTarget(r *http.Request) (*caller, string, string, error) {
-	org, userID := r.PathValue("org"), r.PathValue("user")
-	c, err := s.member(r, org, false)
-	if err == nil {
-		_, err = s.Store.GetUser(r.Context(), org, userID)
-	}
-	if err == nil && (c.User == nil || c.User.ID != userID) {
-		err = c.mayRoute()
-	}
-	return c, org, userID, err
-}
-
-func (s *Server) pauseUser(w http.ResponseWriter, r *http.Request) {
-	c, org, userID, err := s.pauseTarget(r)
-	var in pauseIn
-	if err == nil {
-		err = decodeOptional(w, r, &in)
-	}
-	if err == nil && in.Until != nil && !in.Until.After(time.Now()) {
-		err = &domain.Error{Code: domain.EInvalid, Message: "invalid pause", Fields: map[string]string{"until": "a time in the future, or leave it out to pause until resumed"}}
-	}
-	var u store.User
-	if err == nil {
-		by := ""
-		if c.User != nil {
-			by = c.User.ID
-		}
-		u, err = s.Store.PauseUser(r.Context(), org, userID, by, in.Until)
-	}
-	answerUser(w, u, err)
-}
-
-func (s *Server) resumeUser(w http.ResponseWriter, r *http.Request) {
-	_, org, userID, err := s.pauseTarget(r)
-	var u store.User
-	if err == nil {
-		u, err = s.Store.ResumeUser(r.Context(), org, userID)
-	}
-	answerUser(w, u, err)
-}
-
-func answerUser(w http.ResponseWriter, u store.User, err error) {
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, 200, toUserOut(u, ""))
-}
-
-// decodeOptional decodes a body that may be empty (no body: dst as it is).
-func decodeOptional(w http.ResponseWriter, r *http.Request, dst any) error {
-	if r.ContentLength == 0 {
-		return nil
-	}
-	return decode(w, r, smallBody, dst)
 }
 
 func (s *Server) putSource(w http.ResponseWriter, r *http.Request) {
@@ -282,9 +168,8 @@ func (s *Server) putSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in domain.SourceConfig
-	// Sixteen times smallBody: a 16 KiB return_template may double when
-	// escaped, and 99 rules may list postal code prefixes by the hundred.
-	if err := decode(w, r, smallBody*16, &in); err != nil {
+	// Four times smallBody: a 16 KiB return_template may double when escaped.
+	if err := decode(w, r, smallBody*4, &in); err != nil {
 		writeErr(w, err)
 		return
 	}

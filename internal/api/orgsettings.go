@@ -19,12 +19,10 @@ type OrgOut struct {
 	HandoverEnabled bool    `json:"handover_enabled"`
 	CrossSilo       bool    `json:"cross_silo"`
 	ClaimWindow     string  `json:"claim_window"`
-	// RepeatLookbackDays: see store.OrgSettings.
-	RepeatLookbackDays int `json:"repeat_lookback_days"`
 }
 
 func toOrgOut(o store.OrgSettings) OrgOut {
-	return OrgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String(), o.RepeatLookbackDays}
+	return OrgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String()}
 }
 
 // orgPatchIn is the body of PATCH /v1/orgs/{org}: every field optional,
@@ -35,7 +33,6 @@ type orgPatchIn struct {
 	HandoverEnabled optional[bool]   `json:"handover_enabled"`
 	CrossSilo       optional[bool]   `json:"cross_silo"`
 	ClaimWindow     optional[string] `json:"claim_window"`
-	RepeatLookback  optional[int]    `json:"repeat_lookback_days"`
 }
 
 // getOrg shows the org to its members (and the admin token); anyone else
@@ -85,8 +82,7 @@ func answerOrg(w http.ResponseWriter, o store.OrgSettings, err error) {
 func (in orgPatchIn) validate() (store.OrgPatch, error) {
 	f := domain.FieldErrors{}
 	for name, null := range map[string]bool{"name": in.Name.Null, "timezone": in.Timezone.Null,
-		"handover_enabled": in.HandoverEnabled.Null, "cross_silo": in.CrossSilo.Null, "claim_window": in.ClaimWindow.Null,
-		"repeat_lookback_days": in.RepeatLookback.Null} {
+		"handover_enabled": in.HandoverEnabled.Null, "cross_silo": in.CrossSilo.Null, "claim_window": in.ClaimWindow.Null} {
 		if null {
 			f.Add(name, "must not be null: leave the field out to keep its value")
 		}
@@ -111,12 +107,6 @@ func (in orgPatchIn) validate() (store.OrgPatch, error) {
 			f.Add("claim_window", domain.ClaimWindowRule)
 		}
 		p.ClaimWindow = &d
-	}
-	if v := in.RepeatLookback.ptr(); v != nil {
-		if *v < 0 || *v > 3650 {
-			f.Add("repeat_lookback_days", "a number of days from 0 (repeats off) to 3650")
-		}
-		p.RepeatLookbackDays = v
 	}
 	return p, f.Err("invalid org")
 }

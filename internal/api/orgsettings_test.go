@@ -60,7 +60,7 @@ func TestGetOrgShowsSettingsToMembersOnly(t *testing.T) {
 		}
 		got := decodeBody(t, a)
 		want := map[string]any{"id": acme.org, "name": "Acme", "timezone": "UTC", "parent_id": nil,
-			"handover_enabled": false, "cross_silo": false, "claim_window": "30m0s", "repeat_lookback_days": float64(90)}
+			"handover_enabled": false, "cross_silo": false, "claim_window": "30m0s"}
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("%s = %v, want %v (%s)", k, got[k], v, a.body)

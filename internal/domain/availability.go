@@ -40,25 +40,18 @@ func WorkingHoursProblems(prefix string, spans []WorkingSpan) FieldErrors {
 				break
 			}
 		}
-		spanProblems(f, at, s.From, s.To)
+		from, ok1 := ParseClock(s.From)
+		to, ok2 := ParseClock(s.To)
+		switch {
+		case !ok1:
+			f.Add(at+".from", "a time of day such as 09:00")
+		case !ok2:
+			f.Add(at+".to", "a time of day such as 17:30")
+		case from == to:
+			f.Add(at+".to", "must differ from from: a span of no time is never working")
+		}
 	}
 	return f
-}
-
-// spanProblems checks a from–to pair of times of day under at: both given,
-// and not equal (a span of no time never holds; from after to spans
-// midnight).
-func spanProblems(f FieldErrors, at, fromText, toText string) {
-	from, ok1 := ParseClock(fromText)
-	to, ok2 := ParseClock(toText)
-	switch {
-	case !ok1:
-		f.Add(at+".from", "a time of day such as 09:00")
-	case !ok2:
-		f.Add(at+".to", "a time of day such as 17:30")
-	case from == to:
-		f.Add(at+".to", "must differ from from: a span of no time never holds")
-	}
 }
 
 // Working reports whether t, read in loc, falls in one of the spans; a

@@ -18,7 +18,6 @@ const (
 	EInvalid      = "invalid"      // 422
 	ERefused      = "refused"      // 502: a remote party (the mail server) refused for good
 	ERateLimited  = "rate_limited" // 429
-	ECapReached   = "cap_reached"  // 429: a source's vendor daily cap (SPEC §5.6)
 	EUnavailable  = "unavailable"  // 503
 	EInternal     = "internal"     // 500
 )

@@ -21,10 +21,6 @@ type NewLead struct {
 	WorkflowID            string
 	ReceivedAt            time.Time
 	In                    domain.LeadInput
-	// DailyCap is the source's vendor daily cap (nil: none), counted per
-	// day in Loc, the org's timezone.
-	DailyCap *int
-	Loc      *time.Location
 }
 
 // Intake is the answer to a recorded post.
@@ -33,7 +29,6 @@ type Intake struct {
 	WorkflowID string
 	Duplicate  bool
 	Routed     bool
-	RepeatOf   string // the open lead of the org this one repeats (same email or phone)
 }
 
 // InsertLead records a lead once per (source, external_id): a repeat finds the
@@ -52,23 +47,18 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 		"vendor:" + n.Slug, fmt.Sprintf("received from source %s (external id %s)", n.Slug, n.In.ExternalID)}
 	out := Intake{WorkflowID: n.WorkflowID}
 	var err error
-	var repeatOf *string
-	if len(n.In.Labels) == 0 && n.DailyCap == nil {
-		// Most posts carry no labels and no cap: one statement, one round
-		// trip, atomic as any statement is.
-		err = s.db.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID, &repeatOf)
+	if len(n.In.Labels) == 0 {
+		// Most posts carry no labels: one statement, one round trip,
+		// atomic as any statement is.
+		err = s.db.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID)
 	} else {
 		err = s.inTx(ctx, func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID, &repeatOf); err != nil {
-				return err
-			}
-			if err := countVendorPost(ctx, tx, n); err != nil {
+			if err := tx.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID); err != nil {
 				return err
 			}
 			return attachLabels(ctx, tx, n.OrgID, out.LeadID, n.In.Labels)
 		})
 	}
-	out.RepeatOf = deref(repeatOf)
 	if err == pgx.ErrNoRows {
 		return s.duplicateLead(ctx, n)
 	}
@@ -80,21 +70,18 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 // lead with that external id.
 const insertLeadSQL = `WITH lead AS (INSERT INTO leads (id, org_id, intake_org_id, source_id, source_slug, external_id, requested_location,
 		first_name, last_name, email, phone, street, city, state, postal_code, company, rating, notes, attributes,
-		workflow_id, received_at, kind, repeat_of)
-	VALUES ($20,$1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,coalesce(nullif($21,''),'lead'),
-		(` + repeatSQL + `))
-	ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id, repeat_of),
+		workflow_id, received_at, kind)
+	VALUES ($20,$1,$1,$2,$3,$4,nullif($5,''),$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,coalesce(nullif($21,''),'lead'))
+	ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id),
 	received AS (INSERT INTO timeline_events (lead_id, org_id, kind, actor, message) SELECT id, $1, 'received', $22, $23 FROM lead)
-	SELECT id, repeat_of FROM lead`
+	SELECT id FROM lead`
 
 // duplicateLead is the intake of a post whose (source, external id) is
 // recorded already: that lead, its run, and whether it is routed.
 func (s *Store) duplicateLead(ctx context.Context, n NewLead) (Intake, error) {
 	out := Intake{Duplicate: true}
-	var repeatOf *string
-	err := s.db.QueryRow(ctx, `SELECT id, workflow_id, routed_at IS NOT NULL, repeat_of FROM leads WHERE source_id = $1 AND external_id = $2`,
-		n.SourceID, n.In.ExternalID).Scan(&out.LeadID, &out.WorkflowID, &out.Routed, &repeatOf)
-	out.RepeatOf = deref(repeatOf)
+	err := s.db.QueryRow(ctx, `SELECT id, workflow_id, routed_at IS NOT NULL FROM leads WHERE source_id = $1 AND external_id = $2`,
+		n.SourceID, n.In.ExternalID).Scan(&out.LeadID, &out.WorkflowID, &out.Routed)
 	return out, err
 }
 

@@ -32,19 +32,6 @@ type User struct {
 	// Deactivations counts the times the user was made inactive; it names
 	// the run that reroutes their leads (workflows.RerouteWorkflowID).
 	Deactivations int `json:"-"`
-	Availability
-}
-
-// Availability is a user's availability and caps (SPEC §5.6): paused until
-// resumed or until PausedUntil; working hours in the org's timezone (nil:
-// always); caps on routed leads per org-local day and on open leads.
-type Availability struct {
-	Paused        bool                 `json:"paused"`
-	PausedUntil   *time.Time           `json:"paused_until"`
-	WorkingHours  []domain.WorkingSpan `json:"working_hours"`
-	DailyCap      *int                 `json:"daily_cap"`
-	OpenCap       *int                 `json:"open_cap"`
-	InstantAlerts bool                 `json:"instant_alerts"`
 }
 
 // Principal is who a token speaks for.
@@ -57,10 +44,6 @@ type Principal struct {
 	// SourceName and OrgName, for vendor keys: what the summary of a
 	// posted lead's run calls its source and org (RunNames).
 	SourceName, OrgName string
-	// VendorDailyCap and OrgTimezone, for vendor keys: the source's cap on
-	// posts per org-local day (nil: none), counted at intake.
-	VendorDailyCap *int
-	OrgTimezone    string
 }
 
 // CreateOrg creates an org with its owner and returns the owner's token.
@@ -191,14 +174,11 @@ func (s *Store) CreateUser(ctx context.Context, orgID, email, name string, role 
 	return u, tok, err
 }
 
-const userCols = `id, org_id, email, name, role, active, notify_new_leads, deactivations,
-	paused AND (paused_until IS NULL OR paused_until > now()), CASE WHEN paused AND paused_until > now() THEN paused_until END,
-	working_hours, daily_cap, open_cap, instant_alerts`
+const userCols = `id, org_id, email, name, role, active, notify_new_leads, deactivations`
 
 func scanUser(r pgx.Row) (User, error) {
 	var u User
-	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.Role, &u.Active, &u.NotifyNewLeads, &u.Deactivations,
-		&u.Paused, &u.PausedUntil, &u.WorkingHours, &u.DailyCap, &u.OpenCap, &u.InstantAlerts)
+	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.Role, &u.Active, &u.NotifyNewLeads, &u.Deactivations)
 	return u, err
 }
 
@@ -216,15 +196,6 @@ type UserPatch struct {
 	Active         *bool        `json:"active"`
 	Role           *domain.Role `json:"role"`
 	NotifyNewLeads *bool        `json:"notify_new_leads"`
-	// Availability: each Set* says the field was given (its value nil or
-	// empty clears it).
-	SetHours      bool
-	WorkingHours  []domain.WorkingSpan
-	SetDailyCap   bool
-	DailyCap      *int
-	SetOpenCap    bool
-	OpenCap       *int
-	InstantAlerts *bool
 }
 
 // UpdateUser applies p to the org's user. The owner can be neither demoted
@@ -251,15 +222,10 @@ func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatc
 		// On the right of SET, active is the row's value before this change.
 		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET active = coalesce($3, active), role = coalesce($4, role),
 			notify_new_leads = coalesce($5, notify_new_leads),
-			working_hours = CASE WHEN $6 THEN $7::jsonb ELSE working_hours END,
-			daily_cap = CASE WHEN $8 THEN $9 ELSE daily_cap END,
-			open_cap = CASE WHEN $10 THEN $11 ELSE open_cap END,
-			instant_alerts = coalesce($12, instant_alerts),
 			deactivations = deactivations + CASE WHEN active AND NOT coalesce($3, true) THEN 1 ELSE 0 END,
 			deactivated_at = CASE WHEN active AND NOT coalesce($3, true) THEN now() ELSE deactivated_at END
 			WHERE id = $1 AND org_id = $2 RETURNING `+userCols,
-			userID, orgID, p.Active, p.Role, p.NotifyNewLeads, p.SetHours, hoursJSON(p.WorkingHours), p.SetDailyCap, p.DailyCap,
-			p.SetOpenCap, p.OpenCap, p.InstantAlerts))
+			userID, orgID, p.Active, p.Role, p.NotifyNewLeads))
 		if err != nil || u.Active {
 			return err
 		}
@@ -278,13 +244,12 @@ func (s *Store) Authenticate(ctx context.Context, hash []byte) (Principal, error
 	var u User
 	var userID, sourceID, userOrg, sourceOrg, slug *string
 	err := s.db.QueryRow(ctx, `SELECT t.kind, u.id, u.org_id, coalesce(u.email, ''), coalesce(u.name, ''), coalesce(u.role, ''),
-			coalesce(u.notify_new_leads, false), t.source_id, s.org_id, s.slug, coalesce(s.name, ''), coalesce(so.name, ''),
-			s.vendor_daily_cap, coalesce(so.timezone, '')
+			coalesce(u.notify_new_leads, false), t.source_id, s.org_id, s.slug, coalesce(s.name, ''), coalesce(so.name, '')
 		FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.active LEFT JOIN lead_sources s ON s.id = t.source_id
 			LEFT JOIN orgs so ON so.id = s.org_id
 		WHERE t.hash = $1 AND t.revoked_at IS NULL`, hash).
 		Scan(&p.Kind, &userID, &userOrg, &u.Email, &u.Name, &u.Role, &u.NotifyNewLeads, &sourceID, &sourceOrg, &slug,
-			&p.SourceName, &p.OrgName, &p.VendorDailyCap, &p.OrgTimezone)
+			&p.SourceName, &p.OrgName)
 	switch {
 	case err != nil:
 		return p, notFound(err, "token")
@@ -308,33 +273,4 @@ func (s *Store) ListUsers(ctx context.Context, orgID string) ([]User, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
-}
-
-// hoursJSON stores no spans as NULL: a user who works at all hours.
-func hoursJSON(spans []domain.WorkingSpan) any {
-	if len(spans) == 0 {
-		return nil
-	}
-	return spans
-}
-
-// PauseUser pauses the org's user (by: who asked) until resumed, or until
-// until when it is given; routing skips them meanwhile. Pausing again
-// replaces the end.
-func (s *Store) PauseUser(ctx context.Context, orgID, userID, by string, until *time.Time) (User, error) {
-	return s.setPause(ctx, orgID, userID, true, by, until)
-}
-
-// ResumeUser ends the user's pause at once.
-func (s *Store) ResumeUser(ctx context.Context, orgID, userID string) (User, error) {
-	return s.setPause(ctx, orgID, userID, false, "", nil)
-}
-
-func (s *Store) setPause(ctx context.Context, orgID, userID string, paused bool, by string, until *time.Time) (User, error) {
-	if !domain.ValidUUID(userID) {
-		return User{}, domain.Errorf(domain.ENotFound, "user not found")
-	}
-	u, err := scanUser(s.db.QueryRow(ctx, `UPDATE users SET paused = $3, paused_until = $4, paused_by = nullif($5, '')::uuid
-		WHERE id = $1 AND org_id = $2 RETURNING `+userCols, userID, orgID, paused, until, by))
-	return u, notFound(err, "user")
 }

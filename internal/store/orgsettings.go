@@ -19,27 +19,23 @@ type OrgSettings struct {
 	HandoverEnabled bool
 	CrossSilo       bool
 	ClaimWindow     time.Duration
-	// RepeatLookbackDays is how far back an open lead with the same email
-	// or phone makes a new one a repeat (SPEC §5.6); 0: repeats are off.
-	RepeatLookbackDays int
 }
 
 // OrgPatch is a change to an org's settings; a nil field is left as it is.
 // The caller has validated every value.
 type OrgPatch struct {
-	Name               *string
-	Timezone           *string
-	HandoverEnabled    *bool
-	CrossSilo          *bool
-	ClaimWindow        *time.Duration
-	RepeatLookbackDays *int
+	Name            *string
+	Timezone        *string
+	HandoverEnabled *bool
+	CrossSilo       *bool
+	ClaimWindow     *time.Duration
 }
 
-const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window, repeat_lookback_days`
+const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window`
 
 func scanOrgSettings(r pgx.Row) (OrgSettings, error) {
 	var o OrgSettings
-	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow, &o.RepeatLookbackDays)
+	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow)
 	return o, notFound(err, "org")
 }
 
@@ -66,9 +62,9 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, p OrgPatch) (OrgSettin
 		var err error
 		o, err = scanOrgSettings(tx.QueryRow(ctx, `UPDATE orgs SET name = coalesce($2, name), timezone = coalesce($3, timezone),
 				handover_enabled = coalesce($4, handover_enabled), cross_silo = coalesce($5, cross_silo),
-				claim_window = coalesce($6, claim_window), repeat_lookback_days = coalesce($7, repeat_lookback_days)
+				claim_window = coalesce($6, claim_window)
 			WHERE id = $1 RETURNING `+orgSettingsCols,
-			id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow, p.RepeatLookbackDays))
+			id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow))
 		if err != nil || !off(p.HandoverEnabled) && !off(p.CrossSilo) {
 			return err
 		}

@@ -99,7 +99,7 @@ func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, erro
 		if l.routed || l.holder != d.OrgID {
 			return reread(ctx, tx, &d)
 		}
-		r, err := decide(ctx, tx, src, d.OrgID, l.input(d.OrgID), req.Hop)
+		r, err := decide(ctx, tx, src, d.OrgID, d.Slug, deref(l.requested), req.Hop)
 		if err != nil {
 			return err
 		}
@@ -123,14 +123,6 @@ type lockedLead struct {
 	first, last, email, phone                 string
 	receivedAt                                time.Time
 	placedBefore                              bool // a hop assigned or placed it before (its speed-to-lead is counted)
-	facts                                     domain.LeadFacts
-	repeatOf                                  *string
-}
-
-// input is what decide reads of the lead at orgID's hop.
-func (l lockedLead) input(orgID string) routeInput {
-	return routeInput{slug: l.slug, requested: deref(l.requested), repeatOf: deref(l.repeatOf), facts: l.facts,
-		intake: orgID == l.intakeOrg, now: time.Now()}
 }
 
 // lockLead reads the lead FOR UPDATE: two runs deciding the same hop (a
@@ -148,18 +140,13 @@ func readLead(ctx context.Context, tx pgx.Tx, id string) (lockedLead, error) {
 const leadRowSQL = `SELECT org_id, intake_org_id, source_id, source_slug, routed_at IS NOT NULL, requested_location,
 		first_name, last_name, email, phone, received_at,
 		EXISTS (SELECT 1 FROM timeline_events e WHERE e.lead_id = leads.id AND e.kind = 'routed'
-			AND e.data ?| array['assigned_to', 'location']),
-		state, postal_code, city, rating, priority, kind, attributes, repeat_of,
-		coalesce((SELECT array_agg(b.name ORDER BY b.name) FROM lead_labels ll JOIN labels b ON b.id = ll.label_id
-			WHERE ll.lead_id = leads.id), '{}')
+			AND e.data ?| array['assigned_to', 'location'])
 	FROM leads WHERE id = $1`
 
 func scanLeadRow(row pgx.Row, id string) (lockedLead, error) {
 	l := lockedLead{id: id}
 	err := row.Scan(&l.holder, &l.intakeOrg, &l.intakeSource, &l.slug, &l.routed, &l.requested, &l.first, &l.last, &l.email, &l.phone,
-		&l.receivedAt, &l.placedBefore, &l.facts.State, &l.facts.PostalCode, &l.facts.City, &l.facts.Rating, &l.facts.Priority,
-		&l.facts.Kind, &l.facts.Attributes, &l.repeatOf, &l.facts.Labels)
-	l.facts.Arrived = l.receivedAt
+		&l.receivedAt, &l.placedBefore)
 	return l, notFound(err, "lead")
 }
 
@@ -211,8 +198,6 @@ type ruling struct {
 	fanOutTo               string     // the sub-agency whose routing comes next
 	assignee, assigneeName string
 	fallback               bool // the owner, because the mode had nobody else
-	sourceID               string
-	log                    *decisionLog // the routing_decisions row (nil: none, a hop without a source)
 }
 
 // toOwner is the fallback that keeps a lead from being orphaned.
@@ -221,28 +206,21 @@ func toOwner(reason, priority string) ruling {
 }
 
 // decide applies the hop's rules: with no source, the owner; then a
-// repeat lead's person, when available; then a placement (the source's
-// force_location or the vendor's wish), which wins over any rule; then the
-// source's rules, first match first, and its default (rules.go).
-func decide(ctx context.Context, tx pgx.Tx, src *hopSource, orgID string, in routeInput, hop int) (ruling, error) {
+// placement, which wins over any mode; then the source's routing mode.
+func decide(ctx context.Context, tx pgx.Tx, src *hopSource, orgID, slug, requested string, hop int) (ruling, error) {
 	if src == nil {
-		return noSourceHere(in.slug), nil
+		return noSourceHere(slug), nil
 	}
-	if in.intake {
-		in.facts.Priority = src.priority
-	}
-	r, ok, note, err := repeatRuling(ctx, tx, src, orgID, in)
-	if err != nil || ok {
-		return r, err
-	}
-	if r, ok := placement(src, in.requested); ok {
-		r.reason = note + r.reason
-		r.log, r.sourceID = &decisionLog{rule: -1, name: "placement"}, src.id
+	if r, ok := placement(src, requested); ok {
 		return r, nil
 	}
-	r, err = applyRules(ctx, tx, src, orgID, in, hop)
-	r.reason = note + r.reason
-	return r, err
+	switch src.mode {
+	case domain.RouteStaffEvenly:
+		return staffEvenly(ctx, tx, src, orgID)
+	case domain.RouteSubAgencies:
+		return subAgenciesEvenly(ctx, tx, src, orgID, hop)
+	}
+	return ownerMode(src), nil
 }
 
 // noSourceHere is the rule for a sub-agency with no workflow for the slug:
@@ -251,42 +229,38 @@ func noSourceHere(slug string) ruling {
 	return toOwner(fmt.Sprintf("no routing for %s in this sub-agency: assigned to the org owner", slug), "normal")
 }
 
-// placement leaves the lead waiting instead of assigned, whatever the
-// rules say: in the source's force_location, else where the vendor asked.
-// A queued lead is claimable after the source's queue delay.
+// placement leaves the lead waiting instead of assigned: in the source's
+// force_location, else where the vendor asked, else in pending or queue when
+// that is the mode (domain.Place). A queued lead is claimable after the
+// source's queue delay.
 func placement(src *hopSource, requested string) (ruling, bool) {
-	return placeBy(domain.Place("", deref(src.force), requested, src.delay), src.priority, src.delay)
-}
-
-// placeBy turns a domain.Placement into a ruling ("" location: none).
-func placeBy(p domain.Placement, priority string, delay time.Duration) (ruling, bool) {
+	p := domain.Place(src.mode, deref(src.force), requested, src.delay)
 	if p.Location == "" {
 		return ruling{}, false
 	}
-	r := ruling{reason: p.Reason, priority: priority, location: p.Location}
+	r := ruling{reason: p.Reason, priority: src.priority, location: p.Location}
 	if p.Location == domain.LocationQueue {
-		t := time.Now().Add(delay)
+		t := time.Now().Add(src.delay)
 		r.availableAt = &t
 	}
 	return r, true
 }
 
-// staffEvenly (staff_evenly) assigns the lead to the next of the org's
-// active staff, professionals and managers in the source's weighted
-// rotation (each weight 1), skipping those paused, out of hours or capped;
-// with nobody to rotate over, to the org owner. Distributions use it.
+// staffEvenly (staff_evenly) assigns the lead to the org's active staff,
+// professional or manager chosen least recently for this source, so that
+// over any run of leads their counts differ by at most one; with nobody to
+// rotate over, to the org owner.
 func staffEvenly(ctx context.Context, tx pgx.Tx, src *hopSource, orgID string) (ruling, error) {
-	r, ok, err := rotateRuling(ctx, tx, src, Pool{Key: PoolStaff, SourceID: src.id, OrgID: orgID, Loc: src.loc}, time.Now())
-	r.sourceID = src.id
-	if r.log != nil {
-		r.log.rule, r.log.name = -1, "distribution"
+	pick, err := staffPick(ctx, tx, src.id, orgID)
+	if err != nil {
+		return ruling{}, err
 	}
-	if err != nil || ok {
-		return r, err
+	if pick == nil {
+		return toOwner("no active staff to rotate over (staff_evenly): assigned to the org owner", src.priority), nil
 	}
-	o := toOwner(r.reason+": assigned to the org owner", src.priority)
-	o.log, o.sourceID = r.log, src.id
-	return o, nil
+	return ruling{reason: fmt.Sprintf("rotated to %s: position %d of %d active staff (staff_evenly)", pick.name, pick.pos, pick.n),
+		rule:     fmt.Sprintf("rotated to user %s: position %d of %d active staff (staff_evenly)", pick.id, pick.pos, pick.n),
+		priority: src.priority, assignee: pick.id, assigneeName: pick.name}, nil
 }
 
 // subAgenciesEvenly (sub_agencies_evenly) rotates the same way over the
@@ -318,9 +292,6 @@ func ownerMode(src *hopSource) ruling {
 func record(ctx context.Context, tx pgx.Tx, d *Decision, r ruling) error {
 	// The rule is taken before assign appends the owner's name to the reason.
 	d.Reason, d.Rule, d.FanOutName = r.reason, cmp.Or(r.rule, r.reason), r.fanOutName
-	if err := logDecision(ctx, tx, d.LeadID, r); err != nil {
-		return err
-	}
 	switch {
 	case r.location != "":
 		return place(ctx, tx, d, r.location, r.availableAt, r.priority)
@@ -391,19 +362,15 @@ type hopSource struct {
 	priority       string
 	purchaseEmails []string
 	subs           []string
-	group, user    string // the default's group name (mode group) or user id (mode user)
-	rules          []domain.Rule
-	whenNobody     string
-	loc            *time.Location // the org's timezone: rules' days and times, working hours, day caps
 }
 
 // hopSourceCols is what scanHopSource reads, in its order.
-const hopSourceCols = `s.id, s.name, s.routing_mode, s.force_location, s.queue_delay, s.priority, s.purchase_notification_emails,
-	s.routing_sub_agencies::text[], coalesce(s.routing_group, ''), coalesce(s.routing_user::text, ''), s.rules, s.when_nobody, o.timezone`
+const hopSourceCols = `id, name, routing_mode, force_location, queue_delay, priority, purchase_notification_emails,
+	routing_sub_agencies::text[]`
 
 const (
-	sourceByIDSQL   = `SELECT ` + hopSourceCols + ` FROM lead_sources s JOIN orgs o ON o.id = s.org_id WHERE s.id = $1`
-	sourceBySlugSQL = `SELECT ` + hopSourceCols + ` FROM lead_sources s JOIN orgs o ON o.id = s.org_id WHERE s.org_id = $1 AND s.slug = $2`
+	sourceByIDSQL   = `SELECT ` + hopSourceCols + ` FROM lead_sources WHERE id = $1`
+	sourceBySlugSQL = `SELECT ` + hopSourceCols + ` FROM lead_sources WHERE org_id = $1 AND slug = $2`
 )
 
 // sourceByID is the source that received the lead: the first hop's rules.
@@ -419,13 +386,10 @@ func sourceBySlug(ctx context.Context, tx pgx.Tx, orgID, slug string) (*hopSourc
 
 func scanHopSource(row pgx.Row) (*hopSource, error) {
 	var h hopSource
-	var tz string
-	err := row.Scan(&h.id, &h.name, &h.mode, &h.force, &h.delay, &h.priority, &h.purchaseEmails, &h.subs,
-		&h.group, &h.user, &h.rules, &h.whenNobody, &tz)
+	err := row.Scan(&h.id, &h.name, &h.mode, &h.force, &h.delay, &h.priority, &h.purchaseEmails, &h.subs)
 	if err == pgx.ErrNoRows {
 		return nil, nil
 	}
-	h.loc = domain.OrgLocation(tz)
 	return &h, err
 }
 
@@ -446,10 +410,21 @@ const leastRecentlyChosen = `SELECT id, name, pos, n FROM (
 	ORDER BY last_seq, since, id LIMIT 1`
 
 const (
+	// staffPickSQL rotates over the org's ($2) active users in the rotating roles ($3).
+	staffPickSQL = `WITH c AS (SELECT id, name, created_at AS since FROM users
+		WHERE org_id = $2 AND active AND role = ANY($3)) ` + leastRecentlyChosen
 	// subAgencyPickSQL rotates over the source's sub-agencies ($3) still linked under the org ($2).
 	subAgencyPickSQL = `WITH c AS (SELECT id, name, linked_at AS since FROM orgs
 		WHERE parent_id = $2 AND id = ANY($3::uuid[])) ` + leastRecentlyChosen
 )
+
+// staffPick rotates the source over the org's active staff, professionals
+// and managers; nil when there are none.
+func staffPick(ctx context.Context, tx pgx.Tx, sourceID, orgID string) (*rotationPick, error) {
+	return rotate(ctx, tx, sourceID, func() pgx.Row {
+		return tx.QueryRow(ctx, staffPickSQL, sourceID, orgID, domain.RotatingRoles)
+	})
+}
 
 // subAgencyPick rotates the source over the listed sub-agencies that are
 // still linked under the org; nil when there are none.
@@ -508,49 +483,7 @@ type RoutePreview struct {
 }
 
 // PreviewRoute runs the org's rules for slug on the lead as if it arrived at
-// at, in a transaction that is rolled back: no rotation moves, no count
-// grows, nothing is written. The rotation locks it takes are those a
-// decision takes, so a preview waits for a decision in flight and answers
-// what the next lead would get.
+// at, in a transaction that is rolled back: no rotation moves. STUB.
 func (s *Store) PreviewRoute(ctx context.Context, orgID, slug string, in domain.LeadInput, at time.Time) (RoutePreview, error) {
-	var p RoutePreview
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return p, err
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	src, err := sourceBySlug(ctx, tx, orgID, slug)
-	if err != nil {
-		return p, err
-	}
-	if src == nil {
-		return p, domain.Errorf(domain.ENotFound, "source not found")
-	}
-	ri := routeInput{slug: slug, requested: in.Location, intake: true, now: at, facts: domain.LeadFacts{
-		State: in.Address.State, PostalCode: in.Address.PostalCode, City: in.Address.City, Rating: in.Rating,
-		Kind: in.Kind, Attributes: in.Attributes, Labels: in.Labels, Arrived: at}}
-	if ri.repeatOf, err = findRepeat(ctx, tx, orgID, in.Email, in.Phone, at); err != nil {
-		return p, err
-	}
-	r, err := decide(ctx, tx, src, orgID, ri, 0)
-	if err != nil {
-		return p, err
-	}
-	p = RoutePreview{Rule: len(src.rules), RuleName: "default", Default: true, Reason: r.reason, RepeatOf: ri.repeatOf,
-		Skipped: []Skip{}, Location: r.location, AssignedTo: r.assignee, AssigneeName: r.assigneeName, SubAgency: r.fanOutTo,
-		SubAgencyName: r.fanOutName}
-	if r.log != nil {
-		p.Rule, p.RuleName, p.Default = r.log.rule, cmp.Or(r.log.name, "default"), r.log.rule == len(src.rules)
-		if r.log.skips != nil {
-			p.Skipped = r.log.skips
-		}
-	}
-	if r.location == "" && r.fanOutTo == "" && r.assignee == "" {
-		if err := tx.QueryRow(ctx, `SELECT id, name FROM users WHERE org_id = $1 AND role = 'owner'`, orgID).
-			Scan(&p.AssignedTo, &p.AssigneeName); err != nil {
-			return p, err
-		}
-		p.Reason += " " + p.AssigneeName
-	}
-	return p, nil
+	return RoutePreview{}, errRotationStub
 }

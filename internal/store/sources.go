@@ -1,9 +1,7 @@
 package store
 
 import (
-	"cmp"
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,24 +22,18 @@ type Source struct {
 	ReturnNotificationEmails   []string       `json:"return_notification_emails"`
 	IncludeCommentsOnReturn    bool           `json:"include_comments_on_return"`
 	ReturnTemplate             *string        `json:"return_template"`
-	// The rules before the default (Routing), and what a rotation with
-	// nobody available does (SPEC §5.6).
-	Rules          []domain.Rule `json:"rules"`
-	WhenNobody     string        `json:"when_nobody"`
-	VendorDailyCap *int          `json:"vendor_daily_cap"`
-	UpdatedAt      time.Time     `json:"updated_at"`
+	UpdatedAt                  time.Time      `json:"updated_at"`
 }
 
 const sourceCols = `id, org_id, slug, name, routing_mode, routing_sub_agencies::text[], queue_delay, force_location, priority,
-	purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template,
-	coalesce(routing_group, ''), coalesce(routing_user::text, ''), rules, when_nobody, vendor_daily_cap, updated_at`
+	purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template, updated_at`
 
 func scanSource(r pgx.Row) (Source, error) {
 	var s Source
 	var delay time.Duration
 	err := r.Scan(&s.ID, &s.OrgID, &s.Slug, &s.Name, &s.Routing.Mode, &s.Routing.SubAgencies, &delay, &s.ForceLocation,
 		&s.Priority, &s.PurchaseNotificationEmails, &s.ReturnNotificationEmails, &s.IncludeCommentsOnReturn,
-		&s.ReturnTemplate, &s.Routing.Group, &s.Routing.User, &s.Rules, &s.WhenNobody, &s.VendorDailyCap, &s.UpdatedAt)
+		&s.ReturnTemplate, &s.UpdatedAt)
 	if delay > 0 {
 		s.Routing.QueueDelay = delay.String()
 	}
@@ -55,40 +47,39 @@ func (s *Store) PutSource(ctx context.Context, orgID, slug string, c domain.Sour
 	var created bool
 	var key string
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := checkRuleTargets(ctx, tx, orgID, c); err != nil {
-			return err
+		if c.Routing.Mode == domain.RouteSubAgencies {
+			var linked int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM orgs WHERE parent_id = $1 AND id = ANY($2::uuid[])`,
+				orgID, c.Routing.SubAgencies).Scan(&linked); err != nil {
+				return err
+			}
+			if linked != len(c.Routing.SubAgencies) {
+				return &domain.Error{Code: domain.EInvalid, Message: "invalid source",
+					Fields: map[string]string{"routing.sub_agencies": "every entry must be a linked sub-agency of this org"}}
+			}
 		}
 		subs := c.Routing.SubAgencies
 		if subs == nil {
 			subs = []string{}
 		}
-		rules := c.Rules
-		if rules == nil {
-			rules = []domain.Rule{}
-		}
 		row := tx.QueryRow(ctx, `INSERT INTO lead_sources (org_id, slug, name, routing_mode, routing_sub_agencies, queue_delay,
-				force_location, priority, purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template,
-				routing_group, routing_user, rules, when_nobody, vendor_daily_cap)
-			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12,nullif($13, ''),nullif($14, '')::uuid,$15,$16,$17)
+				force_location, priority, purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template)
+			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12)
 			ON CONFLICT (org_id, slug) DO UPDATE SET name = excluded.name, routing_mode = excluded.routing_mode,
 				routing_sub_agencies = excluded.routing_sub_agencies, queue_delay = excluded.queue_delay,
 				force_location = excluded.force_location, priority = excluded.priority,
 				purchase_notification_emails = excluded.purchase_notification_emails,
 				return_notification_emails = excluded.return_notification_emails,
 				include_comments_on_return = excluded.include_comments_on_return,
-				return_template = excluded.return_template, routing_group = excluded.routing_group,
-				routing_user = excluded.routing_user, rules = excluded.rules, when_nobody = excluded.when_nobody,
-				vendor_daily_cap = excluded.vendor_daily_cap, updated_at = now()
+				return_template = excluded.return_template, updated_at = now()
 			RETURNING (xmax = 0), `+sourceCols,
 			orgID, slug, c.Name, c.Routing.Mode, subs, delay, c.ForceLocation, c.Priority,
-			nonNil(c.PurchaseNotificationEmails), nonNil(c.ReturnNotificationEmails), c.IncludeCommentsOnReturn, c.ReturnTemplate,
-			c.Routing.Group, c.Routing.User, rules, cmp.Or(c.WhenNobody, domain.NobodyOwner), c.VendorDailyCap)
+			nonNil(c.PurchaseNotificationEmails), nonNil(c.ReturnNotificationEmails), c.IncludeCommentsOnReturn, c.ReturnTemplate)
 		var err error
 		var d time.Duration
 		err = row.Scan(&created, &src.ID, &src.OrgID, &src.Slug, &src.Name, &src.Routing.Mode, &src.Routing.SubAgencies, &d,
 			&src.ForceLocation, &src.Priority, &src.PurchaseNotificationEmails, &src.ReturnNotificationEmails,
-			&src.IncludeCommentsOnReturn, &src.ReturnTemplate, &src.Routing.Group, &src.Routing.User, &src.Rules,
-			&src.WhenNobody, &src.VendorDailyCap, &src.UpdatedAt)
+			&src.IncludeCommentsOnReturn, &src.ReturnTemplate, &src.UpdatedAt)
 		if err != nil {
 			return err
 		}
@@ -162,53 +153,4 @@ func (s *Store) RevokeVendorKey(ctx context.Context, orgID, slug string) error {
 		}
 	}
 	return nil
-}
-
-// checkRuleTargets refuses, naming the field, a rule or default that
-// routes to a group the org does not have, a user who is not an active
-// member of it, or a sub-agency not linked under it. The groups' rows are
-// read FOR SHARE, so a group cannot be deleted while a source comes to
-// route to it.
-func checkRuleTargets(ctx context.Context, tx pgx.Tx, orgID string, c domain.SourceConfig) error {
-	f := domain.FieldErrors{}
-	check := func(at string, r domain.Routing) error {
-		var field, why, sql, arg string
-		switch r.Mode {
-		case domain.RouteGroup:
-			field, why, arg = ".group", "no group named "+r.Group+" in this org", r.Group
-			sql = `SELECT EXISTS (SELECT 1 FROM groups WHERE org_id = $1 AND name = $2 FOR SHARE)`
-		case domain.RouteUser:
-			field, why, arg = ".user", "not an active user of this org", r.User
-			sql = `SELECT EXISTS (SELECT 1 FROM users WHERE org_id = $1 AND id = $2::uuid AND active)`
-		case domain.RouteSubAgencies:
-			var linked int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM orgs WHERE parent_id = $1 AND id = ANY($2::uuid[])`,
-				orgID, r.SubAgencies).Scan(&linked); err != nil {
-				return err
-			}
-			if linked != len(r.SubAgencies) {
-				f.Add(at+".sub_agencies", "every entry must be a linked sub-agency of this org")
-			}
-		}
-		if sql == "" {
-			return nil
-		}
-		var ok bool
-		if err := tx.QueryRow(ctx, sql, orgID, arg).Scan(&ok); err != nil {
-			return err
-		}
-		if !ok {
-			f.Add(at+field, why)
-		}
-		return nil
-	}
-	for i, r := range c.Rules {
-		if err := check(fmt.Sprintf("rules[%d].routing", i), r.Routing); err != nil {
-			return err
-		}
-	}
-	if err := check("routing", c.Routing); err != nil {
-		return err
-	}
-	return f.Err("invalid source")
 }

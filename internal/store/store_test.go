@@ -66,7 +66,11 @@ func route(s *store.Store, leadID string) (store.Decision, error) {
 
 func post(t *testing.T, s *store.Store, f fixture, ext string, loc string) store.Intake {
 	t.Helper()
-	return postIn(t, s, f, domain.LeadInput{ExternalID: ext, Location: loc, Labels: []string{"auto", "hot"}})
+	in, err := s.InsertLead(ctx, store.NewLead{SourceID: f.source.ID, OrgID: f.org.ID, Slug: "everquote",
+		WorkflowID: "wf-" + ext, ReceivedAt: time.Now(),
+		In: domain.LeadInput{ExternalID: ext, Email: "lead@example.com", Location: loc, Labels: []string{"auto", "hot"}}})
+	must(t, err)
+	return in
 }
 
 func TestRotationIsFairUnderConcurrency(t *testing.T) {
