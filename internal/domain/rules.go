@@ -180,7 +180,9 @@ func (c Condition) arrivedInWindow(at time.Time, loc *time.Location) bool {
 	}
 	local := at.In(loc)
 	today, yesterday := Weekdays[local.Weekday()], Weekdays[(local.Weekday()+6)%7]
-	onDay := func(d string) bool { return c.Days == nil || slices.ContainsFunc(c.Days, func(x string) bool { return norm(x) == d }) }
+	onDay := func(d string) bool {
+		return c.Days == nil || slices.ContainsFunc(c.Days, func(x string) bool { return norm(x) == d })
+	}
 	if c.From == "" {
 		return onDay(today)
 	}
