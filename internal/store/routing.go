@@ -508,8 +508,3 @@ type RoutePreview struct {
 	Reason        string `json:"reason"`
 }
 
-// PreviewRoute runs the org's rules for slug on the lead as if it arrived at
-// at, in a transaction that is rolled back: no rotation moves. STUB.
-func (s *Store) PreviewRoute(ctx context.Context, orgID, slug string, in domain.LeadInput, at time.Time) (RoutePreview, error) {
-	return RoutePreview{}, errRotationStub
-}
