@@ -201,7 +201,7 @@ type ruling struct {
 	availableAt            *time.Time // when a queued lead can be claimed
 	fanOutTo               string     // the sub-agency whose routing comes next
 	assignee, assigneeName string
-	fallback               bool // the owner, because the mode had nobody else
+	fallback               bool         // the owner, because the mode had nobody else
 	row                    *decisionRow // the routing_decisions row, when a source decided
 }
 
@@ -507,4 +507,3 @@ type RoutePreview struct {
 	Skipped       []Skip `json:"skipped"`
 	Reason        string `json:"reason"`
 }
-
