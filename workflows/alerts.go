@@ -12,7 +12,7 @@ import (
 // AlertWorkflowID names the run of one instant alert: the alert's id is
 // the assignment's business key (one row per lead, user and assigning
 // transaction), under its lead so a lead's alerts list together. At most
-// 5+36+1+19 = 61 bytes.
+// 6+36+1+19 = 62 bytes.
 func AlertWorkflowID(leadID string, alertID int64) string {
 	return "alert/" + leadID + "/" + strconv.FormatInt(alertID, 10)
 }
