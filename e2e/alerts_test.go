@@ -84,13 +84,16 @@ func TestInstantAlertsEndToEnd(t *testing.T) {
 	if st := s.leadState(t, routed.ownerToken, quietLead); st.assigned != quiet.id {
 		t.Fatalf("the quiet rep's lead is assigned to %q, want %s", st.assigned, quiet.id)
 	}
-	for _, lead := range []string{repLead, claimed} {
+	recorded := map[string]string{}
+	for name, lead := range map[string]string{"alert_history.json": repLead, "alert_claimed_history.json": claimed} {
 		as, err := s.store().AlertsFor(ctx, lead)
 		if err != nil || len(as) != 1 {
 			t.Fatalf("lead %s alerts %v %v", lead, as, err)
 		}
-		history(t, s, workflows.AlertWorkflowID(lead, as[0].ID))
+		recorded[name] = workflows.AlertWorkflowID(lead, as[0].ID)
 	}
+	// The runs carry ids only: no one's name or address, nor the lead's.
+	checkHistories(t, s, recorded, []string{rep.email, rep.name, claimer.email, claimer.name, "Ada", "Lovelace"})
 	if as, err := s.store().AlertsFor(ctx, quietLead); err != nil || len(as) != 0 {
 		t.Fatalf("the quiet rep's lead recorded alerts %v %v", as, err)
 	}
