@@ -16,8 +16,8 @@ const alertSubject = "Lead assigned to you: "
 // alertsTo is the instant alerts the sink holds for addr.
 func (s *stack) alertsTo(addr string) []string {
 	var out []string
-	for _, m := range s.mailsFor(addr) {
-		if strings.HasPrefix(m.Subject, alertSubject) {
+	for _, m := range s.sink.Messages() {
+		if len(m.To) == 1 && m.To[0] == addr && strings.HasPrefix(m.Key, "alert:") && strings.HasPrefix(m.Subject, alertSubject) {
 			out = append(out, m.Text)
 		}
 	}
