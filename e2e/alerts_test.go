@@ -10,6 +10,18 @@ import (
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
+// alertsOff turns instant alerts off for every current user of the orgs:
+// for tests whose point is volume (a 10,000-lead transfer), where an alert
+// per moved lead would be thousands of runs beside the ones measured.
+func (s *stack) alertsOff(t *testing.T, orgs ...tenant) {
+	t.Helper()
+	for _, tn := range orgs {
+		if _, err := s.deps.Pool.Exec(context.Background(), `UPDATE users SET instant_alerts = false WHERE org_id = $1`, tn.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // alertSubject starts the subject of every instant alert.
 const alertSubject = "Lead assigned to you: "
 
