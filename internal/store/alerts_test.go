@@ -175,3 +175,37 @@ func TestInstantAlertsOffRecordsNoAlert(t *testing.T) {
 		t.Fatal("the notice misses that alerts were turned off since")
 	}
 }
+
+// A transfer alerts each moved lead's new assignee once, a batch moved
+// again alerts no one, and an accepted handover alerts whom it is assigned
+// to; a lead handed over waits unassigned and alerts nobody until then.
+func TestTransfersAndHandoversAlertTheReceivingAssignee(t *testing.T) {
+	t.Parallel()
+	s := committed(t)
+	m, sub := linkedPair(t, s)
+	ids := routedLeads(t, s, m, "xa-", 2)
+	tr := newTransfer(t, s, m.org.ID, sub.org.ID, domain.TransferOwner, ids)
+	for range 2 {
+		_, err := s.MoveTransferBatch(ctx, store.TransferBatch{TransferID: tr.ID, Size: 500})
+		must(t, err)
+	}
+	for _, id := range ids {
+		got := alertedUsers(t, s, id)
+		if got[sub.owner.ID] != 1 || len(got) != 2 {
+			t.Fatalf("transferred lead %s alerts %v, want its router's pick and the receiving owner once each", id, got)
+		}
+	}
+
+	hm, hsub := linkedPair(t, s)
+	hids, htr := handedOver(t, s, hm, hsub, "ha-", 1)
+	before := alertedUsers(t, s, hids[0])
+	accept := store.HandoverAnswer{ID: domain.NewID(), LeadID: hids[0], TransferID: htr.ID, Kind: "accept", Actor: hsub.staff[2].ID,
+		AssignTo: hsub.staff[0].ID}
+	must(t, s.RecordHandoverAnswer(ctx, accept))
+	for range 2 {
+		_, err := s.ApplyHandoverAnswer(ctx, accept.ID)
+		must(t, err)
+	}
+	before[hsub.staff[0].ID]++
+	wantAlerts(t, "handover accepted", alertedUsers(t, s, hids[0]), before)
+}
