@@ -127,6 +127,11 @@ func (c *Console) saveGroup(w http.ResponseWriter, r *http.Request, v *visit) {
 	if name == "" {
 		d.New, d.Name = true, strings.TrimSpace(r.PostFormValue("name"))
 		d.Groups, _ = c.listGroups(r, v)
+	} else if _, ok, err := c.findGroup(r, v, name); err != nil || !ok {
+		// A group's own page saves that group: it never creates one (nor
+		// reaches another org's, which is not found here).
+		c.missingSource(w, r, v, err)
+		return
 	}
 	var members []groupMember
 	in := []map[string]any{}

@@ -279,9 +279,18 @@ func (c *Console) pauseUser(pause bool) func(w http.ResponseWriter, r *http.Requ
 	}
 }
 
-// myPause is whether the visitor is paused, for the header's button; a
-// failed read shows the pause button (pausing twice is harmless).
+// myPause is whether the visitor is paused now, for the header's button,
+// read from the store (the session holds the user as it was at sign-in);
+// a failed read shows the pause button (pausing twice is harmless).
 func (c *Console) myPause(r *http.Request, v *visit) bool {
-	u, ok, err := c.findUser(r, v, v.Session.User.ID)
-	return err == nil && ok && u.Paused
+	u, err := c.Store.GetUser(r.Context(), v.Session.User.OrgID, v.Session.User.ID)
+	return err == nil && pausedNow(u.Paused, u.PausedUntil)
 }
+
+// pausedNow: paused, and not past the time the pause was set to end.
+func pausedNow(paused bool, until *time.Time) bool {
+	return paused && (until == nil || until.After(time.Now()))
+}
+
+// PausedNow says whether the user's pause is in force.
+func (u userOut) PausedNow() bool { return pausedNow(u.Paused, u.PausedUntil) }
