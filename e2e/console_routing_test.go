@@ -145,7 +145,8 @@ func TestConsoleRepPausesInOneClickAndManagerSetsHours(t *testing.T) {
 	}
 	p.accessible()
 	p.shot("paused")
-	p.do(chromedp.Click("#my-pause"), chromedp.WaitVisible(".flash"))
+	p.do(chromedp.Click("#my-pause"))
+	p.waitText(".flash", "Resumed")
 	if u := s.userJSON(t, tn, rep); u["paused"] != false {
 		t.Fatalf("the rep is still paused: %v", u)
 	}
@@ -156,7 +157,8 @@ func TestConsoleRepPausesInOneClickAndManagerSetsHours(t *testing.T) {
 	m.do(chromedp.SendKeys("#working_hours", "mon tue\n"), chromedp.Click("#save-availability"), chromedp.WaitVisible("#working_hours-err"))
 	m.accessible()
 	m.do(chromedp.Clear("#working_hours"), chromedp.SendKeys("#working_hours", "mon, tue, wed, thu, fri 09:00-17:00"),
-		chromedp.SendKeys("#daily_cap", "15"), chromedp.Click("#save-availability"), chromedp.WaitVisible(".flash"))
+		chromedp.SendKeys("#daily_cap", "15"), chromedp.Click("#save-availability"))
+	m.waitText(".flash", "Availability saved")
 	u := s.userJSON(t, tn, rep)
 	hours, _ := u["working_hours"].([]any)
 	if len(hours) != 1 || fmt.Sprint(u["daily_cap"]) != "15" {
