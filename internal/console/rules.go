@@ -326,7 +326,9 @@ var periods = []struct{ Value, Label string }{{"today", "Today"}, {"7d", "Last 7
 // fairness reads the source's fairness report for period (GET …/fairness):
 // today is since the org's midnight.
 func (c *Console) fairness(r *http.Request, v *visit, slug, period string) (*store.FairnessReport, error) {
-	to := time.Now().UTC()
+	// The API takes whole seconds: to is rounded up so a decision of this
+	// very second is in the report.
+	to := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 	from := to.Add(-7 * 24 * time.Hour)
 	switch period {
 	case "30d":

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
+	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // The rules editor, the route preview and the fairness table of a source's
@@ -204,15 +205,31 @@ func TestTheFairnessTableShowsEachMembersShare(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	o, owner := h.org(t, "Fair Agency")
-	a := h.user(t, o.ID, domain.RoleStaff, "Ann Able")
+	h.user(t, o.ID, domain.RoleStaff, "Ann Able")
 	h.user(t, o.ID, domain.RoleStaff, "Ben Baker")
-	h.putSource(t, o.ID, "everquote", domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteStaffEvenly}})
+	src, _ := h.putSource(t, o.ID, "everquote", domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteStaffEvenly}})
+	ctx := context.Background()
+	for i := range 4 {
+		in, err := h.store.InsertLead(ctx, store.NewLead{SourceID: src.ID, OrgID: o.ID, Slug: "everquote",
+			WorkflowID: "lead/fair-" + strconv.Itoa(i), ReceivedAt: time.Now(), In: domain.LeadInput{ExternalID: "fair-" + strconv.Itoa(i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.store.RouteLead(ctx, store.RouteRequest{LeadID: in.LeadID, OrgID: o.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b := h.signedIn(t, owner)
 	for _, period := range []string{"today", "7d", "30d"} {
 		pg := b.get("/app/sources/everquote?period=" + period)
 		if pg.status != http.StatusOK || !strings.Contains(pg.body, `value="`+period+`" selected`) {
 			t.Errorf("period %s: %d, or not selected", period, pg.status)
 		}
+		for _, row := range []string{"<th scope=\"row\">Ann Able</th><td>1</td><td>50.0%</td><td>2.0</td><td>2</td>",
+			"<th scope=\"row\">Ben Baker</th><td>1</td><td>50.0%</td><td>2.0</td><td>2</td>"} {
+			if !strings.Contains(pg.body, row) {
+				t.Errorf("period %s: the table lacks the row %s\n%s", period, row, pg.body)
+			}
+		}
 	}
-	_ = a
 }
