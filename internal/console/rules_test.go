@@ -135,11 +135,15 @@ func TestARefusedRuleIsShownNextToItsFieldAndSavesNothing(t *testing.T) {
 	if errNextTo(p.body, "r1-from") == "" {
 		t.Errorf("no refusal next to rule 2's from:\n%s", p.body)
 	}
-	if errNextTo(p.body, "r1-group") == "" {
-		t.Errorf("no refusal next to rule 2's group")
-	}
 	if !strings.Contains(p.body, `value="25:00"`) {
 		t.Errorf("the refused form lost what was typed")
+	}
+	// A group the org does not have is refused next to the rule's group.
+	p = b.post("/app/sources/everquote/rules", rulesValues(csrf, "save",
+		map[string]string{"name": "Fine", "state": "TX", "mode": "staff_evenly"},
+		map[string]string{"name": "Okie", "state": "OK", "mode": "group", "group": "nosuch"}))
+	if p.status != http.StatusUnprocessableEntity || errNextTo(p.body, "r1-group") == "" {
+		t.Errorf("an unknown group: %d, and no refusal next to rule 2's group\n%s", p.status, p.body)
 	}
 	if after := h.sourceRow(t, o.ID, "everquote"); after != before {
 		t.Fatalf("a refused rule changed the source")
