@@ -201,7 +201,7 @@ type ruling struct {
 	availableAt            *time.Time // when a queued lead can be claimed
 	fanOutTo               string     // the sub-agency whose routing comes next
 	assignee, assigneeName string
-	fallback               bool // the owner, because the mode had nobody else
+	fallback               bool         // the owner, because the mode had nobody else
 	row                    *decisionRow // the routing_decisions row, when a source decided
 }
 
@@ -506,10 +506,4 @@ type RoutePreview struct {
 	RepeatOf      string `json:"repeat_of,omitempty"`
 	Skipped       []Skip `json:"skipped"`
 	Reason        string `json:"reason"`
-}
-
-// PreviewRoute runs the org's rules for slug on the lead as if it arrived at
-// at, in a transaction that is rolled back: no rotation moves. STUB.
-func (s *Store) PreviewRoute(ctx context.Context, orgID, slug string, in domain.LeadInput, at time.Time) (RoutePreview, error) {
-	return RoutePreview{}, errRotationStub
 }
