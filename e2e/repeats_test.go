@@ -16,6 +16,9 @@ func TestRepeatLeadsGoToTheirPersonAcrossSources(t *testing.T) {
 	s := up(t)
 	tn := s.newTenant(t, "repeats", 0, claimQueueSource) // source A: everquote, the queue
 	rae, ben, cy := s.member(t, tn, "Rae Repeat", "staff"), s.member(t, tn, "Ben Other", "staff"), s.member(t, tn, "Cy Other", "staff")
+	if r := s.do(t, "PATCH", "/v1/orgs/"+tn.id, tn.ownerToken, map[string]any{"repeat_lookback_days": 90}); r.status != 200 {
+		t.Fatalf("repeat lookback on: %d %s", r.status, r.raw)
+	}
 	keyB, sourceB := s.putSource(t, tn, "web", map[string]any{"name": "Web", "routing": map[string]any{"mode": "staff_evenly"}})
 
 	first := s.postLeads(t, tn.vendorKey, []map[string]any{{"external_id": "a-1", "first_name": "Pat",
@@ -41,8 +44,8 @@ func TestRepeatLeadsGoToTheirPersonAcrossSources(t *testing.T) {
 		return r
 	}
 	routed := 0
-	// Same email in other case; same phone in other punctuation. Ben and
-	// Cy would be next in B's rotation, so only the repeat sends them to Rae.
+	// Same email in other case; same phone in other punctuation. B's
+	// rotation might pick Rae anyway: the timeline must name the repeat.
 	for _, c := range []struct{ ext, email, phone string }{
 		{"b-1", "pat.household@EXAMPLE.COM", "+1 415 555 0199"},
 		{"b-2", "someone.else@example.com", "+1 312.555.0142"},
