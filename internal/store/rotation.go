@@ -405,9 +405,15 @@ func userAvailability(ctx context.Context, tx pgx.Tx, userID string, loc *time.L
 	}
 	if m.dailyCap != nil || m.openCap != nil {
 		// Lock, then count in fresh statements: a concurrent assignment to
-		// this user commits before the lock is ours, and is counted.
-		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT n FROM user_day_counts WHERE user_id = users.id AND day = $2), 0)
-			FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID, now.In(loc).Format(time.DateOnly)).Scan(&m.dayCount); err != nil {
+		// this user commits before the lock is ours, and is counted. Two
+		// statements, because one that waits for a row lock still reads
+		// other tables as of its start: the count in the locking statement
+		// missed the assignment it waited for, and a user capped at 5 got 6.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID); err != nil {
+			return "", err
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT n FROM user_day_counts WHERE user_id = $1 AND day = $2), 0)`,
+			userID, now.In(loc).Format(time.DateOnly)).Scan(&m.dayCount); err != nil {
 			return "", err
 		}
 		if m.openCap != nil {
