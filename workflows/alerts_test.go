@@ -50,7 +50,7 @@ func TestAlertWorkflowEmailsTheAssigneeOnce(t *testing.T) {
 	require.True(t, strings.HasPrefix(msgs[0].To[0], "owner@"), msgs[0].To)
 	require.Equal(t, "Lead assigned to you: Ada Lovelace from EverQuote", msgs[0].Subject)
 	require.Contains(t, msgs[0].Text, "http://api.test/app/leads/"+in.LeadID)
-	require.Contains(t, msgs[0].Text, "ada@example.com")
+	require.Contains(t, msgs[0].Text, "ada-alert-1@example.com")
 	require.Contains(t, msgs[0].Text, "Priority: normal")
 }
 

@@ -438,7 +438,10 @@ func TestPipeline(t *testing.T) {
 		t.Fatalf("pipeline: %+v next %q", got, next)
 	}
 	for i, h := range got {
-		wantName, wantBy := "lead@example.com", (*store.UserRef)(nil)
+		wantName, wantBy := h.Name, (*store.UserRef)(nil)
+		if !strings.HasPrefix(h.Name, "lead-") || !strings.HasSuffix(h.Name, "@example.com") {
+			wantName = "lead-<ext>@example.com (no name: the email)"
+		}
 		if h.LeadID == named.LeadID {
 			wantName, wantBy = "Иван Петров", &store.UserRef{ID: manager.ID, Name: manager.Name}
 		}
