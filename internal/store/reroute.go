@@ -117,7 +117,15 @@ func redecide(ctx context.Context, tx pgx.Tx, src *hopSource, l hopLead, slug, o
 				src.priority), nil
 		}
 	}
-	return decide(ctx, tx, src, l, slug, orgID, 0, time.Now())
+	r, err := decide(ctx, tx, src, l, slug, orgID, 0, time.Now())
+	if err == nil && r.fanOutTo != "" {
+		// A rule (not the default) that passes leads down: the owner, as above.
+		o := toOwner("a reroute does not pass a lead down to a sub-agency again (sub_agencies_evenly): assigned to the org owner",
+			src.priority)
+		o.row = r.row
+		return o, nil
+	}
+	return r, err
 }
 
 // StrandedDeactivation is a user made inactive whose team-owned leads are
