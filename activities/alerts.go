@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/mail"
 )
@@ -40,6 +41,10 @@ type alertEmail struct {
 // sends the key twice.
 func (a *Activities) SendAlert(ctx context.Context, r AlertRun) (string, error) {
 	n, err := a.Store.AlertNotice(ctx, r.AlertID)
+	if domain.ErrorCode(err) == domain.ENotFound {
+		// Its lead or user was deleted since: nobody is left to tell.
+		return AlertSkipped, nil
+	}
 	if err != nil {
 		return "", failure.FromDomain(err)
 	}
@@ -74,6 +79,9 @@ type AlertFailure struct {
 // way, and whoever reads its timeline learns the assignee was not told.
 func (a *Activities) RecordAlertFailure(ctx context.Context, f AlertFailure) error {
 	n, err := a.Store.AlertNotice(ctx, f.AlertID)
+	if domain.ErrorCode(err) == domain.ENotFound {
+		return nil // deleted with its lead or user: no timeline to write on
+	}
 	if err != nil {
 		return failure.FromDomain(err)
 	}
