@@ -17,6 +17,9 @@ type AlertRun struct {
 	AlertID int64 `json:"alert_id"`
 }
 
+// alertKind is the instant alerts' email kind, in the metrics and the outbox.
+const alertKind = "alert"
+
 // Alert outcomes, as store.FinishAlert records them.
 const (
 	AlertSent    = "sent"
@@ -58,7 +61,7 @@ func (a *Activities) SendAlert(ctx context.Context, r AlertRun) (string, error) 
 			"AlertsOn", n.InstantAlerts, "StillAssigned", n.StillAssigned)
 		return AlertSkipped, a.Store.FinishAlert(ctx, n.ID, AlertSkipped)
 	}
-	e := mail.Email{Template: "alert", Kind: "alert", Key: key, To: n.To, OrgID: n.OrgID, LeadID: n.LeadID,
+	e := mail.Email{Template: "alert", Kind: alertKind, Key: key, To: n.To, OrgID: n.OrgID, LeadID: n.LeadID,
 		Data: alertEmail{UserName: oneLine(n.UserName), LeadName: oneLine(n.LeadName), Source: oneLine(n.Source),
 			Phone: oneLine(n.Phone), Email: oneLine(n.Email), Location: oneLine(n.Location), Priority: n.Priority,
 			LeadURL: a.PublicBaseURL + "/app/leads/" + n.LeadID}}

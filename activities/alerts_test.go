@@ -58,6 +58,9 @@ func TestSendAlertDeliversOnceWhenRetriedAfterSuccess(t *testing.T) {
 		require.Contains(t, m.Text, want)
 	}
 	require.NotContains(t, m.Text, "Email:", "a lead without an email shows no empty line for it")
+	l, err := s.GetLead(ctx, o.ID, in.LeadID)
+	require.NoError(t, err)
+	require.NotEqual(t, "email", l.Timeline[len(l.Timeline)-1].Kind, "the assignment stays the newest line of the timeline")
 	sent, err := s.DeliverySent(ctx, activities.AlertKey(as[0].ID))
 	require.NoError(t, err)
 	require.True(t, sent)
