@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/failure"
 	"github.com/leadrelay/leadrelay/internal/mail"
 )
@@ -15,6 +16,9 @@ import (
 type AlertRun struct {
 	AlertID int64 `json:"alert_id"`
 }
+
+// alertKind is the instant alerts' email kind, in the metrics and the outbox.
+const alertKind = "alert"
 
 // Alert outcomes, as store.FinishAlert records them.
 const (
@@ -40,6 +44,10 @@ type alertEmail struct {
 // sends the key twice.
 func (a *Activities) SendAlert(ctx context.Context, r AlertRun) (string, error) {
 	n, err := a.Store.AlertNotice(ctx, r.AlertID)
+	if domain.ErrorCode(err) == domain.ENotFound {
+		// Its lead or user was deleted since: nobody is left to tell.
+		return AlertSkipped, nil
+	}
 	if err != nil {
 		return "", failure.FromDomain(err)
 	}
@@ -53,7 +61,7 @@ func (a *Activities) SendAlert(ctx context.Context, r AlertRun) (string, error) 
 			"AlertsOn", n.InstantAlerts, "StillAssigned", n.StillAssigned)
 		return AlertSkipped, a.Store.FinishAlert(ctx, n.ID, AlertSkipped)
 	}
-	e := mail.Email{Template: "alert", Kind: "alert", Key: key, To: n.To, OrgID: n.OrgID, LeadID: n.LeadID,
+	e := mail.Email{Template: "alert", Kind: alertKind, Key: key, To: n.To, OrgID: n.OrgID, LeadID: n.LeadID,
 		Data: alertEmail{UserName: oneLine(n.UserName), LeadName: oneLine(n.LeadName), Source: oneLine(n.Source),
 			Phone: oneLine(n.Phone), Email: oneLine(n.Email), Location: oneLine(n.Location), Priority: n.Priority,
 			LeadURL: a.PublicBaseURL + "/app/leads/" + n.LeadID}}
@@ -74,6 +82,9 @@ type AlertFailure struct {
 // way, and whoever reads its timeline learns the assignee was not told.
 func (a *Activities) RecordAlertFailure(ctx context.Context, f AlertFailure) error {
 	n, err := a.Store.AlertNotice(ctx, f.AlertID)
+	if domain.ErrorCode(err) == domain.ENotFound {
+		return nil // deleted with its lead or user: no timeline to write on
+	}
 	if err != nil {
 		return failure.FromDomain(err)
 	}

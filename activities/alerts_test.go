@@ -58,6 +58,9 @@ func TestSendAlertDeliversOnceWhenRetriedAfterSuccess(t *testing.T) {
 		require.Contains(t, m.Text, want)
 	}
 	require.NotContains(t, m.Text, "Email:", "a lead without an email shows no empty line for it")
+	l, err := s.GetLead(ctx, o.ID, in.LeadID)
+	require.NoError(t, err)
+	require.NotEqual(t, "email", l.Timeline[len(l.Timeline)-1].Kind, "the assignment stays the newest line of the timeline")
 	sent, err := s.DeliverySent(ctx, activities.AlertKey(as[0].ID))
 	require.NoError(t, err)
 	require.True(t, sent)
@@ -66,4 +69,20 @@ func TestSendAlertDeliversOnceWhenRetriedAfterSuccess(t *testing.T) {
 	for _, l := range left {
 		require.NotEqual(t, as[0].ID, l.ID, "a sent alert is dealt with: the pump leaves it alone")
 	}
+}
+
+// An alert whose row is gone (its lead or user deleted) is skipped rather
+// than retried for ever, and its failure has nothing to record.
+func TestAnAlertGoneIsSkipped(t *testing.T) {
+	t.Parallel()
+	env, sink, _ := setup(t)
+	var a *activities.Activities
+	v, err := env.ExecuteActivity(a.SendAlert, activities.AlertRun{AlertID: -1})
+	require.NoError(t, err)
+	var outcome string
+	require.NoError(t, v.Get(&outcome))
+	require.Equal(t, activities.AlertSkipped, outcome)
+	_, err = env.ExecuteActivity(a.RecordAlertFailure, activities.AlertFailure{AlertID: -1, Reason: "SMTP 550"})
+	require.NoError(t, err)
+	require.Empty(t, sink.Messages())
 }

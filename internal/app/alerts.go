@@ -63,6 +63,9 @@ func PumpAlerts(ctx context.Context, d *Deps) (int, error) {
 				continue
 			}
 			started++
+			if a.Restart {
+				d.Metrics.Reconciled("alert", 1)
+			}
 		}
 	}
 }

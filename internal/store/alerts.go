@@ -24,6 +24,9 @@ type Alert struct {
 	LeadID string
 	OrgID  string
 	UserID string
+	// Restart says a run was started for it before and did not deal with
+	// it (lost or terminated): what the reconciled metric counts.
+	Restart bool
 }
 
 // AlertNotice is what an alert's email says and whom it goes to, read when
@@ -79,7 +82,7 @@ func (s *Store) FinishAlert(ctx context.Context, id int64, outcome string) error
 // whose run was never started or last started before restartBefore (a run
 // lost or terminated): what the alert pump starts, or finds running.
 func (s *Store) AlertsToStart(ctx context.Context, restartBefore time.Time, after int64, limit int) ([]Alert, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, lead_id::text, org_id::text, user_id::text FROM alerts
+	rows, err := s.db.Query(ctx, `SELECT id, lead_id::text, org_id::text, user_id::text, started_at IS NOT NULL FROM alerts
 		WHERE done_at IS NULL AND (started_at IS NULL OR started_at < $1) AND id > $2
 		ORDER BY id LIMIT $3`, restartBefore, after, limit)
 	if err != nil {
@@ -97,7 +100,8 @@ func (s *Store) AlertStarted(ctx context.Context, id int64) error {
 // AlertsFor lists the alerts recorded for a lead, oldest first: what tests
 // and support read.
 func (s *Store) AlertsFor(ctx context.Context, leadID string) ([]Alert, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, lead_id::text, org_id::text, user_id::text FROM alerts WHERE lead_id = $1 ORDER BY id`, leadID)
+	rows, err := s.db.Query(ctx, `SELECT id, lead_id::text, org_id::text, user_id::text, false
+		FROM alerts WHERE lead_id = $1 ORDER BY id`, leadID)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -208,4 +209,40 @@ func TestTransfersAndHandoversAlertTheReceivingAssignee(t *testing.T) {
 	}
 	before[hsub.staff[0].ID]++
 	wantAlerts(t, "handover accepted", alertedUsers(t, s, hids[0]), before)
+}
+
+// The pump starts an alert never started; one started is left to its run
+// until restartBefore passes its start (then it is a restart); one dealt
+// with is left alone.
+func TestAlertsToStartPagesWhatNoRunDealtWith(t *testing.T) {
+	t.Parallel()
+	s := committed(t)
+	f := seed(t, s, 1, domain.SourceConfig{})
+	id := post(t, s, f, "p1", "").LeadID
+	_, err := route(s, id)
+	must(t, err)
+	a := mustAlert(t, s, id)
+	find := func(restartBefore time.Time) (store.Alert, bool) {
+		t.Helper()
+		page, err := s.AlertsToStart(ctx, restartBefore, a.ID-1, 1)
+		must(t, err)
+		if len(page) == 1 && page[0].ID == a.ID {
+			return page[0], true
+		}
+		return store.Alert{}, false
+	}
+	if got, ok := find(time.Now().Add(-time.Hour)); !ok || got.Restart {
+		t.Fatalf("a new alert: %+v %v", got, ok)
+	}
+	must(t, s.AlertStarted(ctx, a.ID))
+	if got, ok := find(time.Now().Add(-time.Hour)); ok {
+		t.Fatalf("an alert just started was started again: %+v", got)
+	}
+	if got, ok := find(time.Now().Add(time.Hour)); !ok || !got.Restart {
+		t.Fatalf("a stale alert: %+v %v", got, ok)
+	}
+	must(t, s.FinishAlert(ctx, a.ID, "sent"))
+	if got, ok := find(time.Now().Add(time.Hour)); ok {
+		t.Fatalf("an alert dealt with was started again: %+v", got)
+	}
 }
