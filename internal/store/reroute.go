@@ -91,6 +91,7 @@ func (s *Store) RerouteLead(ctx context.Context, leadID, userID string) (Decisio
 		if err != nil {
 			return err
 		}
+		hl.facts.Priority = l.priorityAt(l.holder, src, hl.facts.Priority)
 		r, err := redecide(ctx, tx, src, hl, l.slug, l.holder)
 		if err != nil {
 			return err

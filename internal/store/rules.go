@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -332,4 +333,91 @@ func oneUser(ctx context.Context, tx pgx.Tx, src *hopSource, userID string, loc 
 	row.member = userID
 	return ruling{reason: "assigned to " + name + " (mode user)", rule: "assigned to user " + userID + " (mode user)",
 		priority: src.priority, assignee: userID, assigneeName: name, row: &row}, nil, nil
+}
+
+// errPreviewDone ends the preview's transaction with a rollback.
+var errPreviewDone = errors.New("route preview: rolled back")
+
+// PreviewRoute runs the org's rules for slug on the lead as if it arrived
+// at at: the same decide as RouteLead, in a transaction that is rolled
+// back, so no rotation moves, no count changes and nothing is written.
+// Unknown source: not found.
+func (s *Store) PreviewRoute(ctx context.Context, orgID, slug string, in domain.LeadInput, at time.Time) (RoutePreview, error) {
+	var p RoutePreview
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		src, err := sourceBySlug(ctx, tx, orgID, slug)
+		if err != nil {
+			return err
+		}
+		if src == nil {
+			return domain.Errorf(domain.ENotFound, "source not found")
+		}
+		var tz string
+		var lookback int
+		if err := tx.QueryRow(ctx, `SELECT timezone, repeat_lookback_days FROM orgs WHERE id = $1`, orgID).Scan(&tz, &lookback); err != nil {
+			return err
+		}
+		l := hopLead{requested: in.Location, facts: domain.FactsOf(in, src.priority, at, orgLocation(tz))}
+		if l.repeatOf, err = repeatCandidate(ctx, tx, orgID, in, at, lookback); err != nil {
+			return err
+		}
+		r, err := decide(ctx, tx, src, l, slug, orgID, 0, at)
+		if err != nil {
+			return err
+		}
+		p, err = previewOf(ctx, tx, orgID, src, r)
+		if err != nil {
+			return err
+		}
+		p.RepeatOf = l.repeatOf
+		return errPreviewDone
+	})
+	if errors.Is(err, errPreviewDone) {
+		err = nil
+	}
+	return p, err
+}
+
+// previewOf says what r would do, naming the owner where assign would.
+func previewOf(ctx context.Context, tx pgx.Tx, orgID string, src *hopSource, r ruling) (RoutePreview, error) {
+	p := RoutePreview{Rule: -1, Reason: r.reason, Location: r.location, SubAgency: r.fanOutTo, SubAgencyName: r.fanOutName,
+		AssignedTo: r.assignee, AssigneeName: r.assigneeName, Skipped: []Skip{}}
+	if r.row != nil {
+		p.Rule, p.RuleName, p.Skipped = r.row.rule, r.row.ruleName, nonNilSkips(r.row.skipped)
+		p.Default = r.row.rule == len(src.rules)
+	}
+	if r.location == "" && r.fanOutTo == "" && r.assignee == "" {
+		if err := tx.QueryRow(ctx, `SELECT id, name FROM users WHERE org_id = $1 AND role = 'owner'`, orgID).
+			Scan(&p.AssignedTo, &p.AssigneeName); err != nil {
+			return p, fmt.Errorf("org %s has no owner: %w", orgID, err)
+		}
+		p.Reason += " " + p.AssigneeName
+	}
+	return p, nil
+}
+
+// repeatCandidate is the newest open lead of the org (assigned, not worked,
+// neither returned nor invalid) with the same email (any case) or phone
+// digits within the lookback before at: what intake would store in
+// leads.repeat_of. "" when there is none or lookback is 0.
+func repeatCandidate(ctx context.Context, tx pgx.Tx, orgID string, in domain.LeadInput, at time.Time, lookback int) (string, error) {
+	email := strings.TrimSpace(in.Email)
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, in.Phone)
+	if lookback == 0 || email == "" && digits == "" {
+		return "", nil
+	}
+	var id string
+	err := tx.QueryRow(ctx, `SELECT id FROM leads WHERE org_id = $1 AND assigned_to IS NOT NULL AND worked_at IS NULL
+			AND status IN ('new', 'onboarding') AND received_at >= $4::timestamptz - make_interval(days => $5) AND received_at <= $4
+			AND (($2 <> '' AND email <> '' AND lower(email) = lower($2)) OR ($3 <> '' AND phone <> '' AND phone_digits = $3))
+		ORDER BY received_at DESC, id LIMIT 1`, orgID, email, digits, at, lookback).Scan(&id)
+	if err == pgx.ErrNoRows {
+		return "", nil
+	}
+	return id, err
 }

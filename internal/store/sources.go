@@ -29,7 +29,7 @@ type Source struct {
 	Rules          []domain.Rule `json:"rules"`
 	WhenNobody     string        `json:"when_nobody"`
 	VendorDailyCap *int          `json:"vendor_daily_cap"`
-	UpdatedAt                  time.Time      `json:"updated_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
 }
 
 const sourceCols = `id, org_id, slug, name, routing_mode, routing_sub_agencies::text[], queue_delay, force_location, priority,
