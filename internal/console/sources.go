@@ -231,7 +231,7 @@ func (c *Console) saveSource(w http.ResponseWriter, r *http.Request, v *visit) {
 	// PUT creates or updates: the create form must not overwrite a source by
 	// naming its slug, and a source's own page must not create one (another
 	// org's slug is "not found" here, not a new source of this org).
-	_, exists, err := c.findSource(r, v, d.Form.Slug)
+	existing, exists, err := c.findSource(r, v, d.Form.Slug)
 	if err != nil {
 		c.failed(w, r, v, err)
 		return
@@ -256,7 +256,11 @@ func (c *Console) saveSource(w http.ResponseWriter, r *http.Request, v *visit) {
 		store.Source
 		APIKey string `json:"api_key"`
 	}
-	status, err := c.call(r, v, "PUT", sourcePath(v, "/"+url.PathEscape(d.Form.Slug)), d.Form.body(), &out)
+	body := d.Form.body()
+	if exists {
+		keepRules(&body, existing)
+	}
+	status, err := c.call(r, v, "PUT", sourcePath(v, "/"+url.PathEscape(d.Form.Slug)), body, &out)
 	if err != nil {
 		st, msg, fields, ok := refused(err)
 		if !ok {
@@ -411,3 +415,13 @@ func (d sourcePageData) Priorities() []string { return domain.Priorities }
 
 // FieldNames are the fields a return template may use: domain.ReturnFields'.
 func (d sourcePageData) FieldNames() []string { return domain.ReturnFieldNames() }
+
+// keepRules carries the source's rules, when_nobody, vendor cap and the
+// default's group or user through a save of this form, which does not edit
+// them: PUT replaces the whole source, and the form must not wipe them.
+func keepRules(body *domain.SourceConfig, was store.Source) {
+	body.Rules, body.WhenNobody, body.VendorDailyCap = was.Rules, was.WhenNobody, was.VendorDailyCap
+	if body.Routing.Mode == was.Routing.Mode {
+		body.Routing.Group, body.Routing.User = was.Routing.Group, was.Routing.User
+	}
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -466,8 +465,6 @@ type FairnessReport struct {
 	Decisions int            `json:"decisions"` // every decision of the source, rotating or not
 	Pools     []FairnessPool `json:"pools"`
 }
-
-var errRotationStub = errors.New("route preview not built yet")
 
 // Fairness reports the org's source (slug) over [from, to): per rotation
 // of the source (its staff, each group a rule rotates over), each member's
