@@ -87,15 +87,16 @@ func (s *Store) PutGroup(ctx context.Context, orgID, name string, members []Grou
 		}
 		seen[id] = i
 	}
-	if err := f.Err("invalid group"); err != nil {
-		return Group{}, false, err
-	}
+	// Every problem is named at once: the members are looked up even when
+	// another field is already wrong.
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		// The members' rows are locked (KEY SHARE) so a user cannot be moved
-		// out of the org or deactivated between the check and the insert.
-		ids := make([]string, len(members))
-		for i, m := range members {
-			ids[i] = m.UserID
+		// The members' rows are share-locked so a user cannot be
+		// deactivated between the check and the insert.
+		ids := make([]string, 0, len(members))
+		for _, m := range members {
+			if domain.ValidUUID(m.UserID) {
+				ids = append(ids, m.UserID)
+			}
 		}
 		active := map[string]string{}
 		rows, err := tx.Query(ctx, `SELECT id, name FROM users WHERE id = ANY($1::uuid[]) AND org_id = $2 AND active ORDER BY id FOR SHARE`, ids, orgID)
