@@ -55,7 +55,7 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 		"speed-to-lead p50/p95/p99 (10 at 20/s)", "HTTP answer p50/p99", "worker peak RSS", "fan-out over 3 sub-agencies", "largest history",
 		"transfer, request → all moved (1200 leads)", "console: leads page, a rep's own leads p50/p99, server time (3000 leads, 5 reads)",
 		"goal: console manager pipeline: p99 server time ÷ 100 ms ≤ 1.0",
-		"speed-to-lead p50/p99, plain staff_evenly (10 at 10/s each, alternating)", "speed-to-lead p50/p99, 49 rules + 200-member group",
+		"speed-to-lead p50/p99, plain rotation (10 at 10/s, interleaved)", "speed-to-lead p50/p99, 49 rules + 200-member group",
 		"goal: speed-to-lead p99, 50 rules ÷ plain rotation ≤ 1.2"} {
 		if !strings.Contains(tab, want) {
 			t.Fatalf("table lacks %q:\n%s", want, tab)
