@@ -80,3 +80,33 @@ func TestDeleteGroupRefusedWhileASourceRoutesToIt(t *testing.T) {
 		t.Errorf("second delete: %v, want not found", err)
 	}
 }
+
+// A source save that routes to a group and a delete of that group, run
+// together many times, never leave a source routing to a group that is
+// gone: the delete either sees the rule (409) or the save finds no group
+// (422).
+func TestDeleteGroupAndPutSourceNeverLeaveADanglingRule(t *testing.T) {
+	s, pool, f := intakeFixture(t)
+	cfg := domain.SourceConfig{Name: "Race", Routing: domain.Routing{Mode: domain.RouteOwner},
+		Rules: []domain.Rule{{Name: "TX", When: domain.Condition{State: []string{"TX"}}, Routing: domain.Routing{Mode: domain.RouteGroup, Group: "race"}}}}
+	delay, err := cfg.Validate()
+	must(t, err)
+	for i := 0; i < 20; i++ {
+		_, _, err := s.PutGroup(ctx, f.org.ID, "race", []store.GroupMember{{UserID: f.staff[0].ID, Weight: 1}})
+		must(t, err)
+		_, err = pool.Exec(ctx, `UPDATE lead_sources SET rules = '[]' WHERE org_id = $1`, f.org.ID)
+		must(t, err)
+		done := make(chan error, 2)
+		go func() { _, _, _, err := s.PutSource(ctx, f.org.ID, "race", cfg, delay); done <- err }()
+		go func() { done <- s.DeleteGroup(ctx, f.org.ID, "race") }()
+		for j := 0; j < 2; j++ {
+			if err := <-done; err != nil && domain.ErrorCode(err) != domain.EConflict && domain.ErrorCode(err) != domain.EInvalid {
+				t.Fatalf("round %d: %v", i, err)
+			}
+		}
+		if n := count(t, pool, `SELECT count(*) FROM lead_sources s WHERE s.org_id = $1 AND s.rules::text LIKE '%"race"%'
+				AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.org_id = s.org_id AND g.name = 'race')`, f.org.ID); n != 0 {
+			t.Fatalf("round %d: a source routes to a deleted group", i)
+		}
+	}
+}
