@@ -11,6 +11,9 @@ import (
 
 const smallBody = 16 << 10
 
+// sourceBody bounds a source's PUT body: its template and its rules.
+const sourceBody = 1 << 20
+
 const roleChoices = "one of admin, manager, professional, staff"
 
 type personIn struct {
@@ -315,8 +318,9 @@ func (s *Server) putSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in domain.SourceConfig
-	// Four times smallBody: a 16 KiB return_template may double when escaped.
-	if err := decode(w, r, smallBody*4, &in); err != nil {
+	// A 16 KiB return_template may double when escaped, and 99 rules with
+	// lists of postal codes take room too.
+	if err := decode(w, r, sourceBody, &in); err != nil {
 		writeErr(w, err)
 		return
 	}
