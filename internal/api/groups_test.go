@@ -176,3 +176,46 @@ func TestIntakeRepeatOfAndVendorCap(t *testing.T) {
 		t.Errorf("refused post wrote: %d leads, want %d", n, before)
 	}
 }
+
+// Route preview and fairness: owner, admin and manager only (another org
+// 404 first); the preview says who would get the lead and writes nothing;
+// a bad period names its field.
+func TestRoutePreviewAndFairnessRoutes(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, true, nil)
+	acme, other := newPeople(t, ts, "Acme"), newPeople(t, ts, "Other")
+	src := "/v1/orgs/" + acme.org + "/sources/web"
+	a := ts.do(t, "PUT", src, acme.tokens[domain.RoleOwner], `{"name":"Web","routing":{"mode":"owner"},`+
+		`"rules":[{"name":"Texas","when":{"state":["TX"]},"routing":{"mode":"user","user":"`+acme.ids[domain.RoleStaff]+`"}}]}`, "")
+	if a.status != 201 {
+		t.Fatalf("PUT source: %d %s", a.status, a.body)
+	}
+	leads := count(t, ts.s, `SELECT count(*) FROM leads WHERE org_id = $1`, acme.org)
+	body := `{"email":"tex@example.com","address":{"state":"TX"}}`
+	for r, want := range map[domain.Role]int{domain.RoleManager: 200, domain.RoleAdmin: 200, domain.RoleOwner: 200,
+		domain.RoleProfessional: 403, domain.RoleStaff: 403} {
+		a := ts.do(t, "POST", src+"/route-preview", acme.tokens[r], body, "")
+		if a.status != want {
+			t.Errorf("%s preview: %d %s, want %d", r, a.status, a.body, want)
+		}
+		if want == 200 && decodeBody(t, a)["assigned_to"] != acme.ids[domain.RoleStaff] {
+			t.Errorf("%s preview: %s, want the Texas rule's user", r, a.body)
+		}
+		if a := ts.do(t, "GET", src+"/fairness", acme.tokens[r], "", ""); a.status != want {
+			t.Errorf("%s fairness: %d %s, want %d", r, a.status, a.body, want)
+		}
+	}
+	if n := count(t, ts.s, `SELECT count(*) FROM leads WHERE org_id = $1`, acme.org); n != leads {
+		t.Errorf("previews wrote leads: %d, want %d", n, leads)
+	}
+	if a := ts.do(t, "POST", src+"/route-preview", other.tokens[domain.RoleOwner], body, ""); a.status != 404 {
+		t.Errorf("another org's preview: %d", a.status)
+	}
+	if a := ts.do(t, "POST", src+"/route-preview", acme.tokens[domain.RoleOwner], `{"address":{"state":"TX"}}`, ""); a.status != 422 {
+		t.Errorf("a lead without email or phone: %d", a.status)
+	}
+	a = ts.do(t, "GET", src+"/fairness?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", acme.tokens[domain.RoleOwner], "", "")
+	if a.status != 422 || fields(t, a)["from"] == nil {
+		t.Errorf("from after to: %d %s", a.status, a.body)
+	}
+}

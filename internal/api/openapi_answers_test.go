@@ -318,13 +318,16 @@ func routeScenario(t *testing.T, c *conform) {
 	call("GET", groups, otherOwner, "", 404)
 	call("DELETE", groups+"/closers", staff, "", 403)
 	call("DELETE", groups+"/nosuch", owner, "", 404)
-	if _, err := ts.s.Pool.Exec(ctx, `UPDATE lead_sources SET routing_group = 'closers' WHERE org_id = $1 AND slug = 'spare'`, org); err != nil {
-		t.Fatal(err)
-	}
+	grouped := `{"name":"Grouped","routing":{"mode":"group","group":"closers"},"when_nobody":"next_rule","vendor_daily_cap":500,` +
+		`"rules":[{"name":"Texas","when":{"state":["TX"],"postal_code":["787*"]},"routing":{"mode":"user","user":"` + managerID + `"}}]}`
+	call("PUT", sources+"/grouped", owner, grouped, 201)
+	call("PUT", sources+"/grouped", owner, strings.Replace(grouped, `"group":"closers"`, `"group":"nosuch"`, 1), 422)
+	call("GET", sources, owner, "", 200)
+	call("POST", sources+"/grouped/route-preview", manager, `{"email":"p@example.com","address":{"state":"TX","postal_code":"78701"},"at":"2026-05-01T15:00:00Z"}`, 200)
+	call("POST", sources+"/grouped/route-preview", owner, `{"external_id":"x","phone":"555 0101"}`, 200)
+	call("POST", sources+"/nosuch/route-preview", manager, `{"email":"p@example.com"}`, 404)
 	call("DELETE", groups+"/closers", owner, "", 409)
-	if _, err := ts.s.Pool.Exec(ctx, `UPDATE lead_sources SET routing_group = NULL WHERE org_id = $1 AND slug = 'spare'`, org); err != nil {
-		t.Fatal(err)
-	}
+	call("PUT", sources+"/grouped", owner, `{"name":"Grouped","routing":{"mode":"owner"}}`, 200)
 	call("DELETE", groups+"/closers", manager, "", 200)
 	call("PATCH", users+"/"+staffID, manager, `{"working_hours":[{"days":["mon","tue"],"from":"09:00","to":"17:00"}],"daily_cap":20,"open_cap":null}`, 200)
 	call("PATCH", users+"/"+staffID, manager, `{"working_hours":[{"days":["mon"],"from":"9am","to":"17:00"}],"daily_cap":0}`, 422)

@@ -307,12 +307,6 @@ func subAgenciesEvenly(ctx context.Context, tx pgx.Tx, src *hopSource, orgID str
 		priority: src.priority, fanOutTo: pick.id, fanOutName: pick.name}, nil
 }
 
-// ownerMode (owner) assigns every lead to the org owner; it is also what a
-// mode this code does not know gets.
-func ownerMode(src *hopSource) ruling {
-	return ruling{reason: "source routing is owner: assigned to the org owner", priority: src.priority}
-}
-
 // record writes the ruling on the lead and on its timeline, and completes d.
 func record(ctx context.Context, tx pgx.Tx, d *Decision, r ruling) error {
 	// The rule is taken before assign appends the owner's name to the reason.

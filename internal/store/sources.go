@@ -74,7 +74,9 @@ func checkActions(ctx context.Context, tx pgx.Tx, orgID string, c domain.SourceC
 		var err error
 		switch r.Mode {
 		case domain.RouteGroup:
-			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM groups WHERE org_id = $1 AND name = $2)`, orgID, r.Group).Scan(&ok)
+			// KEY SHARE holds the group until this save commits: a
+			// DeleteGroup (FOR UPDATE) waits, then sees this source's rule.
+			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM groups WHERE org_id = $1 AND name = $2 FOR KEY SHARE)`, orgID, r.Group).Scan(&ok)
 			if err == nil && !ok {
 				f.Add(at+".group", "no group of this org is named "+r.Group)
 			}
