@@ -91,6 +91,7 @@ func (s *Store) RerouteLead(ctx context.Context, leadID, userID string) (Decisio
 		if err != nil {
 			return err
 		}
+		hl.facts.Priority = l.priorityAt(l.holder, src, hl.facts.Priority)
 		r, err := redecide(ctx, tx, src, hl, l.slug, l.holder)
 		if err != nil {
 			return err
@@ -116,7 +117,15 @@ func redecide(ctx context.Context, tx pgx.Tx, src *hopSource, l hopLead, slug, o
 				src.priority), nil
 		}
 	}
-	return decide(ctx, tx, src, l, slug, orgID, 0, time.Now())
+	r, err := decide(ctx, tx, src, l, slug, orgID, 0, time.Now())
+	if err == nil && r.fanOutTo != "" {
+		// A rule (not the default) that passes leads down: the owner, as above.
+		o := toOwner("a reroute does not pass a lead down to a sub-agency again (sub_agencies_evenly): assigned to the org owner",
+			src.priority)
+		o.row = r.row
+		return o, nil
+	}
+	return r, err
 }
 
 // StrandedDeactivation is a user made inactive whose team-owned leads are

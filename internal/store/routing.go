@@ -103,6 +103,7 @@ func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, erro
 		if err != nil {
 			return err
 		}
+		hl.facts.Priority = l.priorityAt(d.OrgID, src, hl.facts.Priority)
 		r, err := decide(ctx, tx, src, hl, d.Slug, d.OrgID, req.Hop, time.Now())
 		if err != nil {
 			return err
@@ -152,6 +153,17 @@ func scanLeadRow(row pgx.Row, id string) (lockedLead, error) {
 	err := row.Scan(&l.holder, &l.intakeOrg, &l.intakeSource, &l.slug, &l.routed, &l.requested, &l.first, &l.last, &l.email, &l.phone,
 		&l.receivedAt, &l.placedBefore)
 	return l, notFound(err, "lead")
+}
+
+// priorityAt is the lead's priority as it reaches orgID, what a rule's
+// priority condition reads: at the org whose source received it, that
+// source's priority (the lead has none of its own yet); at a sub-agency,
+// what the hop above gave it (stored).
+func (l lockedLead) priorityAt(orgID string, src *hopSource, stored string) string {
+	if orgID == l.intakeOrg && src != nil {
+		return src.priority
+	}
+	return stored
 }
 
 // decision starts the hop's Decision at orgID ("": the org whose source

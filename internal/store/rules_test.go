@@ -324,3 +324,26 @@ func TestPutSourceStoresRulesAndRefusesUnknownTargets(t *testing.T) {
 		t.Fatalf("a refused PUT changed the source: %+v", list)
 	}
 }
+
+// TestPriorityConditionReadsThePriorityAtThisOrg: at the org whose source
+// received the lead, a rule's priority condition reads that source's
+// priority, as the preview does.
+func TestPriorityConditionReadsThePriorityAtThisOrg(t *testing.T) {
+	t.Parallel()
+	s := testenv.Tx(t)
+	f := seed(t, s, 1, domain.SourceConfig{})
+	cfg := domain.SourceConfig{Name: "EverQuote", Priority: "high", Routing: domain.Routing{Mode: domain.RouteOwner},
+		Rules: []domain.Rule{{Name: "Hot", When: domain.Condition{Priority: []string{"HIGH"}},
+			Routing: domain.Routing{Mode: domain.RouteUser, User: f.staff[0].ID}}}}
+	delay, err := cfg.Validate()
+	must(t, err)
+	_, _, _, err = s.PutSource(ctx, f.org.ID, "everquote", cfg, delay)
+	must(t, err)
+	in := domain.LeadInput{ExternalID: "hot"}
+	p, err := s.PreviewRoute(ctx, f.org.ID, "everquote", in, time.Now())
+	must(t, err)
+	d := routeIn(t, s, f, in)
+	if d.AssignedTo != f.staff[0].ID || p.AssignedTo != d.AssignedTo || p.RuleName != "Hot" {
+		t.Fatalf("routed to %s (%q), preview %+v: want rule Hot", d.AssignedTo, d.Reason, p)
+	}
+}
