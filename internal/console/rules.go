@@ -43,7 +43,7 @@ func configOf(s sourceOut) domain.SourceConfig {
 // attributes one "name=value, value" a line.
 type ruleForm struct {
 	Name, State, PostalCode, City, Attributes, Rating, Priority, Label, Kind, Days, From, To string
-	Mode, Group, User, QueueDelay                                                             string
+	Mode, Group, User, QueueDelay                                                            string
 }
 
 // rulesForm is the rules editor as saved or as posted.
@@ -370,7 +370,9 @@ func (d sourcePageData) SkipKinds() []string {
 }
 
 // Percent is a share as a person reads it.
-func (d sourcePageData) Percent(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
+func (d sourcePageData) Percent(f float64) string {
+	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+}
 
 // Round is an expected count to one decimal.
 func (d sourcePageData) Round(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

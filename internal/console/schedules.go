@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
 )
 
 // schedule is one timed distribution as GET /v1/orgs/{org}/schedules

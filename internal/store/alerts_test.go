@@ -61,7 +61,7 @@ func TestRoutingAlertsTheAssigneeOnce(t *testing.T) {
 		wantAlerts(t, "routed twice "+ext, alertedUsers(t, s, id), map[string]int{d.AssignedTo: 1})
 		n, err := s.AlertNotice(ctx, mustAlert(t, s, id).ID)
 		must(t, err)
-		if n.To == "" || !n.InstantAlerts || !n.StillAssigned || n.Source != "EverQuote" || n.Email != "lead-"+ext+"@example.com" ||
+		if n.To == "" || !n.InstantAlerts || !n.StillAssigned || n.Source != "EverQuote" || n.Email != ext+"@example.com" ||
 			n.Priority != "normal" {
 			t.Fatalf("notice %+v", n)
 		}
