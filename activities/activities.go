@@ -61,7 +61,10 @@ func (a *Activities) deliverOrRecord(ctx context.Context, e mail.Email) (refused
 // the email is delayed, never dropped; a permanent refusal (5xx to the
 // recipient or the content) comes back typed domain.ERefused, a broken
 // template domain.EInternal, both never retried. An email about a lead is
-// written on its timeline once sent.
+// written on its timeline once sent, but an instant alert: the assignment
+// it tells of is already there, and a line per assignment arriving a moment
+// after it would only push the assignment down (its delivery is in
+// email_deliveries; a failure still goes on the timeline).
 func (a *Activities) deliver(ctx context.Context, e mail.Email) error {
 	log := activity.GetLogger(ctx)
 	sent, err := a.Outbox.Deliver(ctx, e)
@@ -84,7 +87,7 @@ func (a *Activities) deliver(ctx context.Context, e mail.Email) error {
 		log.Info("email already sent: not sending again", "Key", e.Key, "LeadID", e.LeadID)
 		return nil
 	}
-	if e.LeadID != "" {
+	if e.LeadID != "" && e.Kind != alertKind {
 		// Best effort: the email went out; a lost timeline line must not
 		// make a retry look like it needs sending again (the outbox would
 		// not resend it anyway).

@@ -15,7 +15,7 @@ import (
 func TestBenchRunsAgainstTheStack(t *testing.T) {
 	s := up(t)
 	r, err := bench.Run(context.Background(), bench.Options{API: s.api.URL, AdminToken: s.admin, Temporal: s.deps.Temporal,
-		TaskQueue: s.deps.Cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, HalfPeakLeads: 12, FanOutLeads: 12, FanOutSubs: 3, TransferLeads: 1200, ConsoleLeads: 3000, ConsoleReads: 5, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
+		TaskQueue: s.deps.Cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, HalfPeakLeads: 12, FanOutLeads: 12, FanOutSubs: 3, TransferLeads: 1200, ConsoleLeads: 3000, ConsoleReads: 5, RulesLeads: 20, RulesRate: 20, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +39,11 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 			t.Fatalf("console page %+v", p)
 		}
 	}
-	if g := r.Goals(); len(g) != 6 || g[0].Ratio <= 0 || g[1].Ratio <= 0 || g[2].Ratio <= 0 {
+	if g := r.Goals(); len(g) != 7 || g[0].Ratio <= 0 || g[1].Ratio <= 0 || g[2].Ratio <= 0 {
 		t.Fatalf("goals %+v", g)
+	}
+	if r.RulesN != 20 || r.PlainSTLp50 <= 0 || r.PlainSTLp99 < r.PlainSTLp50 || r.RulesSTLp50 <= 0 || r.RulesSTLp99 < r.RulesSTLp50 {
+		t.Fatalf("rules row %+v", r)
 	}
 	if r.NoopRate <= 0 || r.IngestRate <= 0 || r.STLp50 <= 0 || r.STLp99 < r.STLp50 || r.HTTPp50 <= 0 || r.WorkerPeakRSS <= 0 {
 		t.Fatalf("implausible result %+v", r)
@@ -51,7 +54,9 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 		"goal: speed-to-lead p99 ÷ no-op p99, both at half the peak ≤ 1.5", "goal: fan-out leads/s ÷ half the no-op peak rate ≥ 0.8",
 		"speed-to-lead p50/p95/p99 (10 at 20/s)", "HTTP answer p50/p99", "worker peak RSS", "fan-out over 3 sub-agencies", "largest history",
 		"transfer, request → all moved (1200 leads)", "console: leads page, a rep's own leads p50/p99, server time (3000 leads, 5 reads)",
-		"goal: console manager pipeline: p99 server time ÷ 100 ms ≤ 1.0"} {
+		"goal: console manager pipeline: p99 server time ÷ 100 ms ≤ 1.0",
+		"speed-to-lead p50/p99, plain rotation (10 at 10/s, interleaved)", "speed-to-lead p50/p99, 49 rules + 200-member group",
+		"goal: speed-to-lead p99, 50 rules ÷ plain rotation ≤ 1.2"} {
 		if !strings.Contains(tab, want) {
 			t.Fatalf("table lacks %q:\n%s", want, tab)
 		}

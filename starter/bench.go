@@ -33,6 +33,8 @@ func runBench(ctx context.Context, args []string) error {
 	transferLeads := fs.Int("transfer-leads", 10000, "leads in the transfer row's one transfer (0 skips it)")
 	consoleLeads := fs.Int("console-leads", 100000, "leads in the org whose console pages are timed (0 skips the row)")
 	consoleReads := fs.Int("console-reads", 200, "reads of each console page")
+	rulesLeads := fs.Int("rules-leads", 300, "leads for the rules row, alternating a plain rotation and 49 rules + a weighted group (0 skips it)")
+	rulesRate := fs.Float64("rules-rate", 10, "leads per second of the rules row (both sources together)")
 	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
 	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
 	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
@@ -74,6 +76,7 @@ func runBench(ctx context.Context, args []string) error {
 	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
 		TaskQueue: cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, HalfPeakLeads: *half, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
 		ConsoleLeads: *consoleLeads, ConsoleReads: *consoleReads,
+		RulesLeads: *rulesLeads, RulesRate: *rulesRate,
 		WorkerPID: *pid, Log: os.Stderr})
 	if err != nil {
 		return err

@@ -25,6 +25,8 @@ commands:
   transfer  move leads to a linked org and follow the progress: transfer --org ID --to ID --leads IDS|@FILE --mode M
   distribute  distribute a source's pending leads now: distribute --org ID --source SLUG [--mode M] [--key K]
   schedule  timed distributions on Temporal Schedules: schedule create|update|delete|list|pause|resume|trigger …
+  groups    routing groups: groups put --org ID --name N --member USER[:WEIGHT]… | list --org ID | delete --org ID --name N
+  users     pause or resume a user's routing: users pause|resume --org ID --user ID [--until RFC3339]
   bench     the benchmark of SPEC §7 against a running stack
 
 Configuration is read from the environment (see README).`
@@ -39,7 +41,7 @@ func main() {
 	cmds := map[string]func(context.Context, []string) error{
 		"dev": runDev, "serve": runServe, "migrate": runMigrate, "ingest": runIngest, "bench": runBench,
 		"invite": runInvite, "invitations": runInvitations, "transfer": runTransfer,
-		"distribute": runDistribute, "schedule": runSchedule,
+		"distribute": runDistribute, "schedule": runSchedule, "groups": runGroups, "users": runUsers,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

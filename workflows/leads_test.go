@@ -80,7 +80,7 @@ func seedOrg(t *testing.T, s *store.Store, staff int, cfg domain.SourceConfig) (
 func postLead(t *testing.T, s *store.Store, o org, src store.Source, ext string) workflows.LeadInput {
 	t.Helper()
 	in, err := s.InsertLead(ctx, store.NewLead{SourceID: src.ID, OrgID: o.id, Slug: src.Slug, WorkflowID: "wf", ReceivedAt: time.Now(),
-		In: domain.LeadInput{ExternalID: ext, FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"}})
+		In: domain.LeadInput{ExternalID: ext, FirstName: "Ada", LastName: "Lovelace", Email: "ada-" + ext + "@example.com"}})
 	require.NoError(t, err)
 	return workflows.LeadInput{LeadID: in.LeadID, OrgID: o.id, Slug: src.Slug, ExternalID: ext, Shape: workflows.LeadShape}
 }

@@ -18,7 +18,8 @@ import (
 // LEADRELAY_RECORD_HISTORY=$PWD/workflows/testdata/histories/<new set> go test -run LiveHistories ./e2e/
 // A set either records the lead, fan-out and invitation shapes together or
 // holds a newer workflow on its own (v3-reroute, recorded with
-// LEADRELAY_RECORD_FILES=reroute_history.json); every workflow with a
+// LEADRELAY_RECORD_FILES=reroute_history.json, or v9-alerts by
+// TestInstantAlertsEndToEnd); every workflow with a
 // fixture must be in some set.
 func TestRecordedHistoriesReplay(t *testing.T) {
 	t.Parallel()
@@ -72,7 +73,8 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 		"return_history.json", "claim_expired_history.json", "claim_worked_history.json",
 		"distribute_history.json", "distribute_fanout_history.json", "digest_history.json", "fanout_hop_history.json",
 		"claim_outcome_history.json", "handover_rejected_by_db_history.json", "handover_accepted_by_db_history.json",
-		"handover_withdrawn_history.json", "handover_restarted_expired_history.json", "signin_history.json") {
+		"handover_withdrawn_history.json", "handover_restarted_expired_history.json", "signin_history.json",
+		"alert_history.json", "alert_claimed_history.json") {
 		if !kept[want] {
 			t.Errorf("no fixture set holds %s", want)
 		}

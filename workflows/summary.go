@@ -309,3 +309,18 @@ func SignInDetails(in SignInInput) string {
 	return bullets("sign-in link "+code(in.LinkID)+" (`signin_links`), valid "+SignInLinkTTL.String(),
 		"the email: outbox key "+code("signin:"+in.LinkID)+" in `email_deliveries`")
 }
+
+// AlertSummary is an instant alert run's one line. It names the assignee by
+// id only: a person's name is their data, not a business name.
+func AlertSummary(in AlertInput, n domain.RunNames) string {
+	src := text(n.Source, maxNameRunes, n.Slug)
+	return oneLine("Instant alert: lead " + text(n.ExternalID, maxExternalRune, in.LeadID) + " of " + src +
+		" assigned to user " + in.UserID + " in " + orgName(n.Org, in.OrgID))
+}
+
+// AlertDetails are an alert run's ids and where to look further.
+func AlertDetails(in AlertInput) string {
+	return bullets("lead "+code(in.LeadID)+", alert "+code(strconv.FormatInt(in.AlertID, 10))+", user "+code(in.UserID),
+		"emails the assignee once, unless they turned instant alerts off before it went out",
+		"the lead and its timeline: `GET /v1/leads/"+in.LeadID+"`")
+}

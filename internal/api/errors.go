@@ -12,7 +12,7 @@ import (
 
 var statusOf = map[string]int{
 	domain.EMalformed: 400, domain.EUnauthorized: 401, domain.EForbidden: 403, domain.ENotFound: 404,
-	domain.EConflict: 409, domain.ETooLarge: 413, domain.EInvalid: 422, domain.ERateLimited: 429,
+	domain.EConflict: 409, domain.ETooLarge: 413, domain.EInvalid: 422, domain.ERateLimited: 429, domain.ECapReached: 429,
 	domain.ERefused: 502, domain.EUnavailable: 503, domain.EInternal: 500,
 }
 
@@ -27,6 +27,10 @@ type errBody struct {
 func writeErr(w http.ResponseWriter, err error) {
 	var e *domain.Error
 	var slow *tooFast
+	var capped *store.CapReached
+	if errors.As(err, &capped) {
+		w.Header().Set("Retry-After", retryAfter(capped.Wait))
+	}
 	switch {
 	case errors.As(err, &slow):
 		w.Header().Set("Retry-After", retryAfter(slow.wait))

@@ -22,6 +22,7 @@ type intakeOut struct {
 	LeadID     string `json:"lead_id"`
 	WorkflowID string `json:"workflow_id"`
 	Duplicate  bool   `json:"duplicate"`
+	RepeatOf   string `json:"repeat_of,omitempty"` // the open lead of the org this one repeats
 }
 
 // postLead answers once the lead is in Postgres and its workflow is recorded
@@ -75,7 +76,7 @@ func (s *Server) postLead(w http.ResponseWriter, r *http.Request) {
 	if intake.Duplicate {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, intakeOut{intake.LeadID, intake.WorkflowID, intake.Duplicate})
+	writeJSON(w, status, intakeOut{intake.LeadID, intake.WorkflowID, intake.Duplicate, intake.RepeatOf})
 }
 
 // startLead starts the lead's run, patiently (starter). names, for the

@@ -305,6 +305,61 @@ func routeScenario(t *testing.T, c *conform) {
 	call("POST", claim, testAdmin, "", 403)
 	call("POST", claim, otherOwner, "", 404)
 
+	// Routing: groups, availability, repeats, the vendor's daily cap, the
+	// preview's refusals and the fairness report.
+	groups := "/v1/orgs/" + org + "/groups"
+	call("PUT", groups+"/closers", manager, `{"members":[{"user_id":"`+staffID+`","weight":3},{"user_id":"`+managerID+`"}]}`, 201)
+	call("PUT", groups+"/closers", owner, `{"members":[{"user_id":"`+staffID+`"}]}`, 200)
+	call("PUT", groups+"/closers", owner, `{"members":[{"user_id":"`+ownerID+`","weight":101}]}`, 422)
+	call("PUT", groups+"/Bad_Name", owner, `{"members":[]}`, 422)
+	call("PUT", groups+"/closers", staff, `{"members":[]}`, 403)
+	call("PUT", groups+"/closers", otherOwner, `{"members":[]}`, 404)
+	call("GET", groups, staff, "", 200)
+	call("GET", groups, otherOwner, "", 404)
+	call("DELETE", groups+"/closers", staff, "", 403)
+	call("DELETE", groups+"/nosuch", owner, "", 404)
+	grouped := `{"name":"Grouped","routing":{"mode":"group","group":"closers"},"when_nobody":"next_rule","vendor_daily_cap":500,` +
+		`"rules":[{"name":"Texas","when":{"state":["TX"],"postal_code":["787*"]},"routing":{"mode":"user","user":"` + managerID + `"}}]}`
+	call("PUT", sources+"/grouped", owner, grouped, 201)
+	call("PUT", sources+"/grouped", owner, strings.Replace(grouped, `"group":"closers"`, `"group":"nosuch"`, 1), 422)
+	call("GET", sources, owner, "", 200)
+	call("POST", sources+"/grouped/route-preview", manager, `{"email":"p@example.com","address":{"state":"TX","postal_code":"78701"},"at":"2026-05-01T15:00:00Z"}`, 200)
+	call("POST", sources+"/grouped/route-preview", owner, `{"external_id":"x","phone":"555 0101"}`, 200)
+	call("POST", sources+"/nosuch/route-preview", manager, `{"email":"p@example.com"}`, 404)
+	call("DELETE", groups+"/closers", owner, "", 409)
+	call("PUT", sources+"/grouped", owner, `{"name":"Grouped","routing":{"mode":"owner"}}`, 200)
+	call("DELETE", groups+"/closers", manager, "", 200)
+	call("PATCH", users+"/"+staffID, manager, `{"working_hours":[{"days":["mon","tue"],"from":"09:00","to":"17:00"}],"daily_cap":20,"open_cap":null}`, 200)
+	call("PATCH", users+"/"+staffID, manager, `{"working_hours":[{"days":["mon"],"from":"9am","to":"17:00"}],"daily_cap":0}`, 422)
+	call("PATCH", users+"/"+staffID, staff, `{"instant_alerts":false}`, 200)
+	call("PATCH", users+"/"+managerID, staff, `{"instant_alerts":false}`, 403)
+	call("POST", users+"/"+staffID+"/pause", staff, `{"until":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`, 200)
+	call("POST", users+"/"+staffID+"/pause", manager, `{"until":"2001-01-01T00:00:00Z"}`, 422)
+	call("POST", users+"/"+managerID+"/pause", staff, "", 403)
+	call("POST", users+"/"+staffID+"/pause", otherOwner, "", 404)
+	call("POST", users+"/"+staffID+"/resume", manager, "", 200)
+	call("POST", users+"/"+managerID+"/resume", staff, "", 403)
+	call("PATCH", "/v1/orgs/"+org, owner, `{"repeat_lookback_days":30}`, 200)
+	call("PATCH", "/v1/orgs/"+org, owner, `{"repeat_lookback_days":3651}`, 422)
+	a = call("PUT", sources+"/capped", owner, `{"name":"Capped","routing":{"mode":"owner"}}`, 201)
+	capKey := str(t, a, "api_key")
+	if _, err := ts.s.Pool.Exec(ctx, `UPDATE lead_sources SET vendor_daily_cap = 1 WHERE org_id = $1 AND slug = 'capped'`, org); err != nil {
+		t.Fatal(err)
+	}
+	call("POST", "/v1/leads", capKey, `{"external_id":"cap-1","email":"ada@example.com"}`, 202)
+	call("POST", "/v1/leads", capKey, `{"external_id":"cap-1","email":"ada@example.com"}`, 200)
+	call("POST", "/v1/leads", capKey, `{"external_id":"cap-2","email":"cap2@example.com"}`, 429)
+	preview := sources + "/everquote/route-preview"
+	call("POST", preview, staff, `{"email":"p@example.com"}`, 403)
+	call("POST", preview, otherOwner, `{"email":"p@example.com"}`, 404)
+	call("POST", preview, manager, `{"first_name":"no contact"}`, 422)
+	fair := sources + "/everquote/fairness"
+	call("GET", fair, manager, "", 200)
+	call("GET", fair+"?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z", owner, "", 200)
+	call("GET", fair+"?from=yesterday", owner, "", 422)
+	call("GET", fair, staff, "", 403)
+	call("GET", fair, otherOwner, "", 404)
+
 	// 429: a vendor key past its limit, an address past its failed
 	// authentications.
 	slow := newTestServer(t, true, map[string]string{"VENDOR_RATE_LIMIT": "1/m,burst=1", "AUTH_FAILURE_RATE_LIMIT": "1/m,burst=1"})

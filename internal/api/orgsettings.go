@@ -19,10 +19,12 @@ type OrgOut struct {
 	HandoverEnabled bool    `json:"handover_enabled"`
 	CrossSilo       bool    `json:"cross_silo"`
 	ClaimWindow     string  `json:"claim_window"`
+	// RepeatLookbackDays: days back an open lead makes a new one its repeat.
+	RepeatLookbackDays int `json:"repeat_lookback_days"`
 }
 
 func toOrgOut(o store.OrgSettings) OrgOut {
-	return OrgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String()}
+	return OrgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String(), o.RepeatLookbackDays}
 }
 
 // orgPatchIn is the body of PATCH /v1/orgs/{org}: every field optional,
@@ -33,6 +35,7 @@ type orgPatchIn struct {
 	HandoverEnabled optional[bool]   `json:"handover_enabled"`
 	CrossSilo       optional[bool]   `json:"cross_silo"`
 	ClaimWindow     optional[string] `json:"claim_window"`
+	RepeatLookback  optional[int]    `json:"repeat_lookback_days"`
 }
 
 // getOrg shows the org to its members (and the admin token); anyone else
@@ -82,7 +85,8 @@ func answerOrg(w http.ResponseWriter, o store.OrgSettings, err error) {
 func (in orgPatchIn) validate() (store.OrgPatch, error) {
 	f := domain.FieldErrors{}
 	for name, null := range map[string]bool{"name": in.Name.Null, "timezone": in.Timezone.Null,
-		"handover_enabled": in.HandoverEnabled.Null, "cross_silo": in.CrossSilo.Null, "claim_window": in.ClaimWindow.Null} {
+		"handover_enabled": in.HandoverEnabled.Null, "cross_silo": in.CrossSilo.Null, "claim_window": in.ClaimWindow.Null,
+		"repeat_lookback_days": in.RepeatLookback.Null} {
 		if null {
 			f.Add(name, "must not be null: leave the field out to keep its value")
 		}
@@ -107,6 +111,12 @@ func (in orgPatchIn) validate() (store.OrgPatch, error) {
 			f.Add("claim_window", domain.ClaimWindowRule)
 		}
 		p.ClaimWindow = &d
+	}
+	if v := in.RepeatLookback.ptr(); v != nil {
+		if *v < 0 || *v > 3650 {
+			f.Add("repeat_lookback_days", "0 to 3650 days (0: repeats are not looked for)")
+		}
+		p.RepeatLookbackDays = v
 	}
 	return p, f.Err("invalid org")
 }

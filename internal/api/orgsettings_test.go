@@ -60,7 +60,8 @@ func TestGetOrgShowsSettingsToMembersOnly(t *testing.T) {
 		}
 		got := decodeBody(t, a)
 		want := map[string]any{"id": acme.org, "name": "Acme", "timezone": "UTC", "parent_id": nil,
-			"handover_enabled": false, "cross_silo": false, "claim_window": "30m0s"}
+			"handover_enabled": false, "cross_silo": false, "claim_window": "30m0s",
+			"repeat_lookback_days": float64(domain.DefaultLookback)}
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("%s = %v, want %v (%s)", k, got[k], v, a.body)
@@ -141,6 +142,10 @@ func TestPatchOrgValidatesEveryFieldAndWritesAllOrNothing(t *testing.T) {
 		{`{"handover_enabled":"yes"}`, "handover_enabled"},
 		{`{"cross_silo":1}`, "cross_silo"},
 		{`{"cross_silo":null}`, "cross_silo"},
+		{`{"repeat_lookback_days":-1}`, "repeat_lookback_days"},
+		{`{"repeat_lookback_days":3651}`, "repeat_lookback_days"},
+		{`{"repeat_lookback_days":null}`, "repeat_lookback_days"},
+		{`{"repeat_lookback_days":1.5}`, "repeat_lookback_days"},
 		{`{"color":"blue"}`, "color"},
 		{`{"parent_id":"` + other.org + `"}`, "parent_id"},
 		{`{"name":"Good","claim_window":"1s"}`, "claim_window"},

@@ -65,6 +65,13 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/leads/{id}/release", s.releaseLead},
 		{"POST", "/v1/leads/{id}/worked", s.markWorked},
 		{"POST", "/v1/leads/{id}/invalid", s.markInvalid},
+		{"GET", "/v1/orgs/{org}/groups", s.listGroups},
+		{"PUT", "/v1/orgs/{org}/groups/{name}", s.putGroup},
+		{"DELETE", "/v1/orgs/{org}/groups/{name}", s.deleteGroup},
+		{"POST", "/v1/orgs/{org}/users/{user}/pause", s.pauseUser},
+		{"POST", "/v1/orgs/{org}/users/{user}/resume", s.resumeUser},
+		{"POST", "/v1/orgs/{org}/sources/{slug}/route-preview", s.routePreview},
+		{"GET", "/v1/orgs/{org}/sources/{slug}/fairness", s.fairness},
 		{"GET", "/v1/openapi.json", s.openAPI},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,5 +216,51 @@ func (c *Client) Transfer(ctx context.Context, org, toOrg string, leadIDs []stri
 func (c *Client) TransferStatus(ctx context.Context, org, id string) (store.TransferStatus, error) {
 	var out store.TransferStatus
 	err := c.do(ctx, "GET", "/v1/orgs/"+org+"/transfers/"+id, nil, &out)
+	return out, err
+}
+
+// Groups lists the org's groups.
+func (c *Client) Groups(ctx context.Context, org string) ([]store.Group, error) {
+	var out struct {
+		Groups []store.Group `json:"groups"`
+	}
+	err := c.do(ctx, "GET", "/v1/orgs/"+org+"/groups", nil, &out)
+	return out.Groups, err
+}
+
+// GroupMember is one member of a group as PUT sends it.
+type GroupMember struct {
+	UserID string `json:"user_id"`
+	Weight int    `json:"weight"`
+}
+
+// PutGroup creates the group or replaces its members.
+func (c *Client) PutGroup(ctx context.Context, org, name string, members []GroupMember) (store.Group, error) {
+	var out store.Group
+	err := c.do(ctx, "PUT", "/v1/orgs/"+org+"/groups/"+url.PathEscape(name), map[string]any{"members": members}, &out)
+	return out, err
+}
+
+// DeleteGroup deletes the group (409 while a source routes to it).
+func (c *Client) DeleteGroup(ctx context.Context, org, name string) error {
+	return c.do(ctx, "DELETE", "/v1/orgs/"+org+"/groups/"+url.PathEscape(name), nil, nil)
+}
+
+// PauseUser pauses the user's routing, until resumed or until until
+// (zero: until resumed).
+func (c *Client) PauseUser(ctx context.Context, org, user string, until time.Time) (store.User, error) {
+	body := map[string]any{}
+	if !until.IsZero() {
+		body["until"] = until.Format(time.RFC3339)
+	}
+	var out store.User
+	err := c.do(ctx, "POST", "/v1/orgs/"+org+"/users/"+user+"/pause", body, &out)
+	return out, err
+}
+
+// ResumeUser ends the user's pause.
+func (c *Client) ResumeUser(ctx context.Context, org, user string) (store.User, error) {
+	var out store.User
+	err := c.do(ctx, "POST", "/v1/orgs/"+org+"/users/"+user+"/resume", nil, &out)
 	return out, err
 }

@@ -55,8 +55,12 @@ type Options struct {
 	// ConsoleLeads is the size of the org whose console pages are timed
 	// (0: skip the row); ConsoleReads how many times each page is read.
 	ConsoleLeads, ConsoleReads int
-	WorkerPID                  int // 0: RSS not measured
-	Log                        io.Writer
+	// RulesLeads are posted at RulesRate, alternating a plain rotation and
+	// a source of rules (0: skip the row; see rulesRow).
+	RulesLeads int
+	RulesRate  float64
+	WorkerPID  int // 0: RSS not measured
+	Log        io.Writer
 }
 
 // Result holds one run's numbers together with the sizes they came from,
@@ -94,6 +98,13 @@ type Result struct {
 	HalfNoopP50, HalfNoopP99           time.Duration
 	HalfSTLp50, HalfSTLp95, HalfSTLp99 time.Duration
 	HalfHTTPp50, HalfHTTPp99           time.Duration
+
+	// The rules row: RulesN leads at RulesRate, half through a plain
+	// staff_evenly rotation, half through rules and a weighted group.
+	RulesN                   int
+	RulesRate                float64
+	PlainSTLp50, PlainSTLp99 time.Duration
+	RulesSTLp50, RulesSTLp99 time.Duration
 }
 
 func (o *Options) logf(format string, a ...any) {
@@ -151,6 +162,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.ConsoleLeads > 0 {
 		o.logf("console: %d leads in one org, each page read %d times…", o.ConsoleLeads, o.ConsoleReads)
 		if err := consolePages(ctx, o, run, &r); err != nil {
+			return r, err
+		}
+	}
+	if o.RulesLeads > 0 {
+		if err := rulesRow(ctx, o, run, &r); err != nil {
 			return r, err
 		}
 	}

@@ -47,7 +47,8 @@ func (g Goal) Verdict() string {
 // as a no-op run completes when the stack is half busy (speed-to-lead p99 ≤
 // 1.5 × the no-op p99, both at half the peak rate); each fan-out hop costs
 // no more than one no-op run (≥ 0.8 × half the peak: a fanned-out lead is
-// two runs). The fan-out goal is left out when its phase was skipped.
+// two runs); rules cost little (the rules row's p99 ≤ 1.2 × the plain
+// rotation's, side by side). A goal is left out when its phase was skipped.
 func (r Result) Goals() []Goal {
 	g := []Goal{
 		{Name: "ingestion ÷ no-op peak rate", Ratio: ratio(r.IngestRate, r.NoopRate), Bound: 0.9, AtLeast: true},
@@ -55,6 +56,11 @@ func (r Result) Goals() []Goal {
 	}
 	for _, p := range r.ConsolePages {
 		g = append(g, Goal{Name: "console " + p.Name + ": p99 server time ÷ 100 ms", Ratio: durRatio(p.P99, ConsoleGoal), Bound: 1})
+	}
+	if r.RulesN > 0 {
+		// Issue 18: rules and weights cost little beside a plain rotation.
+		g = append(g, Goal{Name: fmt.Sprintf("speed-to-lead p99, %d rules ÷ plain rotation", RulesNeverMatching+1),
+			Ratio: durRatio(r.RulesSTLp99, r.PlainSTLp99), Bound: RulesGoal})
 	}
 	if r.FanOutN > 0 {
 		g = append(g, Goal{Name: "fan-out leads/s ÷ half the no-op peak rate", Ratio: ratio(r.FanOutRate, r.HalfRate), Bound: 0.8, AtLeast: true})

@@ -32,6 +32,10 @@ func TestGoalsAreRatiosToTheBaseline(t *testing.T) {
 			t.Errorf("%s at its bound (%.3f): missed", g, g.Ratio)
 		}
 	}
+	rules := Result{RulesN: 300, PlainSTLp99: 40 * time.Millisecond, RulesSTLp99: 46 * time.Millisecond}
+	if g := rules.Goals(); len(g) != 3 || g[2].String() != "speed-to-lead p99, 50 rules ÷ plain rotation ≤ 1.2" || g[2].Verdict() != "1.15  met" {
+		t.Fatalf("rules goal %+v", g)
+	}
 	r.FanOutN, r.IngestRate = 0, 0
 	if g := r.Goals(); len(g) != 2 || g[0].Met() {
 		t.Fatalf("a skipped phase meets nothing: %+v", g)

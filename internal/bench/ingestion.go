@@ -43,7 +43,8 @@ type phase struct {
 	rate        float64 // leads/s from the first post to the last assignment
 }
 
-// post sends n leads (external ids prefix0..), at rate per second or, with
+// post sends n leads (external ids prefix0..), each with its own email so
+// none is a repeat of another (which would skip the rotation), at rate per second or, with
 // rate 0, as fast as o.Concurrency posters go; then waits until Postgres shows
 // every one routed and measures post → routed_at.
 func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate float64, limited *int64) (phase, error) {
@@ -52,7 +53,7 @@ func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate
 	answer := make([]time.Duration, n)
 	start := time.Now()
 	err := paced(n, rate, o.Concurrency, func(i int) error {
-		body := map[string]any{"external_id": fmt.Sprintf("%s%d", prefix, i), "first_name": "Bench", "email": fmt.Sprintf("b%d@example.com", i)}
+		body := map[string]any{"external_id": fmt.Sprintf("%s%d", prefix, i), "first_name": "Bench", "email": fmt.Sprintf("b%s%d@example.com", prefix, i)}
 		vendor := t.api.As(t.keys[i%len(t.keys)])
 		for {
 			t0 := time.Now()

@@ -39,6 +39,11 @@ func (r Result) Table() string {
 	for _, p := range r.ConsolePages {
 		row(fmt.Sprintf("console: %s p50/p99, server time (%d leads, %d reads)", p.Name, r.ConsoleN, p.N), ms(p.P50)+" / "+ms(p.P99))
 	}
+	if r.RulesN > 0 {
+		each := fmt.Sprintf("%d at %.0f/s, interleaved", r.RulesN/2, r.RulesRate/2)
+		row("speed-to-lead p50/p99, plain rotation ("+each+")", ms(r.PlainSTLp50)+" / "+ms(r.PlainSTLp99))
+		row(fmt.Sprintf("speed-to-lead p50/p99, %d rules + %d-member group", RulesNeverMatching, RulesGroupSize), ms(r.RulesSTLp50)+" / "+ms(r.RulesSTLp99))
+	}
 	row("posts answered 429 (retried)", strconv.FormatInt(r.RateLimited, 10))
 	rss := "not measured"
 	if r.WorkerPeakRSS > 0 {

@@ -29,6 +29,11 @@ func BulkLeads(ctx context.Context, db store.DB, orgID, sourceID, slug, prefix, 
 		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return err
 		}
+		// Seeded as assigned long ago: their assignee was never told, so
+		// the instant alerts the insert recorded are not owed.
+		if _, err := tx.Exec(ctx, `DELETE FROM alerts WHERE lead_id = ANY($1::uuid[])`, ids); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO timeline_events (lead_id, org_id, kind, actor, message)
 			SELECT id, $1, k, 'bench', k || ' (bulk)' FROM unnest($2::uuid[]) AS id, unnest(ARRAY['received','routed']) AS k`, orgID, ids); err != nil {
 			return err
@@ -58,6 +63,12 @@ func transfer(ctx context.Context, o Options, run string, r *Result) error {
 		return err
 	}
 	if err := store.New(o.DB).LinkOrgs(ctx, master.ID, sub.ID); err != nil {
+		return err
+	}
+	// The row measures moving leads: an instant alert per moved lead would
+	// be as many runs again beside the transfer's, so the sub's staff have
+	// alerts off (the lead rows, which measure routing, keep them on).
+	if _, err := o.DB.Exec(ctx, `UPDATE users SET instant_alerts = false WHERE org_id = $1`, sub.ID); err != nil {
 		return err
 	}
 	src, err := owner.PutSource(ctx, master.ID, "moving", map[string]any{"name": "Moving", "routing": map[string]string{"mode": "owner"}})

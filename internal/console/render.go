@@ -89,6 +89,8 @@ var funcs = template.FuncMap{
 		return v.Path == prefix || strings.HasPrefix(v.Path, prefix+"/")
 	},
 	"join": strings.Join,
+	// add1 numbers from 1 what range numbers from 0.
+	"add1": func(i int) int { return i + 1 },
 }
 
 // pages are the parsed templates: each page is layout.html and parts.html
@@ -115,6 +117,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		c.Log.Error("no such page template", zap.String("page", name))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	if v := vw.V; v != nil && v.User() != nil {
+		v.Paused = c.myPause(r, v)
 	}
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, "layout", vw); err != nil {

@@ -43,6 +43,7 @@ type otherOrg struct {
 	lead   string
 	sub    string
 	slug   string
+	group  string
 	secret string // a word only its data holds
 }
 
@@ -66,7 +67,10 @@ func (h *harness) otherOrg(t *testing.T) otherOrg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return otherOrg{org: o, owner: owner, lead: lead.LeadID, sub: sub.ID, slug: "othersource", secret: secret}
+	if _, _, err := h.store.PutGroup(ctx, o.ID, "othergroup", []store.GroupMember{{UserID: owner.ID, Weight: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	return otherOrg{org: o, owner: owner, lead: lead.LeadID, sub: sub.ID, slug: "othersource", group: "othergroup", secret: secret}
 }
 
 var wildcard = regexp.MustCompile(`\{([a-z$]+)\}`)
@@ -88,6 +92,8 @@ func (o otherOrg) fill(pattern string) (path string, ids bool) {
 			return o.org.ID
 		case "{slug}":
 			return o.slug
+		case "{name}":
+			return o.group
 		case "{token}":
 			return "lrl_not-a-real-link"
 		default: // {id}, and any action word a route takes as a wildcard

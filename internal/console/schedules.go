@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/leadrelay/leadrelay/internal/store"
 )
 
 // schedule is one timed distribution as GET /v1/orgs/{org}/schedules
@@ -34,7 +32,7 @@ type schedulesData struct {
 	Unreachable bool
 	// Deleting is the schedule whose deletion the page asks to confirm.
 	Deleting *schedule
-	Sources  []store.Source
+	Sources  []sourceOut
 	Timezone string // the org's: the form's default
 	Modes    [][2]string
 }

@@ -29,6 +29,8 @@ type visit struct {
 	Path string
 	// Flash is a message from the action that led here.
 	Flash string
+	// Paused: the signed-in user's leads are paused (the header's button).
+	Paused bool
 }
 
 // User is the user the session acts as (nil before an org is picked).
@@ -119,3 +121,7 @@ func csrfOK(r *http.Request, want string) bool {
 	got := r.PostFormValue("csrf")
 	return want != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
+
+// AssignsLeads reports an owner, admin or manager: who edits groups,
+// previews routing and reads the fairness report.
+func (v *visit) AssignsLeads() bool { u := v.User(); return u != nil && u.Role.AssignsLeads() }

@@ -30,11 +30,14 @@ var routingModes = []struct{ Value, Label string }{
 	{string(domain.RouteSubAgencies), "Evenly among sub-agencies: rotate over the sub-agencies ticked below; each routes the lead by its own source of this slug"},
 	{string(domain.RoutePending), "Pending: leads wait for a manager to distribute them"},
 	{string(domain.RouteQueue), "Queue: reps request leads from the queue"},
+	{string(domain.RouteGroup), "A group: weighted rotation over the group chosen below"},
+	{string(domain.RouteUser), "One user: every lead goes to the user chosen below"},
 }
 
 // sourceForm is the source form as the person filled it in (or as saved).
 type sourceForm struct {
 	Slug, Name, Mode, QueueDelay, ForceLocation, Priority string
+	Group, User                                           string // the default's group or user
 	SubAgencies                                           []string
 	PurchaseEmails, ReturnEmails                          string // one address a line
 	IncludeComments                                       bool
@@ -64,22 +67,34 @@ type sourcePageData struct {
 	Form    sourceForm
 	Modes   any
 	Subs    []store.SubAgency
-	Sources []store.Source
+	Sources []sourceOut
 	BadLine int            // the return template's line its problem is about
 	Lines   []templateLine // the template, numbered, when it has a problem at a line
 	Preview *preview
 	Key     string // a vendor key, shown once, on the page answering the POST that made it
 	Created bool   // Key belongs to a source just created
 	Confirm bool   // the revoke page asks first
+
+	// The routing rules section (rules.go): the source as saved, the rules
+	// editor, the route preview's lead and answer, the fairness report.
+	Source      sourceOut
+	Rules       rulesForm
+	Groups      []groupOut
+	Users       []userOut
+	Try         previewForm
+	Result      *routeResult
+	Period      string
+	Fairness    *store.FairnessReport
+	FairnessErr string
 }
 
 func sourcePath(v *visit, rest string) string {
 	return "/v1/orgs/" + v.Session.User.OrgID + "/sources" + rest
 }
 
-func (c *Console) listSources(r *http.Request, v *visit) ([]store.Source, error) {
+func (c *Console) listSources(r *http.Request, v *visit) ([]sourceOut, error) {
 	var out struct {
-		Sources []store.Source `json:"sources"`
+		Sources []sourceOut `json:"sources"`
 	}
 	_, err := c.call(r, v, "GET", sourcePath(v, ""), nil, &out)
 	return out.Sources, err
@@ -98,17 +113,17 @@ func (c *Console) sourcesPage(w http.ResponseWriter, r *http.Request, v *visit) 
 
 // findSource is the org's source named slug, through the API's list (there
 // is no single-source read): another org's slug is simply not there.
-func (c *Console) findSource(r *http.Request, v *visit, slug string) (store.Source, bool, error) {
+func (c *Console) findSource(r *http.Request, v *visit, slug string) (sourceOut, bool, error) {
 	list, err := c.listSources(r, v)
 	if err != nil {
-		return store.Source{}, false, err
+		return sourceOut{}, false, err
 	}
 	for _, s := range list {
 		if s.Slug == slug {
 			return s, true, nil
 		}
 	}
-	return store.Source{}, false, nil
+	return sourceOut{}, false, nil
 }
 
 func (c *Console) subAgencies(r *http.Request, v *visit) ([]store.SubAgency, error) {
@@ -121,7 +136,8 @@ func (c *Console) subAgencies(r *http.Request, v *visit) ([]store.SubAgency, err
 func formOf(s store.Source) sourceForm {
 	f := sourceForm{Slug: s.Slug, Name: s.Name, Mode: string(s.Routing.Mode), QueueDelay: s.Routing.QueueDelay,
 		Priority: s.Priority, SubAgencies: s.Routing.SubAgencies, IncludeComments: s.IncludeCommentsOnReturn,
-		PurchaseEmails: strings.Join(s.PurchaseNotificationEmails, "\n"), ReturnEmails: strings.Join(s.ReturnNotificationEmails, "\n")}
+		PurchaseEmails: strings.Join(s.PurchaseNotificationEmails, "\n"), ReturnEmails: strings.Join(s.ReturnNotificationEmails, "\n"),
+		Group: s.Routing.Group, User: s.Routing.User}
 	if s.ForceLocation != nil {
 		f.ForceLocation = *s.ForceLocation
 	}
@@ -137,6 +153,7 @@ func postedForm(r *http.Request, slug string) sourceForm {
 	p := r.PostForm
 	f := sourceForm{Slug: slug, Name: p.Get("name"), Mode: p.Get("mode"), QueueDelay: strings.TrimSpace(p.Get("queue_delay")),
 		ForceLocation: p.Get("force_location"), Priority: p.Get("priority"), SubAgencies: p["sub_agencies"],
+		Group: p.Get("group"), User: p.Get("user"),
 		PurchaseEmails: p.Get("purchase_notification_emails"), ReturnEmails: p.Get("return_notification_emails"),
 		IncludeComments: p.Get("include_comments_on_return") == "on",
 		// Browsers send a textarea's line breaks as CRLF (HTML's form
@@ -167,8 +184,13 @@ func (f sourceForm) body() domain.SourceConfig {
 		Routing:                    domain.Routing{Mode: domain.RoutingMode(f.Mode), QueueDelay: f.QueueDelay},
 		PurchaseNotificationEmails: lines(f.PurchaseEmails), ReturnNotificationEmails: lines(f.ReturnEmails),
 		IncludeCommentsOnReturn: f.IncludeComments}
-	if f.Mode == string(domain.RouteSubAgencies) {
+	switch domain.RoutingMode(f.Mode) {
+	case domain.RouteSubAgencies:
 		cfg.Routing.SubAgencies = f.SubAgencies
+	case domain.RouteGroup:
+		cfg.Routing.Group = f.Group
+	case domain.RouteUser:
+		cfg.Routing.User = f.User
 	}
 	if f.ForceLocation != "" {
 		loc := f.ForceLocation
@@ -194,7 +216,21 @@ func (c *Console) sourcePage(w http.ResponseWriter, r *http.Request, v *visit) {
 			c.notFound(w, r, v)
 			return
 		}
-		d.Form = formOf(src)
+		d.Form, d.Source, d.Rules = formOf(src.Source), src, rulesFormOf(src)
+		d.Period = r.URL.Query().Get("period")
+		if d.Period != "today" && d.Period != "30d" {
+			d.Period = "7d"
+		}
+		if u := v.User(); u != nil && u.Role.AssignsLeads() {
+			rep, err := c.fairness(r, v, slug, d.Period)
+			if _, msg, _, ok := refused(err); ok {
+				d.FairnessErr = msg
+			} else if err != nil {
+				c.failed(w, r, v, err)
+				return
+			}
+			d.Fairness = rep
+		}
 	}
 	c.renderSource(w, r, v, http.StatusOK, d, "", nil)
 }
@@ -207,6 +243,10 @@ func (c *Console) renderSource(w http.ResponseWriter, r *http.Request, v *visit,
 		return
 	}
 	d.Subs, d.Modes = subs, routingModes
+	// The pickers: a list the API refuses (a role that may not read it)
+	// leaves the picker empty, and saving names the field.
+	d.Groups, _ = c.listGroups(r, v)
+	d.Users, _ = c.orgUsers(r, v)
 	if p := fields["return_template"]; p != "" {
 		d.BadLine = domain.ReturnTemplateLine(p)
 		if d.BadLine > 0 {
@@ -231,7 +271,7 @@ func (c *Console) saveSource(w http.ResponseWriter, r *http.Request, v *visit) {
 	// PUT creates or updates: the create form must not overwrite a source by
 	// naming its slug, and a source's own page must not create one (another
 	// org's slug is "not found" here, not a new source of this org).
-	_, exists, err := c.findSource(r, v, d.Form.Slug)
+	cur, exists, err := c.findSource(r, v, d.Form.Slug)
 	if err != nil {
 		c.failed(w, r, v, err)
 		return
@@ -256,7 +296,12 @@ func (c *Console) saveSource(w http.ResponseWriter, r *http.Request, v *visit) {
 		store.Source
 		APIKey string `json:"api_key"`
 	}
-	status, err := c.call(r, v, "PUT", sourcePath(v, "/"+url.PathEscape(d.Form.Slug)), d.Form.body(), &out)
+	// The rules, when_nobody and the vendor's cap are the rules editor's:
+	// saving this form keeps them as saved.
+	cfg := d.Form.body()
+	cfg.Rules, cfg.WhenNobody, cfg.VendorDailyCap = cur.Rules, cur.WhenNobody, cur.VendorDailyCap
+	d.Source, d.Rules = cur, rulesFormOf(cur)
+	status, err := c.call(r, v, "PUT", sourcePath(v, "/"+url.PathEscape(d.Form.Slug)), cfg, &out)
 	if err != nil {
 		st, msg, fields, ok := refused(err)
 		if !ok {
@@ -285,14 +330,13 @@ func (c *Console) previewSource(w http.ResponseWriter, r *http.Request, v *visit
 	slug := r.PathValue("slug")
 	d := sourcePageData{New: slug == newSlug, Form: postedForm(r, slug)}
 	if !d.New {
-		if _, ok, err := c.findSource(r, v, slug); err != nil || !ok {
-			if err == nil {
-				c.notFound(w, r, v)
-			} else {
-				c.failed(w, r, v, err)
-			}
+		src, ok, err := c.findSource(r, v, slug)
+		if err != nil || !ok {
+			c.missingSource(w, r, v, err)
 			return
 		}
+		// The rules editor on this page shows the rules as saved.
+		d.Source, d.Rules = src, rulesFormOf(src)
 	}
 	org, err := c.org(r, v)
 	if err != nil {
@@ -367,7 +411,7 @@ func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "sourcekey", view{Title: "New vendor key", V: v,
-		Data: sourcePageData{Form: formOf(src), Key: out.APIKey}})
+		Data: sourcePageData{Form: formOf(src.Source), Key: out.APIKey}})
 }
 
 // revokeKey asks first, then revokes the vendor key (DELETE …/key) and
@@ -381,7 +425,7 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	if err == nil && r.PostFormValue("confirm") != "yes" {
 		c.render(w, r, http.StatusOK, "sourcekey", view{Title: "Revoke the vendor key", V: v,
-			Data: sourcePageData{Form: formOf(src), Confirm: true}})
+			Data: sourcePageData{Form: formOf(src.Source), Confirm: true}})
 		return
 	}
 	if err == nil {

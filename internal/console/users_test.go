@@ -172,3 +172,101 @@ func TestADeactivationWhoseRerouteCannotStartSaysSo(t *testing.T) {
 		t.Fatalf("the user is still active")
 	}
 }
+
+// Availability and pausing, through the real API.
+
+func TestAManagerSetsHoursAndCaps(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	o, _ := h.org(t, "Hours Agency")
+	mgr := h.user(t, o.ID, domain.RoleManager, "Mona Manager")
+	rep := h.user(t, o.ID, domain.RoleStaff, "Ray Rep")
+	b := h.signedIn(t, mgr)
+	path := "/app/users/" + rep.ID
+	csrf := b.csrf(path)
+	p := b.post(path+"/availability", url.Values{"csrf": {csrf}, "working_hours": {"mon, tue, wed 09:00-17:00\nsat 10:00-12:00"},
+		"daily_cap": {"12"}, "open_cap": {"5"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("save hours: %d\n%s", p.status, p.body)
+	}
+	var hours string
+	var daily, open int
+	if err := h.pool.QueryRow(context.Background(), `SELECT working_hours::text, daily_cap, open_cap FROM users WHERE id = $1`, rep.ID).Scan(&hours, &daily, &open); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(hours, `"09:00"`) || !strings.Contains(hours, `"sat"`) || daily != 12 || open != 5 {
+		t.Errorf("saved %s, %d, %d", hours, daily, open)
+	}
+	pg := b.get(path)
+	if !strings.Contains(pg.body, "mon, tue, wed 09:00-17:00\nsat 10:00-12:00</textarea>") || !strings.Contains(pg.body, `value="12"`) {
+		t.Errorf("the page does not show the hours and caps back")
+	}
+	// A line it cannot read, and a span the API refuses, are named; nothing changes.
+	for _, bad := range []string{"weekdays", "mon 25:00-17:00"} {
+		p = b.post(path+"/availability", url.Values{"csrf": {csrf}, "working_hours": {bad}, "daily_cap": {"12"}, "open_cap": {"5"}})
+		if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `id="working_hours-err"`) {
+			t.Errorf("hours %q: %d, want 422 next to the hours", bad, p.status)
+		}
+	}
+	// Blank clears.
+	if p = b.post(path+"/availability", url.Values{"csrf": {csrf}, "working_hours": {""}, "daily_cap": {""}, "open_cap": {""}}); p.status != http.StatusSeeOther {
+		t.Fatalf("clear: %d\n%s", p.status, p.body)
+	}
+	if n := h.count(t, `SELECT count(*) FROM users WHERE id = $1 AND working_hours IS NULL AND daily_cap IS NULL AND open_cap IS NULL`, rep.ID); n != 1 {
+		t.Errorf("blank did not clear the hours and caps")
+	}
+	// The rep cannot set their own hours: the form is not there, and the API refuses it.
+	rb := h.signedIn(t, rep)
+	if pg := rb.get(path); strings.Contains(pg.body, `id="working_hours"`) {
+		t.Errorf("a rep is shown the hours form")
+	}
+	if p := rb.post(path+"/availability", url.Values{"csrf": {rb.csrf(path)}, "was_instant_alerts": {"true"}}); p.status != http.StatusSeeOther {
+		t.Errorf("a rep turning off their alerts: %d\n%s", p.status, p.body)
+	}
+	if n := h.count(t, `SELECT count(*) FROM users WHERE id = $1 AND NOT instant_alerts`, rep.ID); n != 1 {
+		t.Errorf("the rep's instant alerts are still on")
+	}
+}
+
+func TestARepPausesAndResumesFromTheHeader(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	o, _ := h.org(t, "Pause Agency")
+	rep := h.user(t, o.ID, domain.RoleStaff, "Ray Rep")
+	b := h.signedIn(t, rep)
+	pg := b.get("/app/leads")
+	if !strings.Contains(pg.body, `action="/app/me/pause"`) || !strings.Contains(pg.body, "Pause my leads") {
+		t.Fatalf("the header has no pause button:\n%s", pg.body)
+	}
+	csrf := csrfField.FindStringSubmatch(pg.body)[1]
+	// Without the token nothing changes.
+	if p := b.post("/app/me/pause", url.Values{"back": {"/app/leads"}}); p.status != http.StatusForbidden {
+		t.Errorf("pause without the CSRF token: %d, want 403", p.status)
+	}
+	if n := h.count(t, `SELECT count(*) FROM users WHERE id = $1 AND paused`, rep.ID); n != 0 {
+		t.Fatalf("paused without a token")
+	}
+	p := b.post("/app/me/pause", url.Values{"csrf": {csrf}, "back": {"/app/leads"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/app/leads?done=paused" {
+		t.Fatalf("pause: %d %s\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	if n := h.count(t, `SELECT count(*) FROM users WHERE id = $1 AND paused`, rep.ID); n != 1 {
+		t.Fatalf("not paused")
+	}
+	if pg := b.get("/app/leads"); !strings.Contains(pg.body, "Resume my leads") {
+		t.Errorf("the header does not offer to resume")
+	}
+	// back never leaves the console.
+	p = b.post("/app/me/resume", url.Values{"csrf": {csrf}, "back": {"https://evil.example/"}})
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/app/") {
+		t.Errorf("resume went to %q", p.header.Get("Location"))
+	}
+	if n := h.count(t, `SELECT count(*) FROM users WHERE id = $1 AND paused`, rep.ID); n != 0 {
+		t.Errorf("not resumed")
+	}
+	// Another rep of the org cannot pause this one.
+	other := h.signedIn(t, h.user(t, o.ID, domain.RoleStaff, "Sam Staff"))
+	if p := other.post("/app/users/"+rep.ID+"/pause", url.Values{"csrf": {other.csrf("/app/leads")}}); p.status != http.StatusForbidden {
+		t.Errorf("a rep pausing another: %d, want 403", p.status)
+	}
+}

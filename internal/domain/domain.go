@@ -148,41 +148,12 @@ func (c *SourceConfig) Validate() (time.Duration, error) {
 	if c.Name == "" || len(c.Name) > 200 {
 		f.Add("name", "required, at most 200 characters")
 	}
-	switch c.Routing.Mode {
-	case RouteOwner, RouteStaffEvenly, RoutePending, RouteQueue:
-		if len(c.Routing.SubAgencies) > 0 {
-			f.Add("routing.sub_agencies", "only for mode sub_agencies_evenly")
-		}
-	case RouteSubAgencies:
-		if len(c.Routing.SubAgencies) == 0 {
-			f.Add("routing.sub_agencies", "list at least one linked sub-agency")
-		}
-		seen := map[string]bool{}
-		for i, raw := range c.Routing.SubAgencies {
-			id, ok := NormalID(raw)
-			if !ok {
-				f.Add("routing.sub_agencies", "not an org id: "+raw)
-			} else if seen[id] {
-				f.Add("routing.sub_agencies", "listed twice: "+id)
-			}
-			seen[id] = true
-			if ok {
-				c.Routing.SubAgencies[i] = id
-			}
-		}
-	case "":
-		f.Add("routing.mode", "required: owner, staff_evenly, sub_agencies_evenly, pending or queue")
-	default:
-		f.Add("routing.mode", "unknown mode "+string(c.Routing.Mode)+": want owner, staff_evenly, sub_agencies_evenly, pending or queue")
-	}
+	routingProblems("routing", &c.Routing, f)
 	var delay time.Duration
 	if c.Routing.QueueDelay != "" {
-		d, err := time.ParseDuration(c.Routing.QueueDelay)
-		if err != nil || d < 0 || d > 30*24*time.Hour {
-			f.Add("routing.queue_delay", "a duration such as 15m, at most 720h")
-		}
-		delay = d
+		delay, _ = time.ParseDuration(c.Routing.QueueDelay)
 	}
+	c.rulesProblems(f)
 	if c.ForceLocation != nil && *c.ForceLocation != LocationPending && *c.ForceLocation != LocationQueue {
 		f.Add("force_location", "pending or queue")
 	}

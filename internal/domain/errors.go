@@ -18,6 +18,7 @@ const (
 	EInvalid      = "invalid"      // 422
 	ERefused      = "refused"      // 502: a remote party (the mail server) refused for good
 	ERateLimited  = "rate_limited" // 429
+	ECapReached   = "cap_reached"  // 429: a source's vendor_daily_cap for the org-local day
 	EUnavailable  = "unavailable"  // 503
 	EInternal     = "internal"     // 500
 )

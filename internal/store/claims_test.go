@@ -28,7 +28,7 @@ func queueSource(t *testing.T, s *store.Store, f fixture, slug, priority, delay 
 func queued(t *testing.T, s *store.Store, f fixture, ext string) string {
 	t.Helper()
 	in, err := s.InsertLead(ctx, store.NewLead{SourceID: f.source.ID, OrgID: f.org.ID, Slug: f.source.Slug, WorkflowID: "wf-" + ext,
-		ReceivedAt: time.Now(), In: domain.LeadInput{ExternalID: ext, Email: "lead@example.com"}})
+		ReceivedAt: time.Now(), In: domain.LeadInput{ExternalID: ext, Email: ext + "@example.com"}})
 	must(t, err)
 	d, err := route(s, in.LeadID)
 	must(t, err)

@@ -29,10 +29,28 @@ type Intake struct {
 	WorkflowID string
 	Duplicate  bool
 	Routed     bool
+	RepeatOf   string // the open lead of the org with the same email or phone, "" when none
+}
+
+// CapReached refuses a post past its source's vendor_daily_cap; Wait is
+// the time to the next org-local midnight, when the count starts again.
+type CapReached struct {
+	Cap  int
+	Wait time.Duration
+}
+
+func (e *CapReached) Error() string { return e.Unwrap().Error() }
+
+// Unwrap is the error the vendor sees (429 cap_reached).
+func (e *CapReached) Unwrap() error {
+	return domain.Errorf(domain.ECapReached, "this source's daily cap of %d leads is reached: retry after the org's midnight", e.Cap)
 }
 
 // InsertLead records a lead once per (source, external_id): a repeat finds the
 // first one. The unique key outlives Temporal's retention of the workflow.
+// In the same transaction it counts the post against the source's
+// vendor_daily_cap (a refusal writes nothing) and looks for the lead it
+// repeats (leads.repeat_of).
 func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 	if n.ID == "" {
 		n.ID = domain.NewID()
@@ -46,23 +64,86 @@ func (s *Store) InsertLead(ctx context.Context, n NewLead) (Intake, error) {
 		n.In.Notes, attrs, n.WorkflowID, n.ReceivedAt, n.ID, n.In.Kind,
 		"vendor:" + n.Slug, fmt.Sprintf("received from source %s (external id %s)", n.Slug, n.In.ExternalID)}
 	out := Intake{WorkflowID: n.WorkflowID}
-	var err error
-	if len(n.In.Labels) == 0 {
-		// Most posts carry no labels: one statement, one round trip,
-		// atomic as any statement is.
-		err = s.db.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID)
-	} else {
-		err = s.inTx(ctx, func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID); err != nil {
-				return err
-			}
-			return attachLabels(ctx, tx, n.OrgID, out.LeadID, n.In.Labels)
-		})
-	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, insertLeadSQL, args...).Scan(&out.LeadID); err != nil {
+			return err
+		}
+		if err := countAgainstCap(ctx, tx, n); err != nil {
+			return err
+		}
+		if err := markRepeat(ctx, tx, n, &out); err != nil {
+			return err
+		}
+		return attachLabels(ctx, tx, n.OrgID, out.LeadID, n.In.Labels)
+	})
 	if err == pgx.ErrNoRows {
 		return s.duplicateLead(ctx, n)
 	}
 	return out, err
+}
+
+// countAgainstCap counts the new lead in its source's org-local day when
+// the source has a vendor_daily_cap, refusing it past the cap. The upsert
+// locks the day's row, so concurrent posts count one after another and
+// never both take the last place. A duplicate post never gets here.
+func countAgainstCap(ctx context.Context, tx pgx.Tx, n NewLead) error {
+	var limit *int
+	var tz string
+	err := tx.QueryRow(ctx, `SELECT s.vendor_daily_cap, o.timezone FROM lead_sources s JOIN orgs o ON o.id = s.org_id WHERE s.id = $1`,
+		n.SourceID).Scan(&limit, &tz)
+	if err != nil || limit == nil {
+		return err
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return err
+	}
+	local := n.ReceivedAt.In(loc)
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
+	var count int
+	if err := tx.QueryRow(ctx, `INSERT INTO source_day_counts (source_id, day, n) VALUES ($1, $2, 1)
+		ON CONFLICT (source_id, day) DO UPDATE SET n = source_day_counts.n + 1 RETURNING n`, n.SourceID, day).Scan(&count); err != nil {
+		return err
+	}
+	if count <= *limit {
+		return nil
+	}
+	// time.Date normalises the 32nd and keeps midnight local across DST.
+	midnight := time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, loc)
+	return &CapReached{Cap: *limit, Wait: midnight.Sub(n.ReceivedAt)}
+}
+
+// markRepeat sets the new lead's repeat_of to the newest open lead of the
+// org (assigned, not worked, new or onboarding, as the open cap counts)
+// with the same email, whatever its case, or the same phone digits,
+// received within the org's repeat_lookback_days (0: off).
+func markRepeat(ctx context.Context, tx pgx.Tx, n NewLead, out *Intake) error {
+	email := strings.TrimSpace(n.In.Email)
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, n.In.Phone)
+	if email == "" && digits == "" {
+		return nil
+	}
+	var repeatOf *string
+	err := tx.QueryRow(ctx, `WITH o AS (SELECT repeat_lookback_days AS days FROM orgs WHERE id = $1)
+		UPDATE leads SET repeat_of = (
+			SELECT l.id FROM leads l, o WHERE l.org_id = $1 AND l.id <> $2 AND o.days > 0
+				AND l.received_at >= $5::timestamptz - make_interval(days => o.days)
+				AND l.assigned_to IS NOT NULL AND l.worked_at IS NULL AND l.status IN ('new', 'onboarding')
+				AND (($3 <> '' AND l.email <> '' AND lower(l.email) = lower($3)) OR ($4 <> '' AND l.phone <> '' AND l.phone_digits = $4))
+			ORDER BY l.received_at DESC, l.id LIMIT 1)
+		WHERE id = $2 RETURNING repeat_of`, n.OrgID, out.LeadID, email, digits, n.ReceivedAt).Scan(&repeatOf)
+	if err != nil {
+		return err
+	}
+	if repeatOf != nil {
+		out.RepeatOf = *repeatOf
+	}
+	return nil
 }
 
 // insertLeadSQL inserts a new lead and its "received" timeline event (actor
@@ -158,12 +239,13 @@ type Lead struct {
 	ReceivedAt  time.Time         `json:"received_at"`
 	RoutedAt    *time.Time        `json:"routed_at"`
 	AvailableAt *time.Time        `json:"available_at,omitempty"`
+	RepeatOf    *string           `json:"repeat_of"` // the open lead this one repeats, found at intake
 	Timeline    []Event           `json:"timeline,omitempty"`
 }
 
 const leadCols = `l.id, l.org_id, l.source_slug, l.external_id, l.kind, l.status, l.location, l.owner_user_id, l.assigned_to,
 	l.priority, l.first_name, l.last_name, l.email, l.phone, l.street, l.city, l.state, l.postal_code, l.company, l.rating,
-	l.notes, l.attributes, l.workflow_id, l.received_at, l.routed_at, l.available_at,
+	l.notes, l.attributes, l.workflow_id, l.received_at, l.routed_at, l.available_at, l.repeat_of,
 	coalesce((SELECT array_agg(b.name ORDER BY b.name) FROM lead_labels ll JOIN labels b ON b.id = ll.label_id WHERE ll.lead_id = l.id), '{}')`
 
 func scanLead(r pgx.Row) (Lead, error) {
@@ -172,7 +254,7 @@ func scanLead(r pgx.Row) (Lead, error) {
 	err := r.Scan(&l.ID, &l.OrgID, &l.Source, &l.ExternalID, &l.Kind, &l.Status, &l.Location, &ownerUser, &l.AssignedTo,
 		&l.Priority, &l.FirstName, &l.LastName, &l.Email, &l.Phone, &l.Address.Street, &l.Address.City, &l.Address.State,
 		&l.Address.PostalCode, &l.Company, &l.Rating, &l.Notes, &l.Attributes, &l.WorkflowID, &l.ReceivedAt, &l.RoutedAt,
-		&l.AvailableAt, &l.Labels)
+		&l.AvailableAt, &l.RepeatOf, &l.Labels)
 	if ownerUser != nil {
 		l.Owner = Owner{Type: "user", ID: *ownerUser}
 	} else {

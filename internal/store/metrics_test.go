@@ -20,7 +20,7 @@ func TestDecisionCarriesWhatTheMetricsCount(t *testing.T) {
 	f := seed(t, s, 2, domain.SourceConfig{})
 	in, err := s.InsertLead(ctx, store.NewLead{SourceID: f.source.ID, OrgID: f.org.ID, Slug: "everquote",
 		WorkflowID: "wf-m1", ReceivedAt: time.Now().Add(-90 * time.Second),
-		In: domain.LeadInput{ExternalID: "m1", Email: "lead@example.com"}})
+		In: domain.LeadInput{ExternalID: "m1", Email: "lead-m1@example.com"}})
 	must(t, err)
 	d, err := route(s, in.LeadID)
 	must(t, err)
@@ -79,7 +79,7 @@ func TestFanOutSpeedToLeadIsTheLastHops(t *testing.T) {
 	master.source, _, _, err = s.PutSource(ctx, master.org.ID, "fan", cfg, delay)
 	must(t, err)
 	in, err := s.InsertLead(ctx, store.NewLead{SourceID: master.source.ID, OrgID: master.org.ID, Slug: "fan",
-		WorkflowID: "wf-fan", ReceivedAt: time.Now(), In: domain.LeadInput{ExternalID: "fan1", Email: "lead@example.com"}})
+		WorkflowID: "wf-fan", ReceivedAt: time.Now(), In: domain.LeadInput{ExternalID: "fan1", Email: "lead-fan1@example.com"}})
 	must(t, err)
 	d0, err := route(s, in.LeadID)
 	must(t, err)

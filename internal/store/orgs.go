@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -29,6 +30,15 @@ type User struct {
 	Role           domain.Role `json:"role"`
 	Active         bool        `json:"active"`
 	NotifyNewLeads bool        `json:"notify_new_leads"`
+	// Availability and caps (SPEC §5.6): a paused user gets no routed leads
+	// until resumed or until PausedUntil; WorkingHours nil works always;
+	// a nil cap is no cap.
+	Paused        bool                 `json:"paused"`
+	PausedUntil   *time.Time           `json:"paused_until"`
+	WorkingHours  []domain.WorkingSpan `json:"working_hours"`
+	DailyCap      *int                 `json:"daily_cap"`
+	OpenCap       *int                 `json:"open_cap"`
+	InstantAlerts bool                 `json:"instant_alerts"`
 	// Deactivations counts the times the user was made inactive; it names
 	// the run that reroutes their leads (workflows.RerouteWorkflowID).
 	Deactivations int `json:"-"`
@@ -146,7 +156,7 @@ func linkRefusal(ctx context.Context, db interface {
 }
 
 func insertUser(ctx context.Context, tx pgx.Tx, orgID, email, name string, role domain.Role, notify bool) (User, string, error) {
-	u := User{OrgID: orgID, Email: strings.TrimSpace(email), Name: strings.TrimSpace(name), Role: role, Active: true, NotifyNewLeads: notify}
+	u := User{OrgID: orgID, Email: strings.TrimSpace(email), Name: strings.TrimSpace(name), Role: role, Active: true, NotifyNewLeads: notify, InstantAlerts: true}
 	err := tx.QueryRow(ctx, `INSERT INTO users (org_id, email, name, role, notify_new_leads) VALUES ($1,$2,$3,$4,$5) RETURNING id`,
 		orgID, u.Email, u.Name, role, notify).Scan(&u.ID)
 	if isUnique(err, "users_org_email") {
@@ -174,11 +184,13 @@ func (s *Store) CreateUser(ctx context.Context, orgID, email, name string, role 
 	return u, tok, err
 }
 
-const userCols = `id, org_id, email, name, role, active, notify_new_leads, deactivations`
+const userCols = `id, org_id, email, name, role, active, notify_new_leads, deactivations,
+	paused, paused_until, working_hours, daily_cap, open_cap, instant_alerts`
 
 func scanUser(r pgx.Row) (User, error) {
 	var u User
-	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.Role, &u.Active, &u.NotifyNewLeads, &u.Deactivations)
+	err := r.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &u.Role, &u.Active, &u.NotifyNewLeads, &u.Deactivations,
+		&u.Paused, &u.PausedUntil, &u.WorkingHours, &u.DailyCap, &u.OpenCap, &u.InstantAlerts)
 	return u, err
 }
 
@@ -191,11 +203,19 @@ func (s *Store) GetUser(ctx context.Context, orgID, userID string) (User, error)
 	return u, notFound(err, "user")
 }
 
-// UserPatch is a change to a user; a nil field is left as it is.
+// UserPatch is a change to a user; a nil field is left as it is, and a
+// Clear… flag sets its field to NULL (no timetable, no cap).
 type UserPatch struct {
 	Active         *bool        `json:"active"`
 	Role           *domain.Role `json:"role"`
 	NotifyNewLeads *bool        `json:"notify_new_leads"`
+	InstantAlerts  *bool        `json:"instant_alerts"`
+	// WorkingHours, DailyCap and OpenCap are set when non-nil; the Clear
+	// flags null them.
+	WorkingHours                  []domain.WorkingSpan `json:"-"`
+	DailyCap, OpenCap             *int                 `json:"-"`
+	ClearWorkingHours, ClearDaily bool                 `json:"-"`
+	ClearOpen                     bool                 `json:"-"`
 }
 
 // UpdateUser applies p to the org's user. The owner can be neither demoted
@@ -221,11 +241,15 @@ func (s *Store) UpdateUser(ctx context.Context, orgID, userID string, p UserPatc
 		}
 		// On the right of SET, active is the row's value before this change.
 		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET active = coalesce($3, active), role = coalesce($4, role),
-			notify_new_leads = coalesce($5, notify_new_leads),
+			notify_new_leads = coalesce($5, notify_new_leads), instant_alerts = coalesce($6, instant_alerts),
+			working_hours = CASE WHEN $7 THEN NULL ELSE coalesce($8::jsonb, working_hours) END,
+			daily_cap = CASE WHEN $9 THEN NULL ELSE coalesce($10, daily_cap) END,
+			open_cap = CASE WHEN $11 THEN NULL ELSE coalesce($12, open_cap) END,
 			deactivations = deactivations + CASE WHEN active AND NOT coalesce($3, true) THEN 1 ELSE 0 END,
 			deactivated_at = CASE WHEN active AND NOT coalesce($3, true) THEN now() ELSE deactivated_at END
 			WHERE id = $1 AND org_id = $2 RETURNING `+userCols,
-			userID, orgID, p.Active, p.Role, p.NotifyNewLeads))
+			userID, orgID, p.Active, p.Role, p.NotifyNewLeads, p.InstantAlerts,
+			p.ClearWorkingHours, workingHoursJSON(p.WorkingHours), p.ClearDaily, p.DailyCap, p.ClearOpen, p.OpenCap))
 		if err != nil || u.Active {
 			return err
 		}
@@ -273,4 +297,35 @@ func (s *Store) ListUsers(ctx context.Context, orgID string) ([]User, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
+}
+
+// workingHoursJSON is spans for a jsonb parameter: nil stays NULL (no
+// change), an empty list is stored as [] (no hours: never working).
+func workingHoursJSON(spans []domain.WorkingSpan) any {
+	if spans == nil {
+		return nil
+	}
+	b, _ := json.Marshal(spans) // plain strings cannot fail to marshal
+	return string(b)
+}
+
+// PauseUser pauses the org's user until resumed, or until until when it
+// is set; by is who paused them (nil: the admin token).
+func (s *Store) PauseUser(ctx context.Context, orgID, userID string, until *time.Time, by *string) (User, error) {
+	if !domain.ValidUUID(userID) {
+		return User{}, domain.Errorf(domain.ENotFound, "user not found")
+	}
+	u, err := scanUser(s.db.QueryRow(ctx, `UPDATE users SET paused = true, paused_until = $3, paused_by = $4
+		WHERE id = $1 AND org_id = $2 RETURNING `+userCols, userID, orgID, until, by))
+	return u, notFound(err, "user")
+}
+
+// ResumeUser ends the org's user's pause.
+func (s *Store) ResumeUser(ctx context.Context, orgID, userID string) (User, error) {
+	if !domain.ValidUUID(userID) {
+		return User{}, domain.Errorf(domain.ENotFound, "user not found")
+	}
+	u, err := scanUser(s.db.QueryRow(ctx, `UPDATE users SET paused = false, paused_until = NULL, paused_by = NULL
+		WHERE id = $1 AND org_id = $2 RETURNING `+userCols, userID, orgID))
+	return u, notFound(err, "user")
 }

@@ -19,6 +19,9 @@ type OrgSettings struct {
 	HandoverEnabled bool
 	CrossSilo       bool
 	ClaimWindow     time.Duration
+	// RepeatLookbackDays: how far back an open lead with the same email or
+	// phone makes a new one its repeat (0: off).
+	RepeatLookbackDays int
 }
 
 // OrgPatch is a change to an org's settings; a nil field is left as it is.
@@ -29,13 +32,15 @@ type OrgPatch struct {
 	HandoverEnabled *bool
 	CrossSilo       *bool
 	ClaimWindow     *time.Duration
+	// RepeatLookbackDays, 0..3650.
+	RepeatLookbackDays *int
 }
 
-const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window`
+const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window, repeat_lookback_days`
 
 func scanOrgSettings(r pgx.Row) (OrgSettings, error) {
 	var o OrgSettings
-	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow)
+	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow, &o.RepeatLookbackDays)
 	return o, notFound(err, "org")
 }
 
@@ -62,9 +67,9 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, p OrgPatch) (OrgSettin
 		var err error
 		o, err = scanOrgSettings(tx.QueryRow(ctx, `UPDATE orgs SET name = coalesce($2, name), timezone = coalesce($3, timezone),
 				handover_enabled = coalesce($4, handover_enabled), cross_silo = coalesce($5, cross_silo),
-				claim_window = coalesce($6, claim_window)
+				claim_window = coalesce($6, claim_window), repeat_lookback_days = coalesce($7, repeat_lookback_days)
 			WHERE id = $1 RETURNING `+orgSettingsCols,
-			id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow))
+			id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow, p.RepeatLookbackDays))
 		if err != nil || !off(p.HandoverEnabled) && !off(p.CrossSilo) {
 			return err
 		}

@@ -87,7 +87,12 @@ func (s *Store) RerouteLead(ctx context.Context, leadID, userID string) (Decisio
 		if err != nil {
 			return err
 		}
-		r, err := redecide(ctx, tx, src, l.holder, l.slug, deref(l.requested))
+		hl, err := readHopLead(ctx, tx, l.id, l.holder, deref(l.requested))
+		if err != nil {
+			return err
+		}
+		hl.facts.Priority = l.priorityAt(l.holder, src, hl.facts.Priority)
+		r, err := redecide(ctx, tx, src, hl, l.slug, l.holder)
 		if err != nil {
 			return err
 		}
@@ -105,14 +110,22 @@ func (s *Store) RerouteLead(ctx context.Context, leadID, userID string) (Decisio
 // need a run of its own, and the lead already went through the fan-out that
 // brought it here; the org's owner gets it instead, as when no sub-agency is
 // left to rotate over.
-func redecide(ctx context.Context, tx pgx.Tx, src *hopSource, orgID, slug, requested string) (ruling, error) {
+func redecide(ctx context.Context, tx pgx.Tx, src *hopSource, l hopLead, slug, orgID string) (ruling, error) {
 	if src != nil && src.mode == domain.RouteSubAgencies {
-		if _, placed := placement(src, requested); !placed {
+		if _, placed := placement(src, l.requested); !placed {
 			return toOwner("a reroute does not pass a lead down to a sub-agency again (sub_agencies_evenly): assigned to the org owner",
 				src.priority), nil
 		}
 	}
-	return decide(ctx, tx, src, orgID, slug, requested, 0)
+	r, err := decide(ctx, tx, src, l, slug, orgID, 0, time.Now())
+	if err == nil && r.fanOutTo != "" {
+		// A rule (not the default) that passes leads down: the owner, as above.
+		o := toOwner("a reroute does not pass a lead down to a sub-agency again (sub_agencies_evenly): assigned to the org owner",
+			src.priority)
+		o.row = r.row
+		return o, nil
+	}
+	return r, err
 }
 
 // StrandedDeactivation is a user made inactive whose team-owned leads are

@@ -66,7 +66,7 @@ func TestReturnLeadOnceWithItsComments(t *testing.T) {
 	must(t, err)
 	if n.OrgID != f.org.ID || len(n.To) != 2 || !n.IncludeComments || n.Template == nil || *n.Template != tmpl ||
 		n.Fields.Reason != "Duplicate" || n.Fields.Comments != "Same phone.\nCredit please." || n.Fields.ReturnedBy != "User 2" ||
-		n.Fields.ExternalID != "r1" || n.Fields.LeadEmail != "lead@example.com" || n.Fields.OrgName != f.org.Name ||
+		n.Fields.ExternalID != "r1" || n.Fields.LeadEmail != "r1@example.com" || n.Fields.OrgName != f.org.Name ||
 		n.Fields.Source != "EverQuote" || n.Fields.SourceSlug != "everquote" || n.Timezone != "UTC" || n.ReturnedAt.IsZero() {
 		t.Fatalf("notice %+v", n)
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -406,9 +405,15 @@ func userAvailability(ctx context.Context, tx pgx.Tx, userID string, loc *time.L
 	}
 	if m.dailyCap != nil || m.openCap != nil {
 		// Lock, then count in fresh statements: a concurrent assignment to
-		// this user commits before the lock is ours, and is counted.
-		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT n FROM user_day_counts WHERE user_id = users.id AND day = $2), 0)
-			FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID, now.In(loc).Format(time.DateOnly)).Scan(&m.dayCount); err != nil {
+		// this user commits before the lock is ours, and is counted. Two
+		// statements, because one that waits for a row lock still reads
+		// other tables as of its start: the count in the locking statement
+		// missed the assignment it waited for, and a user capped at 5 got 6.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID); err != nil {
+			return "", err
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT n FROM user_day_counts WHERE user_id = $1 AND day = $2), 0)`,
+			userID, now.In(loc).Format(time.DateOnly)).Scan(&m.dayCount); err != nil {
 			return "", err
 		}
 		if m.openCap != nil {
@@ -466,8 +471,6 @@ type FairnessReport struct {
 	Decisions int            `json:"decisions"` // every decision of the source, rotating or not
 	Pools     []FairnessPool `json:"pools"`
 }
-
-var errRotationStub = errors.New("route preview not built yet")
 
 // Fairness reports the org's source (slug) over [from, to): per rotation
 // of the source (its staff, each group a rule rotates over), each member's

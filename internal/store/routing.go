@@ -99,7 +99,12 @@ func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, erro
 		if l.routed || l.holder != d.OrgID {
 			return reread(ctx, tx, &d)
 		}
-		r, err := decide(ctx, tx, src, d.OrgID, d.Slug, deref(l.requested), req.Hop)
+		hl, err := readHopLead(ctx, tx, l.id, d.OrgID, deref(l.requested))
+		if err != nil {
+			return err
+		}
+		hl.facts.Priority = l.priorityAt(d.OrgID, src, hl.facts.Priority)
+		r, err := decide(ctx, tx, src, hl, d.Slug, d.OrgID, req.Hop, time.Now())
 		if err != nil {
 			return err
 		}
@@ -150,6 +155,17 @@ func scanLeadRow(row pgx.Row, id string) (lockedLead, error) {
 	return l, notFound(err, "lead")
 }
 
+// priorityAt is the lead's priority as it reaches orgID, what a rule's
+// priority condition reads: at the org whose source received it, that
+// source's priority (the lead has none of its own yet); at a sub-agency,
+// what the hop above gave it (stored).
+func (l lockedLead) priorityAt(orgID string, src *hopSource, stored string) string {
+	if orgID == l.intakeOrg && src != nil {
+		return src.priority
+	}
+	return stored
+}
+
 // decision starts the hop's Decision at orgID ("": the org whose source
 // received the lead).
 func (l lockedLead) decision(orgID string) Decision {
@@ -197,7 +213,8 @@ type ruling struct {
 	availableAt            *time.Time // when a queued lead can be claimed
 	fanOutTo               string     // the sub-agency whose routing comes next
 	assignee, assigneeName string
-	fallback               bool // the owner, because the mode had nobody else
+	fallback               bool         // the owner, because the mode had nobody else
+	row                    *decisionRow // the routing_decisions row, when a source decided
 }
 
 // toOwner is the fallback that keeps a lead from being orphaned.
@@ -206,21 +223,34 @@ func toOwner(reason, priority string) ruling {
 }
 
 // decide applies the hop's rules: with no source, the owner; then a
-// placement, which wins over any mode; then the source's routing mode.
-func decide(ctx context.Context, tx pgx.Tx, src *hopSource, orgID, slug, requested string, hop int) (ruling, error) {
+// repeat lead to its open lead's assignee when available; then a
+// placement, which wins over any rule; then the first rule whose condition
+// matches the lead, else the default (applyRules).
+func decide(ctx context.Context, tx pgx.Tx, src *hopSource, l hopLead, slug, orgID string, hop int, now time.Time) (ruling, error) {
 	if src == nil {
 		return noSourceHere(slug), nil
 	}
-	if r, ok := placement(src, requested); ok {
-		return r, nil
+	note := ""
+	if l.repeatOf != "" {
+		r, ok, why, err := repeatRuling(ctx, tx, src, l, orgID, now)
+		if err != nil || ok {
+			return r, err
+		}
+		note = why
 	}
-	switch src.mode {
-	case domain.RouteStaffEvenly:
-		return staffEvenly(ctx, tx, src, orgID)
-	case domain.RouteSubAgencies:
-		return subAgenciesEvenly(ctx, tx, src, orgID, hop)
+	r, ok := placement(src, l.requested)
+	if ok {
+		r.row = &decisionRow{sourceID: src.id, rule: -1, ruleName: "placement"}
+	} else {
+		var err error
+		if r, err = applyRules(ctx, tx, src, l, orgID, hop, now); err != nil {
+			return ruling{}, err
+		}
 	}
-	return ownerMode(src), nil
+	if note != "" {
+		r.reason, r.rule = note+"; "+r.reason, note+"; "+cmpOr(r.rule, r.reason)
+	}
+	return r, nil
 }
 
 // noSourceHere is the rule for a sub-agency with no workflow for the slug:
@@ -234,7 +264,7 @@ func noSourceHere(slug string) ruling {
 // that is the mode (domain.Place). A queued lead is claimable after the
 // source's queue delay.
 func placement(src *hopSource, requested string) (ruling, bool) {
-	p := domain.Place(src.mode, deref(src.force), requested, src.delay)
+	p := domain.Place("", deref(src.force), requested, src.delay)
 	if p.Location == "" {
 		return ruling{}, false
 	}
@@ -246,21 +276,28 @@ func placement(src *hopSource, requested string) (ruling, bool) {
 	return r, true
 }
 
-// staffEvenly (staff_evenly) assigns the lead to the org's active staff,
-// professional or manager chosen least recently for this source, so that
-// over any run of leads their counts differ by at most one; with nobody to
-// rotate over, to the org owner.
+// staffEvenly (staff_evenly) rotates a distributed lead over the org's
+// staff pool, as the default rule of a staff_evenly source does; with
+// nobody available, to the org owner.
 func staffEvenly(ctx context.Context, tx pgx.Tx, src *hopSource, orgID string) (ruling, error) {
-	pick, err := staffPick(ctx, tx, src.id, orgID)
+	var tz string
+	if err := tx.QueryRow(ctx, `SELECT timezone FROM orgs WHERE id = $1`, orgID).Scan(&tz); err != nil {
+		return ruling{}, err
+	}
+	r, nobody, err := rotateRule(ctx, tx, src, Pool{Key: PoolStaff, SourceID: src.id, OrgID: orgID, Loc: orgLocation(tz)},
+		"active staff (staff_evenly)", time.Now())
 	if err != nil {
 		return ruling{}, err
 	}
-	if pick == nil {
-		return toOwner("no active staff to rotate over (staff_evenly): assigned to the org owner", src.priority), nil
+	if nobody == nil {
+		r.row.rule, r.row.ruleName = -1, "distribution"
+		return r, nil
 	}
-	return ruling{reason: fmt.Sprintf("rotated to %s: position %d of %d active staff (staff_evenly)", pick.name, pick.pos, pick.n),
-		rule:     fmt.Sprintf("rotated to user %s: position %d of %d active staff (staff_evenly)", pick.id, pick.pos, pick.n),
-		priority: src.priority, assignee: pick.id, assigneeName: pick.name}, nil
+	o := toOwner(nobody.reason+": assigned to the org owner", src.priority)
+	o.rule = nobody.rule + ": assigned to the org owner"
+	o.row = &nobody.row
+	o.row.rule, o.row.ruleName = -1, "distribution"
+	return o, nil
 }
 
 // subAgenciesEvenly (sub_agencies_evenly) rotates the same way over the
@@ -282,16 +319,15 @@ func subAgenciesEvenly(ctx context.Context, tx pgx.Tx, src *hopSource, orgID str
 		priority: src.priority, fanOutTo: pick.id, fanOutName: pick.name}, nil
 }
 
-// ownerMode (owner) assigns every lead to the org owner; it is also what a
-// mode this code does not know gets.
-func ownerMode(src *hopSource) ruling {
-	return ruling{reason: "source routing is owner: assigned to the org owner", priority: src.priority}
-}
-
 // record writes the ruling on the lead and on its timeline, and completes d.
 func record(ctx context.Context, tx pgx.Tx, d *Decision, r ruling) error {
 	// The rule is taken before assign appends the owner's name to the reason.
 	d.Reason, d.Rule, d.FanOutName = r.reason, cmp.Or(r.rule, r.reason), r.fanOutName
+	if r.row != nil {
+		if err := r.row.insert(ctx, tx, d.LeadID); err != nil {
+			return err
+		}
+	}
 	switch {
 	case r.location != "":
 		return place(ctx, tx, d, r.location, r.availableAt, r.priority)
@@ -362,11 +398,19 @@ type hopSource struct {
 	priority       string
 	purchaseEmails []string
 	subs           []string
+	rules          []domain.Rule // before the default
+	whenNobody     string
+	group, user    string // the default's group (by name) or user
+}
+
+// defaultRouting is the source's last rule, the one with no condition.
+func (h *hopSource) defaultRouting() domain.Routing {
+	return domain.Routing{Mode: h.mode, SubAgencies: h.subs, Group: h.group, User: h.user}
 }
 
 // hopSourceCols is what scanHopSource reads, in its order.
 const hopSourceCols = `id, name, routing_mode, force_location, queue_delay, priority, purchase_notification_emails,
-	routing_sub_agencies::text[]`
+	routing_sub_agencies::text[], rules, when_nobody, coalesce(routing_group, ''), coalesce(routing_user::text, '')`
 
 const (
 	sourceByIDSQL   = `SELECT ` + hopSourceCols + ` FROM lead_sources WHERE id = $1`
@@ -386,7 +430,8 @@ func sourceBySlug(ctx context.Context, tx pgx.Tx, orgID, slug string) (*hopSourc
 
 func scanHopSource(row pgx.Row) (*hopSource, error) {
 	var h hopSource
-	err := row.Scan(&h.id, &h.name, &h.mode, &h.force, &h.delay, &h.priority, &h.purchaseEmails, &h.subs)
+	err := row.Scan(&h.id, &h.name, &h.mode, &h.force, &h.delay, &h.priority, &h.purchaseEmails, &h.subs,
+		&h.rules, &h.whenNobody, &h.group, &h.user)
 	if err == pgx.ErrNoRows {
 		return nil, nil
 	}
@@ -409,22 +454,9 @@ const leastRecentlyChosen = `SELECT id, name, pos, n FROM (
 		FROM c LEFT JOIN rotation_state r ON r.source_id = $1 AND r.member_id = c.id) x
 	ORDER BY last_seq, since, id LIMIT 1`
 
-const (
-	// staffPickSQL rotates over the org's ($2) active users in the rotating roles ($3).
-	staffPickSQL = `WITH c AS (SELECT id, name, created_at AS since FROM users
-		WHERE org_id = $2 AND active AND role = ANY($3)) ` + leastRecentlyChosen
-	// subAgencyPickSQL rotates over the source's sub-agencies ($3) still linked under the org ($2).
-	subAgencyPickSQL = `WITH c AS (SELECT id, name, linked_at AS since FROM orgs
+// subAgencyPickSQL rotates over the source's sub-agencies ($3) still linked under the org ($2).
+const subAgencyPickSQL = `WITH c AS (SELECT id, name, linked_at AS since FROM orgs
 		WHERE parent_id = $2 AND id = ANY($3::uuid[])) ` + leastRecentlyChosen
-)
-
-// staffPick rotates the source over the org's active staff, professionals
-// and managers; nil when there are none.
-func staffPick(ctx context.Context, tx pgx.Tx, sourceID, orgID string) (*rotationPick, error) {
-	return rotate(ctx, tx, sourceID, func() pgx.Row {
-		return tx.QueryRow(ctx, staffPickSQL, sourceID, orgID, domain.RotatingRoles)
-	})
-}
 
 // subAgencyPick rotates the source over the listed sub-agencies that are
 // still linked under the org; nil when there are none.
@@ -480,10 +512,4 @@ type RoutePreview struct {
 	RepeatOf      string `json:"repeat_of,omitempty"`
 	Skipped       []Skip `json:"skipped"`
 	Reason        string `json:"reason"`
-}
-
-// PreviewRoute runs the org's rules for slug on the lead as if it arrived at
-// at, in a transaction that is rolled back: no rotation moves. STUB.
-func (s *Store) PreviewRoute(ctx context.Context, orgID, slug string, in domain.LeadInput, at time.Time) (RoutePreview, error) {
-	return RoutePreview{}, errRotationStub
 }

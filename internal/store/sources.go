@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,22 +24,85 @@ type Source struct {
 	ReturnNotificationEmails   []string       `json:"return_notification_emails"`
 	IncludeCommentsOnReturn    bool           `json:"include_comments_on_return"`
 	ReturnTemplate             *string        `json:"return_template"`
-	UpdatedAt                  time.Time      `json:"updated_at"`
+	// The rules before the default (Routing), in order; what happens when a
+	// rotation finds nobody; the vendor's daily cap (nil: none).
+	Rules          []domain.Rule `json:"rules"`
+	WhenNobody     string        `json:"when_nobody"`
+	VendorDailyCap *int          `json:"vendor_daily_cap"`
+	UpdatedAt      time.Time     `json:"updated_at"`
 }
 
 const sourceCols = `id, org_id, slug, name, routing_mode, routing_sub_agencies::text[], queue_delay, force_location, priority,
-	purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template, updated_at`
+	purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template,
+	coalesce(routing_group, ''), coalesce(routing_user::text, ''), rules, when_nobody, vendor_daily_cap, updated_at`
 
 func scanSource(r pgx.Row) (Source, error) {
+	return scanSourceAfter(r)
+}
+
+// scanCreatedSource reads PutSource's answer: whether the row is new, then
+// the source.
+func scanCreatedSource(r pgx.Row) (Source, bool, error) {
+	var created bool
+	s, err := scanSourceAfter(r, &created)
+	return s, created, err
+}
+
+// scanSourceAfter scans sourceCols after the columns lead reads.
+func scanSourceAfter(r pgx.Row, lead ...any) (Source, error) {
 	var s Source
 	var delay time.Duration
-	err := r.Scan(&s.ID, &s.OrgID, &s.Slug, &s.Name, &s.Routing.Mode, &s.Routing.SubAgencies, &delay, &s.ForceLocation,
+	err := r.Scan(append(lead, &s.ID, &s.OrgID, &s.Slug, &s.Name, &s.Routing.Mode, &s.Routing.SubAgencies, &delay, &s.ForceLocation,
 		&s.Priority, &s.PurchaseNotificationEmails, &s.ReturnNotificationEmails, &s.IncludeCommentsOnReturn,
-		&s.ReturnTemplate, &s.UpdatedAt)
+		&s.ReturnTemplate, &s.Routing.Group, &s.Routing.User, &s.Rules, &s.WhenNobody, &s.VendorDailyCap, &s.UpdatedAt)...)
 	if delay > 0 {
 		s.Routing.QueueDelay = delay.String()
 	}
+	if s.Rules == nil {
+		s.Rules = []domain.Rule{}
+	}
 	return s, err
+}
+
+// checkActions refuses, naming the field, an action that routes to a group
+// the org does not have, a user not of the org or not active, or a
+// sub-agency not linked under it: routing would otherwise fail on every lead.
+func checkActions(ctx context.Context, tx pgx.Tx, orgID string, c domain.SourceConfig) error {
+	f := domain.FieldErrors{}
+	check := func(at string, r domain.Routing) error {
+		var ok bool
+		var err error
+		switch r.Mode {
+		case domain.RouteGroup:
+			// KEY SHARE holds the group until this save commits: a
+			// DeleteGroup (FOR UPDATE) waits, then sees this source's rule.
+			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM groups WHERE org_id = $1 AND name = $2 FOR KEY SHARE)`, orgID, r.Group).Scan(&ok)
+			if err == nil && !ok {
+				f.Add(at+".group", "no group of this org is named "+r.Group)
+			}
+		case domain.RouteUser:
+			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE org_id = $1 AND id = $2 AND active)`, orgID, r.User).Scan(&ok)
+			if err == nil && !ok {
+				f.Add(at+".user", "not an active user of this org")
+			}
+		case domain.RouteSubAgencies:
+			var linked int
+			err = tx.QueryRow(ctx, `SELECT count(*) FROM orgs WHERE parent_id = $1 AND id = ANY($2::uuid[])`, orgID, r.SubAgencies).Scan(&linked)
+			if err == nil && linked != len(r.SubAgencies) {
+				f.Add(at+".sub_agencies", "every entry must be a linked sub-agency of this org")
+			}
+		}
+		return err
+	}
+	if err := check("routing", c.Routing); err != nil {
+		return err
+	}
+	for i, r := range c.Rules {
+		if err := check(fmt.Sprintf("rules[%d].routing", i), r.Routing); err != nil {
+			return err
+		}
+	}
+	return f.Err("invalid source")
 }
 
 // PutSource creates or updates an org's routing for a slug. On create it also
@@ -47,44 +112,35 @@ func (s *Store) PutSource(ctx context.Context, orgID, slug string, c domain.Sour
 	var created bool
 	var key string
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if c.Routing.Mode == domain.RouteSubAgencies {
-			var linked int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM orgs WHERE parent_id = $1 AND id = ANY($2::uuid[])`,
-				orgID, c.Routing.SubAgencies).Scan(&linked); err != nil {
-				return err
-			}
-			if linked != len(c.Routing.SubAgencies) {
-				return &domain.Error{Code: domain.EInvalid, Message: "invalid source",
-					Fields: map[string]string{"routing.sub_agencies": "every entry must be a linked sub-agency of this org"}}
-			}
+		if err := checkActions(ctx, tx, orgID, c); err != nil {
+			return err
 		}
-		subs := c.Routing.SubAgencies
-		if subs == nil {
-			subs = []string{}
+		subs := nonNil(c.Routing.SubAgencies)
+		rules := c.Rules
+		if rules == nil {
+			rules = []domain.Rule{}
 		}
 		row := tx.QueryRow(ctx, `INSERT INTO lead_sources (org_id, slug, name, routing_mode, routing_sub_agencies, queue_delay,
-				force_location, priority, purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template)
-			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12)
+				force_location, priority, purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template,
+				routing_group, routing_user, rules, when_nobody, vendor_daily_cap)
+			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12,nullif($13, ''),nullif($14, '')::uuid,$15,$16,$17)
 			ON CONFLICT (org_id, slug) DO UPDATE SET name = excluded.name, routing_mode = excluded.routing_mode,
 				routing_sub_agencies = excluded.routing_sub_agencies, queue_delay = excluded.queue_delay,
 				force_location = excluded.force_location, priority = excluded.priority,
 				purchase_notification_emails = excluded.purchase_notification_emails,
 				return_notification_emails = excluded.return_notification_emails,
 				include_comments_on_return = excluded.include_comments_on_return,
-				return_template = excluded.return_template, updated_at = now()
-			RETURNING (xmax = 0), `+sourceCols,
+				return_template = excluded.return_template, routing_group = excluded.routing_group,
+				routing_user = excluded.routing_user, rules = excluded.rules, when_nobody = excluded.when_nobody,
+				vendor_daily_cap = excluded.vendor_daily_cap, updated_at = now()
+			RETURNING (xmax = 0) AS created, `+sourceCols,
 			orgID, slug, c.Name, c.Routing.Mode, subs, delay, c.ForceLocation, c.Priority,
-			nonNil(c.PurchaseNotificationEmails), nonNil(c.ReturnNotificationEmails), c.IncludeCommentsOnReturn, c.ReturnTemplate)
+			nonNil(c.PurchaseNotificationEmails), nonNil(c.ReturnNotificationEmails), c.IncludeCommentsOnReturn, c.ReturnTemplate,
+			c.Routing.Group, c.Routing.User, rules, cmp.Or(c.WhenNobody, domain.NobodyOwner), c.VendorDailyCap)
 		var err error
-		var d time.Duration
-		err = row.Scan(&created, &src.ID, &src.OrgID, &src.Slug, &src.Name, &src.Routing.Mode, &src.Routing.SubAgencies, &d,
-			&src.ForceLocation, &src.Priority, &src.PurchaseNotificationEmails, &src.ReturnNotificationEmails,
-			&src.IncludeCommentsOnReturn, &src.ReturnTemplate, &src.UpdatedAt)
+		src, created, err = scanCreatedSource(row)
 		if err != nil {
 			return err
-		}
-		if d > 0 {
-			src.Routing.QueueDelay = d.String()
 		}
 		if created {
 			var hash []byte

@@ -68,7 +68,7 @@ func post(t *testing.T, s *store.Store, f fixture, ext string, loc string) store
 	t.Helper()
 	in, err := s.InsertLead(ctx, store.NewLead{SourceID: f.source.ID, OrgID: f.org.ID, Slug: "everquote",
 		WorkflowID: "wf-" + ext, ReceivedAt: time.Now(),
-		In: domain.LeadInput{ExternalID: ext, Email: "lead@example.com", Location: loc, Labels: []string{"auto", "hot"}}})
+		In: domain.LeadInput{ExternalID: ext, Email: ext + "@example.com", Location: loc, Labels: []string{"auto", "hot"}}})
 	must(t, err)
 	return in
 }
