@@ -347,8 +347,18 @@ func (s *Server) putSource(w http.ResponseWriter, r *http.Request) {
 // sourceKeyTarget checks a vendor-key route: owner or admin of the org, and
 // a slug that can name a source (anything else is simply not found).
 func (s *Server) sourceKeyTarget(w http.ResponseWriter, r *http.Request) (org, slug string, ok bool) {
+	return s.sourceTarget(w, r, func(org string) error {
+		_, err := s.member(r, org, true)
+		return err
+	})
+}
+
+// sourceTarget checks a route of one source: the caller as allowed says
+// (another org: 404 first), then a slug that can name a source (anything
+// else is simply not found).
+func (s *Server) sourceTarget(w http.ResponseWriter, r *http.Request, allowed func(org string) error) (org, slug string, ok bool) {
 	org, slug = r.PathValue("org"), r.PathValue("slug")
-	if _, err := s.member(r, org, true); err != nil {
+	if err := allowed(org); err != nil {
 		writeErr(w, err)
 		return "", "", false
 	}

@@ -23,16 +23,10 @@ const previewExternalID = "route-preview"
 // manager of the org (another org: 404 first), and a slug that can name a
 // source (anything else is not found).
 func (s *Server) sourceRouteTarget(w http.ResponseWriter, r *http.Request) (org, slug string, ok bool) {
-	org, slug = r.PathValue("org"), r.PathValue("slug")
-	if _, err := s.mayRoute(r, org); err != nil {
-		writeErr(w, err)
-		return "", "", false
-	}
-	if !domain.ValidSlug(slug) {
-		writeErr(w, domain.Errorf(domain.ENotFound, "source not found"))
-		return "", "", false
-	}
-	return org, slug, true
+	return s.sourceTarget(w, r, func(org string) error {
+		_, err := s.mayRoute(r, org)
+		return err
+	})
 }
 
 // routePreview says where a lead would go now (or at "at") and why,

@@ -284,7 +284,7 @@ func staffEvenly(ctx context.Context, tx pgx.Tx, src *hopSource, orgID string) (
 	if err := tx.QueryRow(ctx, `SELECT timezone FROM orgs WHERE id = $1`, orgID).Scan(&tz); err != nil {
 		return ruling{}, err
 	}
-	r, nobody, err := rotateRule(ctx, tx, src, Pool{Key: PoolStaff, SourceID: src.id, OrgID: orgID, Loc: orgLocation(tz)},
+	r, nobody, err := rotateRule(ctx, tx, src, Pool{Key: PoolStaff, SourceID: src.id, OrgID: orgID, Loc: domain.OrgLocation(tz)},
 		"active staff (staff_evenly)", time.Now())
 	if err != nil {
 		return ruling{}, err

@@ -43,18 +43,8 @@ func readHopLead(ctx context.Context, tx pgx.Tx, id, orgID, requested string) (h
 	if err := json.Unmarshal(attrs, &l.facts.Attributes); err != nil {
 		return l, fmt.Errorf("attributes of lead %s: %w", id, err)
 	}
-	l.facts.Loc = orgLocation(tz)
+	l.facts.Loc = domain.OrgLocation(tz)
 	return l, nil
-}
-
-// orgLocation is the org's timezone; an unknown name reads as UTC rather
-// than failing every routing of the org.
-func orgLocation(tz string) *time.Location {
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
 }
 
 // decisionRow is the routing_decisions row of a decision: the rule (its
@@ -357,7 +347,7 @@ func (s *Store) PreviewRoute(ctx context.Context, orgID, slug string, in domain.
 		if err := tx.QueryRow(ctx, `SELECT timezone, repeat_lookback_days FROM orgs WHERE id = $1`, orgID).Scan(&tz, &lookback); err != nil {
 			return err
 		}
-		l := hopLead{requested: in.Location, facts: domain.FactsOf(in, src.priority, at, orgLocation(tz))}
+		l := hopLead{requested: in.Location, facts: domain.FactsOf(in, src.priority, at, domain.OrgLocation(tz))}
 		if l.repeatOf, err = repeatCandidate(ctx, tx, orgID, in, at, lookback); err != nil {
 			return err
 		}
