@@ -151,6 +151,20 @@ func sharedDir(t *testing.T) string {
 	return dir
 }
 
+// dirLogs is the end of the logs a private cluster's directory holds, for a
+// failure's message.
+func dirLogs(dir string) string {
+	var b strings.Builder
+	for _, name := range []string{urlFile, "supervisor.log", "postgres.log"} {
+		content, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			content = []byte(err.Error())
+		}
+		fmt.Fprintf(&b, "--- %s:\n%s\n", name, tail(content))
+	}
+	return b.String()
+}
+
 // waitRemoved waits for dir to go, well beyond the idle period.
 func waitRemoved(t *testing.T, dir string) {
 	t.Helper()
@@ -251,6 +265,16 @@ func TestPrivateClusterStartsAfreshWhenItsSupervisorDied(t *testing.T) {
 	if err := syscall.Kill(sup, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	// kill returns before the process has died: on a loaded machine it may
+	// still hold its lock (and its postmaster still answer) for a while,
+	// and a test process arriving then rightly joins the cluster that is
+	// about to go. The case under test is the one after the death.
+	for deadline := time.Now().Add(30 * time.Second); supervised(dir); {
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor %d still holds its lock 30 s after SIGKILL", sup)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	first.end(t)
 	if _, err := os.Stat(filepath.Join(dir, urlFile)); err != nil {
 		t.Fatalf("the dead cluster's URL file should still be there for this test to mean anything: %v", err)
@@ -260,7 +284,8 @@ func TestPrivateClusterStartsAfreshWhenItsSupervisorDied(t *testing.T) {
 	next := startHelper(dir, idle)
 	if next.err != nil {
 		next.end(t)
-		t.Fatalf("after the supervisor died, a test process could not get a private server: %v", next.err)
+		t.Fatalf("after the supervisor died, a test process could not get a private server (the dead one was %s): %v\n%s",
+			first.url, next.err, dirLogs(dir))
 	}
 	if got := postmasterPID(t, dir); got == pid {
 		t.Errorf("postmaster %d again, want a new one", got)
