@@ -324,3 +324,17 @@ func AlertDetails(in AlertInput) string {
 		"emails the assignee once, unless they turned instant alerts off before it went out",
 		"the lead and its timeline: `GET /v1/leads/"+in.LeadID+"`")
 }
+
+// SLASummary is an SLA run's one line, the first assignee by id.
+func SLASummary(in SLAInput, userID string, n domain.RunNames) string {
+	src := text(n.Source, maxNameRunes, n.Slug)
+	return oneLine("SLA of lead " + text(n.ExternalID, maxExternalRune, in.LeadID) + " of " + src + " in " + orgName(n.Org, in.OrgID) +
+		", assigned to user " + userID)
+}
+
+// SLADetails are an SLA run's ids and where to look further.
+func SLADetails(in SLAInput) string {
+	return bullets("lead "+code(in.LeadID)+", SLA "+code(strconv.FormatInt(in.SLAID, 10))+" (`lead_slas`)",
+		"escalates at each deadline the lead is not worked; worked, returned, moved or given to someone else stops it",
+		"each step on the lead's timeline: `GET /v1/leads/"+in.LeadID+"`")
+}

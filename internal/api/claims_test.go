@@ -148,11 +148,19 @@ func TestReleaseAndWorkedRoutes(t *testing.T) {
 	if l.AssignedTo != nil || l.Timeline[len(l.Timeline)-1].Kind != "released" {
 		t.Fatalf("released: %+v", l)
 	}
-	// a lead assigned by routing, not claimed: released to the queue, but
-	// there is no claim to mark worked
+	// a lead assigned by routing, not claimed: its assignee marks it
+	// worked (what stops an SLA), once; then released to the queue
 	owned := routedLeads(t, ts, acme, 1)[0]
-	if a := ts.do(t, "POST", "/v1/leads/"+owned+"/worked", acme.tokens[domain.RoleOwner], "", ""); a.status != 409 {
-		t.Fatalf("worked without a claim: %d %s", a.status, a.body)
+	if a := ts.do(t, "POST", "/v1/leads/"+owned+"/worked", rep, "", ""); a.status != 403 {
+		t.Fatalf("worked by someone who is not its assignee: %d %s", a.status, a.body)
+	}
+	for range 2 {
+		if l := readLead(t, ts.do(t, "POST", "/v1/leads/"+owned+"/worked", acme.tokens[domain.RoleOwner], "", "")); l.Timeline[len(l.Timeline)-1].Kind != "worked" {
+			t.Fatalf("worked without a claim: %+v", l)
+		}
+	}
+	if n := count(t, ts.s, `SELECT count(*) FROM timeline_events WHERE lead_id = $1 AND kind = 'worked'`, owned); n != 1 {
+		t.Fatalf("%d worked events for two calls on a routed lead", n)
 	}
 	if l := readLead(t, ts.do(t, "POST", "/v1/leads/"+owned+"/release", acme.tokens[domain.RoleOwner], "{}", "")); l.AssignedTo != nil {
 		t.Fatalf("release of a routed lead: %+v", l)

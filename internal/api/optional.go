@@ -1,6 +1,9 @@
 package api
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // optional is a JSON field that may be absent, null or a value: a PATCH
 // leaves an absent field alone and can refuse a null one, and
@@ -20,7 +23,11 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 		o.Null = true
 		return nil
 	}
-	return json.Unmarshal(b, &o.V)
+	// Strict like the body around it: an unknown field inside an object
+	// value is refused, not dropped.
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	return d.Decode(&o.V)
 }
 
 // ptr is the value when one was sent, nil when the field was absent or null.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
@@ -21,10 +22,14 @@ type OrgOut struct {
 	ClaimWindow     string  `json:"claim_window"`
 	// RepeatLookbackDays: days back an open lead makes a new one its repeat.
 	RepeatLookbackDays int `json:"repeat_lookback_days"`
+	// BusinessHours: what an SLA with business_hours counts (null: every
+	// hour of every day).
+	BusinessHours *domain.BusinessHours `json:"business_hours"`
 }
 
 func toOrgOut(o store.OrgSettings) OrgOut {
-	return OrgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String(), o.RepeatLookbackDays}
+	return OrgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String(), o.RepeatLookbackDays,
+		o.BusinessHours}
 }
 
 // orgPatchIn is the body of PATCH /v1/orgs/{org}: every field optional,
@@ -36,6 +41,8 @@ type orgPatchIn struct {
 	CrossSilo       optional[bool]   `json:"cross_silo"`
 	ClaimWindow     optional[string] `json:"claim_window"`
 	RepeatLookback  optional[int]    `json:"repeat_lookback_days"`
+	// null clears them
+	BusinessHours optional[domain.BusinessHours] `json:"business_hours"`
 }
 
 // getOrg shows the org to its members (and the admin token); anyone else
@@ -117,6 +124,17 @@ func (in orgPatchIn) validate() (store.OrgPatch, error) {
 			f.Add("repeat_lookback_days", "0 to 3650 days (0: repeats are not looked for)")
 		}
 		p.RepeatLookbackDays = v
+	}
+	p.ClearBusinessHours = in.BusinessHours.Null
+	if v := in.BusinessHours.ptr(); v != nil {
+		if v.Hours == nil {
+			v.Hours = []domain.WorkingSpan{}
+		}
+		if v.Holidays == nil {
+			v.Holidays = []string{}
+		}
+		maps.Copy(f, v.Problems("business_hours"))
+		p.BusinessHours = v
 	}
 	return p, f.Err("invalid org")
 }

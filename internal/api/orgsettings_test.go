@@ -61,7 +61,7 @@ func TestGetOrgShowsSettingsToMembersOnly(t *testing.T) {
 		got := decodeBody(t, a)
 		want := map[string]any{"id": acme.org, "name": "Acme", "timezone": "UTC", "parent_id": nil,
 			"handover_enabled": false, "cross_silo": false, "claim_window": "30m0s",
-			"repeat_lookback_days": float64(domain.DefaultLookback)}
+			"repeat_lookback_days": float64(domain.DefaultLookback), "business_hours": nil}
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("%s = %v, want %v (%s)", k, got[k], v, a.body)
@@ -161,5 +161,42 @@ func TestPatchOrgValidatesEveryFieldAndWritesAllOrNothing(t *testing.T) {
 	}
 	if after := ts.do(t, "GET", path, testAdmin, "", "").body; after != before {
 		t.Fatalf("refused PATCHes changed the org:\n%s\n%s", before, after)
+	}
+}
+
+// PATCH business_hours sets the org's timetable and holidays (what an SLA
+// with business_hours counts), names a bad span or date, and null clears
+// them.
+func TestPatchOrgBusinessHours(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, true, nil)
+	acme := newPeople(t, ts, "Acme")
+	path := "/v1/orgs/" + acme.org
+	set := `{"business_hours":{"hours":[{"days":["mon","tue","wed","thu","fri"],"from":"09:00","to":"17:00"}],"holidays":["2026-12-25"]}}`
+	a := ts.do(t, "PATCH", path, acme.tokens[domain.RoleOwner], set, "")
+	if a.status != 200 || !strings.Contains(a.body, `"business_hours":{"hours":[{"days":["mon","tue","wed","thu","fri"],"from":"09:00","to":"17:00"}],"holidays":["2026-12-25"]}`) {
+		t.Fatalf("set business hours: %d %s", a.status, a.body)
+	}
+	before := ts.do(t, "GET", path, testAdmin, "", "").body
+	for _, c := range []struct{ body, field string }{
+		{`{"business_hours":{"hours":[{"days":["mon"],"from":"9","to":"17:00"}]}}`, "business_hours.hours[0].from"},
+		{`{"business_hours":{"hours":[{"days":["moon"],"from":"09:00","to":"17:00"}]}}`, "business_hours.hours[0].days"},
+		{`{"business_hours":{"holidays":["25/12/2026"]}}`, "business_hours.holidays[0]"},
+		{`{"business_hours":{"hours":[],"weekends":true}}`, "weekends"},
+	} {
+		a := ts.do(t, "PATCH", path, acme.tokens[domain.RoleOwner], c.body, "")
+		if a.status != 422 || !strings.Contains(a.body, `"`+c.field) {
+			t.Errorf("%s: %d %s, want 422 naming %s", c.body, a.status, a.body, c.field)
+		}
+	}
+	if a := ts.do(t, "PATCH", path, acme.tokens[domain.RoleManager], set, ""); a.status != 403 {
+		t.Errorf("a manager sets business hours: %d %s", a.status, a.body)
+	}
+	if after := ts.do(t, "GET", path, testAdmin, "", "").body; after != before {
+		t.Fatalf("refused PATCHes changed the org:\n%s\n%s", before, after)
+	}
+	if a := ts.do(t, "PATCH", path, acme.tokens[domain.RoleAdmin], `{"business_hours":null}`, ""); a.status != 200 ||
+		!strings.Contains(a.body, `"business_hours":null`) {
+		t.Fatalf("clear business hours: %d %s", a.status, a.body)
 	}
 }

@@ -26,7 +26,13 @@ const alertRestartAfter = 10 * time.Minute
 // so one pump here serves them all, and its restart of stale alerts is the
 // reconciler for alerts too.
 func alertLoop(ctx context.Context, d *Deps) {
-	t := time.NewTicker(AlertPumpInterval)
+	pumpLoop(ctx, d, AlertPumpInterval, "alert", PumpAlerts)
+}
+
+// pumpLoop runs pump every interval until ctx ends, logging a pass that
+// failed (the next one tries again) and, at debug, one that did something.
+func pumpLoop(ctx context.Context, d *Deps, interval time.Duration, what string, pump func(context.Context, *Deps) (int, error)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -34,12 +40,12 @@ func alertLoop(ctx context.Context, d *Deps) {
 			return
 		case <-t.C:
 		}
-		n, err := PumpAlerts(ctx, d)
+		n, err := pump(ctx, d)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			d.Log.Warn("alert pump pass failed", zap.Int("started", n), zap.Error(err))
+			d.Log.Warn(what+" pump pass failed", zap.Int("handled", n), zap.Error(err))
 		case n > 0:
-			d.Log.Debug("alert pump pass", zap.Int("started", n))
+			d.Log.Debug(what+" pump pass", zap.Int("handled", n))
 		}
 	}
 }

@@ -131,6 +131,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.DigestWorkflow)
 	w.RegisterWorkflow(workflows.SignInWorkflow)
 	w.RegisterWorkflow(workflows.AlertWorkflow)
+	w.RegisterWorkflow(workflows.SLAWorkflow)
 }
 
 // Starter starts the worker's and the reconciler's runs on the configured
@@ -179,6 +180,7 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	defer w.Stop()
 	d.Log.Info("worker started", zap.String("task_queue", d.Cfg.TaskQueue))
 	go alertLoop(ctx, d)
+	go slaLoop(ctx, d)
 	reconcileLoop(ctx, d)
 	return nil
 }

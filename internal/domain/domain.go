@@ -132,6 +132,9 @@ type SourceConfig struct {
 	Rules          []Rule `json:"rules,omitempty"`
 	WhenNobody     string `json:"when_nobody,omitempty"`
 	VendorDailyCap *int   `json:"vendor_daily_cap,omitempty"`
+	// SLA escalates a routed lead nobody worked in time (SPEC §5.7); nil:
+	// none.
+	SLA *SLA `json:"sla,omitempty"`
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
@@ -154,6 +157,9 @@ func (c *SourceConfig) Validate() (time.Duration, error) {
 		delay, _ = time.ParseDuration(c.Routing.QueueDelay)
 	}
 	c.rulesProblems(f)
+	if c.SLA != nil {
+		c.SLA.Validate("sla", f)
+	}
 	if c.ForceLocation != nil && *c.ForceLocation != LocationPending && *c.ForceLocation != LocationQueue {
 		f.Add("force_location", "pending or queue")
 	}

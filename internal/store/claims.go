@@ -230,12 +230,12 @@ func (s *Store) MarkInvalid(ctx context.Context, orgScope string, by domain.Chan
 	})
 }
 
-// MarkWorked records the assignee's first action on a lead they claimed:
-// the claim is kept and its window no longer runs. Marking it again
-// changes nothing (false). A lead not under a claim of theirs is a
-// conflict: there is no window to stop. So is a claim whose window has
-// passed though its run has not fired yet (SPEC §5.5: not worked within the
-// window, back in the queue): the lead goes back to the queue in the same
+// MarkWorked records the assignee's first action on a lead: on a lead they
+// claimed, the claim is kept and its window no longer runs; on one routed
+// to them, its SLA stops. Marking it again changes nothing (false). A
+// claim of theirs whose window has passed though its run has not fired yet
+// (SPEC §5.5: not worked within the window, back in the queue) is a
+// conflict: the lead goes back to the queue in the same
 // transaction, by the very change the claim's run makes, and the 409 says
 // so. The run then finds the claim expired and changes nothing.
 func (s *Store) MarkWorked(ctx context.Context, orgScope, userID, leadID string) (bool, error) {
@@ -253,7 +253,10 @@ func (s *Store) MarkWorked(ctx context.Context, orgScope, userID, leadID string)
 		case deref(l.assigned) != userID:
 			return l.notAssignee(userID, "mark as worked")
 		case l.lastUser != userID || (l.lastStatus != domain.ClaimOpen && l.lastStatus != domain.ClaimWorked):
-			return domain.Errorf(domain.EConflict, "this lead is not under a claim of yours: it has no claim window to stop")
+			// Routed to them, not claimed: worked stops the lead's SLA
+			// (SPEC §5.7) and frees a place under their open cap.
+			changed, err = markRoutedWorked(ctx, tx, l, userID)
+			return err
 		case l.lastStatus == domain.ClaimWorked:
 			return nil
 		case !time.Now().Before(l.expiresAt):
@@ -291,6 +294,20 @@ func (s *Store) MarkWorked(ctx context.Context, orgScope, userID, leadID string)
 		err = lapsed
 	}
 	return changed, err
+}
+
+// markRoutedWorked records the first action of the assignee of a lead
+// that is not under a claim of theirs; false when it was marked before.
+func markRoutedWorked(ctx context.Context, tx pgx.Tx, l claimedLead, userID string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE leads SET worked_at = now(), updated_at = now() WHERE id = $1 AND worked_at IS NULL`, l.id)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	name, err := nameOf(ctx, tx, userID)
+	if err != nil {
+		return false, err
+	}
+	return true, addEvent(ctx, tx, l.id, l.orgID, "worked", userID, "worked by "+name, map[string]any{})
 }
 
 // ExpireClaim is what a claim's run does when the window has passed: in one

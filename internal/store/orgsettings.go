@@ -22,6 +22,9 @@ type OrgSettings struct {
 	// RepeatLookbackDays: how far back an open lead with the same email or
 	// phone makes a new one its repeat (0: off).
 	RepeatLookbackDays int
+	// BusinessHours is what an SLA with business_hours counts (nil: every
+	// hour of every day).
+	BusinessHours *domain.BusinessHours
 }
 
 // OrgPatch is a change to an org's settings; a nil field is left as it is.
@@ -34,13 +37,16 @@ type OrgPatch struct {
 	ClaimWindow     *time.Duration
 	// RepeatLookbackDays, 0..3650.
 	RepeatLookbackDays *int
+	// BusinessHours replaces the org's; ClearBusinessHours removes them.
+	BusinessHours      *domain.BusinessHours
+	ClearBusinessHours bool
 }
 
-const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window, repeat_lookback_days`
+const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window, repeat_lookback_days, business_hours`
 
 func scanOrgSettings(r pgx.Row) (OrgSettings, error) {
 	var o OrgSettings
-	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow, &o.RepeatLookbackDays)
+	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow, &o.RepeatLookbackDays, &o.BusinessHours)
 	return o, notFound(err, "org")
 }
 
@@ -67,9 +73,11 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, p OrgPatch) (OrgSettin
 		var err error
 		o, err = scanOrgSettings(tx.QueryRow(ctx, `UPDATE orgs SET name = coalesce($2, name), timezone = coalesce($3, timezone),
 				handover_enabled = coalesce($4, handover_enabled), cross_silo = coalesce($5, cross_silo),
-				claim_window = coalesce($6, claim_window), repeat_lookback_days = coalesce($7, repeat_lookback_days)
+				claim_window = coalesce($6, claim_window), repeat_lookback_days = coalesce($7, repeat_lookback_days),
+				business_hours = CASE WHEN $8 THEN NULL ELSE coalesce($9, business_hours) END
 			WHERE id = $1 RETURNING `+orgSettingsCols,
-			id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow, p.RepeatLookbackDays))
+			id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow, p.RepeatLookbackDays,
+			p.ClearBusinessHours, p.BusinessHours))
 		if err != nil || !off(p.HandoverEnabled) && !off(p.CrossSilo) {
 			return err
 		}

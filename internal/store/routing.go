@@ -112,7 +112,10 @@ func (s *Store) RouteLead(ctx context.Context, req RouteRequest) (Decision, erro
 			d.Mode = string(src.mode)
 		}
 		d.OwnerFallback = r.fallback
-		return record(ctx, tx, &d, r)
+		if err := record(ctx, tx, &d, r); err != nil {
+			return err
+		}
+		return startSLA(ctx, tx, src, &d, r)
 	})
 	if err == nil && !d.AlreadyRouted && d.FanOutTo == "" && !l.placedBefore {
 		d.SpeedToLead = time.Since(l.receivedAt)
@@ -401,6 +404,7 @@ type hopSource struct {
 	rules          []domain.Rule // before the default
 	whenNobody     string
 	group, user    string // the default's group (by name) or user
+	sla            *domain.SLA
 }
 
 // defaultRouting is the source's last rule, the one with no condition.
@@ -410,7 +414,7 @@ func (h *hopSource) defaultRouting() domain.Routing {
 
 // hopSourceCols is what scanHopSource reads, in its order.
 const hopSourceCols = `id, name, routing_mode, force_location, queue_delay, priority, purchase_notification_emails,
-	routing_sub_agencies::text[], rules, when_nobody, coalesce(routing_group, ''), coalesce(routing_user::text, '')`
+	routing_sub_agencies::text[], rules, when_nobody, coalesce(routing_group, ''), coalesce(routing_user::text, ''), sla`
 
 const (
 	sourceByIDSQL   = `SELECT ` + hopSourceCols + ` FROM lead_sources WHERE id = $1`
@@ -431,7 +435,7 @@ func sourceBySlug(ctx context.Context, tx pgx.Tx, orgID, slug string) (*hopSourc
 func scanHopSource(row pgx.Row) (*hopSource, error) {
 	var h hopSource
 	err := row.Scan(&h.id, &h.name, &h.mode, &h.force, &h.delay, &h.priority, &h.purchaseEmails, &h.subs,
-		&h.rules, &h.whenNobody, &h.group, &h.user)
+		&h.rules, &h.whenNobody, &h.group, &h.user, &h.sla)
 	if err == pgx.ErrNoRows {
 		return nil, nil
 	}

@@ -29,12 +29,13 @@ type Source struct {
 	Rules          []domain.Rule `json:"rules"`
 	WhenNobody     string        `json:"when_nobody"`
 	VendorDailyCap *int          `json:"vendor_daily_cap"`
+	SLA            *domain.SLA   `json:"sla"`
 	UpdatedAt      time.Time     `json:"updated_at"`
 }
 
 const sourceCols = `id, org_id, slug, name, routing_mode, routing_sub_agencies::text[], queue_delay, force_location, priority,
 	purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template,
-	coalesce(routing_group, ''), coalesce(routing_user::text, ''), rules, when_nobody, vendor_daily_cap, updated_at`
+	coalesce(routing_group, ''), coalesce(routing_user::text, ''), rules, when_nobody, vendor_daily_cap, sla, updated_at`
 
 func scanSource(r pgx.Row) (Source, error) {
 	return scanSourceAfter(r)
@@ -54,7 +55,7 @@ func scanSourceAfter(r pgx.Row, lead ...any) (Source, error) {
 	var delay time.Duration
 	err := r.Scan(append(lead, &s.ID, &s.OrgID, &s.Slug, &s.Name, &s.Routing.Mode, &s.Routing.SubAgencies, &delay, &s.ForceLocation,
 		&s.Priority, &s.PurchaseNotificationEmails, &s.ReturnNotificationEmails, &s.IncludeCommentsOnReturn,
-		&s.ReturnTemplate, &s.Routing.Group, &s.Routing.User, &s.Rules, &s.WhenNobody, &s.VendorDailyCap, &s.UpdatedAt)...)
+		&s.ReturnTemplate, &s.Routing.Group, &s.Routing.User, &s.Rules, &s.WhenNobody, &s.VendorDailyCap, &s.SLA, &s.UpdatedAt)...)
 	if delay > 0 {
 		s.Routing.QueueDelay = delay.String()
 	}
@@ -102,6 +103,16 @@ func checkActions(ctx context.Context, tx pgx.Tx, orgID string, c domain.SourceC
 			return err
 		}
 	}
+	if c.SLA != nil && c.SLA.Fallback == domain.SLAFallbackUser {
+		var ok bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE org_id = $1 AND id = $2 AND active)`,
+			orgID, c.SLA.FallbackUser).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			f.Add("sla.fallback_user", "not an active user of this org")
+		}
+	}
 	return f.Err("invalid source")
 }
 
@@ -122,8 +133,8 @@ func (s *Store) PutSource(ctx context.Context, orgID, slug string, c domain.Sour
 		}
 		row := tx.QueryRow(ctx, `INSERT INTO lead_sources (org_id, slug, name, routing_mode, routing_sub_agencies, queue_delay,
 				force_location, priority, purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template,
-				routing_group, routing_user, rules, when_nobody, vendor_daily_cap)
-			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12,nullif($13, ''),nullif($14, '')::uuid,$15,$16,$17)
+				routing_group, routing_user, rules, when_nobody, vendor_daily_cap, sla)
+			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12,nullif($13, ''),nullif($14, '')::uuid,$15,$16,$17,$18)
 			ON CONFLICT (org_id, slug) DO UPDATE SET name = excluded.name, routing_mode = excluded.routing_mode,
 				routing_sub_agencies = excluded.routing_sub_agencies, queue_delay = excluded.queue_delay,
 				force_location = excluded.force_location, priority = excluded.priority,
@@ -132,11 +143,11 @@ func (s *Store) PutSource(ctx context.Context, orgID, slug string, c domain.Sour
 				include_comments_on_return = excluded.include_comments_on_return,
 				return_template = excluded.return_template, routing_group = excluded.routing_group,
 				routing_user = excluded.routing_user, rules = excluded.rules, when_nobody = excluded.when_nobody,
-				vendor_daily_cap = excluded.vendor_daily_cap, updated_at = now()
+				vendor_daily_cap = excluded.vendor_daily_cap, sla = excluded.sla, updated_at = now()
 			RETURNING (xmax = 0) AS created, `+sourceCols,
 			orgID, slug, c.Name, c.Routing.Mode, subs, delay, c.ForceLocation, c.Priority,
 			nonNil(c.PurchaseNotificationEmails), nonNil(c.ReturnNotificationEmails), c.IncludeCommentsOnReturn, c.ReturnTemplate,
-			c.Routing.Group, c.Routing.User, rules, cmp.Or(c.WhenNobody, domain.NobodyOwner), c.VendorDailyCap)
+			c.Routing.Group, c.Routing.User, rules, cmp.Or(c.WhenNobody, domain.NobodyOwner), c.VendorDailyCap, c.SLA)
 		var err error
 		src, created, err = scanCreatedSource(row)
 		if err != nil {
