@@ -106,7 +106,7 @@ ORDER BY g.by_source DESC, g.source, u.name, g.user_id`
 // A period that is empty, reversed or longer than MaxReportPeriod is
 // refused naming from; the org is the caller's (the API checked it).
 func (s *Store) SpeedToLead(ctx context.Context, orgID string, from, to time.Time) (SpeedReport, error) {
-	rep := SpeedReport{From: from, To: to, Sources: []SpeedRow{}, Users: []SpeedRow{}}
+	rep := SpeedReport{From: from.UTC(), To: to.UTC(), Sources: []SpeedRow{}, Users: []SpeedRow{}}
 	if err := CheckReportPeriod(from, to); err != nil {
 		return rep, err
 	}
