@@ -104,7 +104,7 @@ func TestSpeedToLeadPage(t *testing.T) {
 
 func TestHumanSeconds(t *testing.T) {
 	t.Parallel()
-	for s, want := range map[float64]string{0: "0 s", 0.4: "0 s", 42: "42 s", 60: "1 min", 200: "3 min 20 s", 3600: "1 h", 7500: "2 h 5 min", 97200: "1 d 3 h", 90061: "1 d 1 h"} {
+	for s, want := range map[float64]string{0: "0 s", 0.4: "0.4 s", 9.96: "10 s", 5: "5 s", 42: "42 s", 60: "1 min", 200: "3 min 20 s", 3600: "1 h", 7500: "2 h 5 min", 97200: "1 d 3 h", 90061: "1 d 1 h"} {
 		if got := humanSeconds(s); got != want {
 			t.Errorf("humanSeconds(%g) = %q, want %q", s, got, want)
 		}
