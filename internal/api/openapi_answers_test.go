@@ -359,6 +359,12 @@ func routeScenario(t *testing.T, c *conform) {
 	call("GET", fair+"?from=yesterday", owner, "", 422)
 	call("GET", fair, staff, "", 403)
 	call("GET", fair, otherOwner, "", 404)
+	speed := "/v1/orgs/" + org + "/reports/speed-to-lead"
+	call("GET", speed, manager, "", 200)
+	call("GET", speed+"?from=2026-01-01&to=2026-01-31", owner, "", 200)
+	call("GET", speed+"?to=soon", owner, "", 422)
+	call("GET", speed, staff, "", 403)
+	call("GET", speed, otherOwner, "", 404)
 
 	// 429: a vendor key past its limit, an address past its failed
 	// authentications.

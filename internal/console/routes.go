@@ -87,6 +87,7 @@ func (c *Console) routes() []route {
 		{"POST", "/app/account/sub-agencies/{sub}/unlink", member, c.unlinkSub},
 		{"POST", "/app/account/users", member, c.addUser},
 		{"POST", "/app/account/users/{user}", member, c.saveUser},
+		{"GET", "/app/reports/speed-to-lead", member, c.speedToLeadPage},
 	}
 }
 
