@@ -73,6 +73,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/orgs/{org}/sources/{slug}/route-preview", s.routePreview},
 		{"GET", "/v1/orgs/{org}/sources/{slug}/fairness", s.fairness},
 		{"GET", "/v1/openapi.json", s.openAPI},
+		{"GET", "/v1/returns", s.vendorReturns},
 	}
 }
 

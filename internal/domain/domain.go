@@ -132,6 +132,11 @@ type SourceConfig struct {
 	Rules          []Rule `json:"rules,omitempty"`
 	WhenNobody     string `json:"when_nobody,omitempty"`
 	VendorDailyCap *int   `json:"vendor_daily_cap,omitempty"`
+	// Return rules (SPEC §5.7): how long after its arrival a lead may be
+	// returned ("" : any time) and the reasons a return may give (none:
+	// any reason).
+	ReturnWindow  string   `json:"return_window,omitempty"`
+	ReturnReasons []string `json:"return_reasons,omitempty"`
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
@@ -190,6 +195,7 @@ func (c *SourceConfig) Validate() (time.Duration, error) {
 			f.Add("return_template", p)
 		}
 	}
+	c.returnRulesProblems(f)
 	return delay, f.Err("invalid source")
 }
 
