@@ -106,6 +106,20 @@ func TestReturnRulesAndTheVendorsList(t *testing.T) {
 	stale := leadAt(t, ts, src.ID, acme.org, "stale", time.Now().Add(-73*time.Hour))
 	_, otherKey := tenant(t, ts.s, "Othervendor")
 
+	var rules struct {
+		Window  *string    `json:"return_window"`
+		Until   *time.Time `json:"returnable_until"`
+		Reasons []string   `json:"return_reasons"`
+	}
+	a = ts.do(t, "GET", "/v1/leads/"+stale+"/return-rules", acme.tokens[domain.RoleStaff], "", "")
+	must(t, json.Unmarshal([]byte(a.body), &rules))
+	if a.status != 200 || rules.Window == nil || *rules.Window != "72h0m0s" || rules.Until == nil || rules.Until.After(time.Now()) ||
+		strings.Join(rules.Reasons, "|") != "Duplicate|Wrong number|Out of area" {
+		t.Fatalf("the lead's return rules: %d %s", a.status, a.body)
+	}
+	if a := ts.do(t, "GET", "/v1/leads/"+stale+"/return-rules", otherKey, "", ""); a.status != 403 {
+		t.Fatalf("a vendor key reads a lead's rules: %d", a.status)
+	}
 	before := returnsOf(t, ts, acme.org)
 	for _, c := range []struct {
 		id, body string

@@ -109,3 +109,21 @@ func sinceQuery(rawQuery string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// leadReturnRules answers the return rules of a lead (its receiving
+// source's window, the last moment it may be returned, the reasons a
+// return may give) to whoever may read the lead, so a form offers only
+// what POST …/return takes, even when the source is another org's.
+func (s *Server) leadReturnRules(w http.ResponseWriter, r *http.Request) {
+	_, scope, err := s.leadCaller(r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	rr, err := s.Store.LeadReturnRules(r.Context(), scope, r.PathValue("id"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, rr)
+}

@@ -123,6 +123,13 @@ func TestReturnRulesFollowTheReceivingSource(t *testing.T) {
 	tr := newTransfer(t, s, master.org.ID, sub.org.ID, domain.TransferOwner, []string{id})
 	_, err := s.MoveTransferBatch(ctx, store.TransferBatch{TransferID: tr.ID, Index: 0, Size: 500})
 	must(t, err)
+	rr, err := s.LeadReturnRules(ctx, sub.org.ID, id)
+	must(t, err)
+	if rr.Window == nil || *rr.Window != "72h0m0s" || rr.Until == nil || len(rr.Reasons) != 3 {
+		t.Fatalf("the rules the sub-agency reads: %+v", rr)
+	}
+	_, err = s.LeadReturnRules(ctx, master.org.ID, id)
+	wantCode(t, "the master after the move", err, domain.ENotFound)
 	_, err = s.ReturnLead(ctx, sub.org.ID, changer(sub.owner), id, returnBody("not on the list", ""), "return/"+id)
 	wantCode(t, "a reason outside the receiving source's list", err, domain.EInvalid)
 	_, err = s.ReturnLead(ctx, sub.org.ID, changer(sub.owner), id, returnBody("Out of area", ""), "return/"+id)

@@ -206,3 +206,35 @@ func (s *Store) VendorReturns(ctx context.Context, sourceID string, since time.T
 	}
 	return list, next, nil
 }
+
+// ReturnRules are the return rules that apply to one lead: those of the
+// source that received it, whichever org holds it now (a sub-agency's user
+// cannot read the master's source, yet returns by its rules).
+type ReturnRules struct {
+	Window *string `json:"return_window"` // a Go duration; nil: no window
+	// Until is the last moment the lead may be returned; nil: any time.
+	Until   *time.Time `json:"returnable_until"`
+	Reasons []string   `json:"return_reasons"` // empty: any reason
+}
+
+// LeadReturnRules reads the return rules of a lead held by orgScope ("" for
+// any org: the operator); another org's lead is not found.
+func (s *Store) LeadReturnRules(ctx context.Context, orgScope, leadID string) (ReturnRules, error) {
+	var rr ReturnRules
+	if !domain.ValidUUID(leadID) {
+		return rr, domain.Errorf(domain.ENotFound, "lead not found")
+	}
+	var window *time.Duration
+	var received time.Time
+	err := s.db.QueryRow(ctx, `SELECT s.return_window, s.return_reasons, l.received_at
+		FROM leads l JOIN lead_sources s ON s.id = l.source_id
+		WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2)`, leadID, orgScope).Scan(&window, &rr.Reasons, &received)
+	if err != nil {
+		return rr, notFound(err, "lead")
+	}
+	if window != nil {
+		w, until := window.String(), received.Add(*window)
+		rr.Window, rr.Until = &w, &until
+	}
+	return rr, nil
+}
