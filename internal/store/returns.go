@@ -174,23 +174,11 @@ type VendorReturn struct {
 // returned at or after since, then after the cursor of a previous page (""
 // for the first). It answers the next page's cursor, "" after the last.
 func (s *Store) VendorReturns(ctx context.Context, sourceID string, since time.Time, cursor string, limit int) ([]VendorReturn, string, error) {
-	args := []any{sourceID, since, limit + 1}
-	after := ""
-	if cursor != "" {
-		t, id, err := decodeCursor(cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		// Its own statement, so the row comparison bounds the range of
-		// lead_returns_by_source in every plan (as Pipeline does).
-		after = ` AND (r.returned_at, r.lead_id) > ($4::timestamptz, $5::uuid)`
-		args = append(args, t, id)
+	sql, args, err := vendorReturnsQuery(sourceID, since, cursor, limit)
+	if err != nil {
+		return nil, "", err
 	}
-	rows, err := s.db.Query(ctx, `SELECT r.lead_id, l.external_id, r.returned_at, r.reason,
-			CASE WHEN src.include_comments_on_return THEN r.comments END
-		FROM lead_returns r JOIN leads l ON l.id = r.lead_id JOIN lead_sources src ON src.id = r.source_id
-		WHERE r.source_id = $1 AND r.returned_at >= $2`+after+`
-		ORDER BY r.returned_at, r.lead_id LIMIT $3`, args...)
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -205,6 +193,28 @@ func (s *Store) VendorReturns(ctx context.Context, sourceID string, since time.T
 		next = encodeCursor(last.ReturnedAt, last.LeadID)
 	}
 	return list, next, nil
+}
+
+// vendorReturnsQuery is the statement VendorReturns sends: one more row
+// than limit, to know whether a next page exists.
+func vendorReturnsQuery(sourceID string, since time.Time, cursor string, limit int) (string, []any, error) {
+	args := []any{sourceID, since, limit + 1}
+	after := ""
+	if cursor != "" {
+		t, id, err := decodeCursor(cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		// Its own statement, so the row comparison bounds the range of
+		// lead_returns_by_source in every plan (as Pipeline does).
+		after = ` AND (r.returned_at, r.lead_id) > ($4::timestamptz, $5::uuid)`
+		args = append(args, t, id)
+	}
+	return `SELECT r.lead_id, l.external_id, r.returned_at, r.reason,
+			CASE WHEN src.include_comments_on_return THEN r.comments END
+		FROM lead_returns r JOIN leads l ON l.id = r.lead_id JOIN lead_sources src ON src.id = r.source_id
+		WHERE r.source_id = $1 AND r.returned_at >= $2` + after + `
+		ORDER BY r.returned_at, r.lead_id LIMIT $3`, args, nil
 }
 
 // ReturnRules are the return rules that apply to one lead: those of the
