@@ -162,7 +162,7 @@ func routeScenario(t *testing.T, c *conform) {
 	call("PUT", sources+"/everquote", owner, `{"name":"E","routing":{"mode":"sideways"},"priority":"urgent"}`, 422)
 	a = call("PUT", sources+"/queue", owner, `{"name":"Queue","routing":{"mode":"queue","queue_delay":"0s"},"force_location":"queue"}`, 201)
 	queueKey := str(t, a, "api_key")
-	call("PUT", sources+"/spare", owner, `{"name":"Spare","routing":{"mode":"pending"}}`, 201)
+	call("PUT", sources+"/spare", owner, `{"name":"Spare","routing":{"mode":"pending"},"return_window":"168h","return_reasons":["Duplicate","Wrong number"]}`, 201)
 	call("GET", sources, staff, "", 200)
 	a = call("POST", sources+"/everquote/key", owner, "", 201)
 	key := str(t, a, "api_key")
@@ -287,6 +287,13 @@ func routeScenario(t *testing.T, c *conform) {
 	call("POST", "/v1/leads/"+lead1+"/return", manager, `{"reason":"Duplicate","comments":"seen last week"}`, 200)
 	call("POST", "/v1/leads/"+lead1+"/return", manager, `{"reason":"Again"}`, 409)
 	call("POST", "/v1/leads/"+lead1+"/return", manager, `{"comments":"no reason"}`, 422)
+	call("GET", "/v1/returns?since=2026-01-01T00:00:00Z&limit=10", key, "", 200)
+	call("GET", "/v1/leads/"+lead1+"/return-rules", manager, "", 200)
+	call("GET", "/v1/leads/"+lead1+"/return-rules", otherOwner, "", 404)
+	call("GET", "/v1/leads/"+lead1+"/return-rules", key, "", 403)
+	call("GET", "/v1/returns", owner, "", 403)
+	call("GET", "/v1/returns", "", "", 401)
+	call("GET", "/v1/returns?since=last+week", key, "", 422)
 
 	// Claims from the queue.
 	queued := str(t, call("POST", "/v1/leads", queueKey, `{"external_id":"spec-q","email":"q@example.com"}`, 202), "lead_id")

@@ -74,6 +74,8 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/orgs/{org}/sources/{slug}/fairness", s.fairness},
 		{"GET", "/v1/openapi.json", s.openAPI},
 		{"GET", "/v1/orgs/{org}/reports/speed-to-lead", s.speedToLead},
+		{"GET", "/v1/returns", s.vendorReturns},
+		{"GET", "/v1/leads/{id}/return-rules", s.leadReturnRules},
 	}
 }
 

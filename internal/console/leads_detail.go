@@ -98,6 +98,10 @@ type leadView struct {
 	Failed string
 
 	MayAssign, MayGiveBack, MayReturn, MayInvalid, IsAssignee bool
+	// Returns are the return rules of the lead's receiving source, read
+	// only when the Return form is offered: its reasons make the form's
+	// reason a list, its window is said beside it.
+	Returns store.ReturnRules
 }
 
 func (l leadView) OwnedBy() string {
@@ -153,6 +157,12 @@ func (c *Console) showLead(w http.ResponseWriter, r *http.Request, v *visit, sta
 		MayReturn:   by.MayReturn(owner) == nil,
 		MayInvalid:  by.MayMarkInvalid(owner, assigned) == nil,
 		IsAssignee:  assigned == u.ID,
+	}
+	if lv.MayReturn && l.Status != domain.StatusReturned {
+		if _, err := c.call(r, v, "GET", "/v1/leads/"+url.PathEscape(id)+"/return-rules", nil, &lv.Returns); err != nil {
+			c.failed(w, r, v, err)
+			return
+		}
 	}
 	if len(failed) > 0 {
 		lv.Failed = failed[0]

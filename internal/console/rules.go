@@ -33,10 +33,15 @@ type sourceOut struct {
 // configOf is the PUT body that saves s as it is: a section of the page
 // changes its own fields of it and nothing else.
 func configOf(s sourceOut) domain.SourceConfig {
+	var window string
+	if s.ReturnWindow != nil {
+		window = *s.ReturnWindow
+	}
 	return domain.SourceConfig{Name: s.Name, Routing: s.Routing, ForceLocation: s.ForceLocation, Priority: s.Priority,
 		PurchaseNotificationEmails: s.PurchaseNotificationEmails, ReturnNotificationEmails: s.ReturnNotificationEmails,
 		IncludeCommentsOnReturn: s.IncludeCommentsOnReturn, ReturnTemplate: s.ReturnTemplate,
-		Rules: s.Rules, WhenNobody: s.WhenNobody, VendorDailyCap: s.VendorDailyCap}
+		Rules: s.Rules, WhenNobody: s.WhenNobody, VendorDailyCap: s.VendorDailyCap,
+		ReturnWindow: window, ReturnReasons: s.ReturnReasons, SLA: s.SLA}
 }
 
 // ruleForm is one rule as its fields show it: lists are comma-separated,

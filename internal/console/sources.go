@@ -42,6 +42,9 @@ type sourceForm struct {
 	PurchaseEmails, ReturnEmails                          string // one address a line
 	IncludeComments                                       bool
 	ReturnTemplate                                        string
+	// Return rules: the window as a Go duration ("" : none) and the
+	// reasons, one a line ("" : any reason).
+	ReturnWindow, ReturnReasons string
 }
 
 // Checked says whether a sub-agency is ticked.
@@ -137,7 +140,10 @@ func formOf(s store.Source) sourceForm {
 	f := sourceForm{Slug: s.Slug, Name: s.Name, Mode: string(s.Routing.Mode), QueueDelay: s.Routing.QueueDelay,
 		Priority: s.Priority, SubAgencies: s.Routing.SubAgencies, IncludeComments: s.IncludeCommentsOnReturn,
 		PurchaseEmails: strings.Join(s.PurchaseNotificationEmails, "\n"), ReturnEmails: strings.Join(s.ReturnNotificationEmails, "\n"),
-		Group: s.Routing.Group, User: s.Routing.User}
+		Group: s.Routing.Group, User: s.Routing.User, ReturnReasons: strings.Join(s.ReturnReasons, "\n")}
+	if s.ReturnWindow != nil {
+		f.ReturnWindow = shortDuration(*s.ReturnWindow)
+	}
 	if s.ForceLocation != nil {
 		f.ForceLocation = *s.ForceLocation
 	}
@@ -156,6 +162,7 @@ func postedForm(r *http.Request, slug string) sourceForm {
 		Group: p.Get("group"), User: p.Get("user"),
 		PurchaseEmails: p.Get("purchase_notification_emails"), ReturnEmails: p.Get("return_notification_emails"),
 		IncludeComments: p.Get("include_comments_on_return") == "on",
+		ReturnWindow:    strings.TrimSpace(p.Get("return_window")), ReturnReasons: p.Get("return_reasons"),
 		// Browsers send a textarea's line breaks as CRLF (HTML's form
 		// encoding): the template is saved as typed, with Unix line ends.
 		ReturnTemplate: strings.ReplaceAll(p.Get("return_template"), "\r\n", "\n")}
@@ -183,7 +190,7 @@ func (f sourceForm) body() domain.SourceConfig {
 	cfg := domain.SourceConfig{Name: f.Name, Priority: f.Priority,
 		Routing:                    domain.Routing{Mode: domain.RoutingMode(f.Mode), QueueDelay: f.QueueDelay},
 		PurchaseNotificationEmails: lines(f.PurchaseEmails), ReturnNotificationEmails: lines(f.ReturnEmails),
-		IncludeCommentsOnReturn: f.IncludeComments}
+		IncludeCommentsOnReturn: f.IncludeComments, ReturnWindow: f.ReturnWindow, ReturnReasons: lines(f.ReturnReasons)}
 	switch domain.RoutingMode(f.Mode) {
 	case domain.RouteSubAgencies:
 		cfg.Routing.SubAgencies = f.SubAgencies
@@ -200,6 +207,33 @@ func (f sourceForm) body() domain.SourceConfig {
 	tmpl := f.ReturnTemplate
 	cfg.ReturnTemplate = &tmpl
 	return cfg
+}
+
+// shortDuration writes a saved Go duration as a person types it: "72h"
+// rather than "72h0m0s".
+func shortDuration(d string) string {
+	if strings.HasSuffix(d, "m0s") {
+		d = strings.TrimSuffix(d, "0s")
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = strings.TrimSuffix(d, "0m")
+	}
+	return d
+}
+
+// reasonFields puts the API's refusals of return_reasons[i] on the reasons'
+// textarea, naming the line: the form sends its non-blank lines in order,
+// so the index counts those.
+func reasonFields(fields map[string]string, reasons string) {
+	for i, l := range lines(reasons) {
+		k := fmt.Sprintf("return_reasons[%d]", i)
+		if m, ok := fields[k]; ok {
+			delete(fields, k)
+			if _, seen := fields["return_reasons"]; !seen {
+				fields["return_reasons"] = fmt.Sprintf("“%s”: %s", l, m)
+			}
+		}
+	}
 }
 
 // sourcePage is one source's form, or the create form at /app/sources/new.
@@ -296,10 +330,10 @@ func (c *Console) saveSource(w http.ResponseWriter, r *http.Request, v *visit) {
 		store.Source
 		APIKey string `json:"api_key"`
 	}
-	// The rules, when_nobody and the vendor's cap are the rules editor's:
-	// saving this form keeps them as saved.
+	// The rules, when_nobody and the vendor's cap are the rules editor's,
+	// the SLA the API's: saving this form keeps them as saved.
 	cfg := d.Form.body()
-	cfg.Rules, cfg.WhenNobody, cfg.VendorDailyCap = cur.Rules, cur.WhenNobody, cur.VendorDailyCap
+	cfg.Rules, cfg.WhenNobody, cfg.VendorDailyCap, cfg.SLA = cur.Rules, cur.WhenNobody, cur.VendorDailyCap, cur.SLA
 	d.Source, d.Rules = cur, rulesFormOf(cur)
 	status, err := c.call(r, v, "PUT", sourcePath(v, "/"+url.PathEscape(d.Form.Slug)), cfg, &out)
 	if err != nil {
@@ -310,6 +344,7 @@ func (c *Console) saveSource(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 		if len(fields) > 0 {
 			msg = "The source was not saved: see the fields marked below."
+			reasonFields(fields, d.Form.ReturnReasons)
 		}
 		c.renderSource(w, r, v, st, d, msg, fields)
 		return

@@ -135,6 +135,11 @@ type SourceConfig struct {
 	// SLA escalates a routed lead nobody worked in time (SPEC §5.7); nil:
 	// none.
 	SLA *SLA `json:"sla,omitempty"`
+	// Return rules (SPEC §5.7): how long after its arrival a lead may be
+	// returned ("" : any time) and the reasons a return may give (none:
+	// any reason).
+	ReturnWindow  string   `json:"return_window,omitempty"`
+	ReturnReasons []string `json:"return_reasons,omitempty"`
 }
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
@@ -196,6 +201,7 @@ func (c *SourceConfig) Validate() (time.Duration, error) {
 			f.Add("return_template", p)
 		}
 	}
+	c.returnRulesProblems(f)
 	return delay, f.Err("invalid source")
 }
 

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -189,5 +190,51 @@ func TestReturnTemplateLine(t *testing.T) {
 		if got := ReturnTemplateLine(p); got != c.line {
 			t.Errorf("%.40q: %q is about line %d, want %d", c.src, p, got, c.line)
 		}
+	}
+}
+
+// A return window is a Go duration from a minute to 90 days in whole
+// seconds ("" : none); reasons are trimmed, bounded and unique without
+// case, each refusal naming the reason by index; a return's reason is
+// matched without case and answered in the list's spelling.
+func TestReturnRules(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{"": true, "72h": true, "1m": true, "2160h": true, "90m30s": true,
+		"59s": false, "2160h1s": false, "7d": false, "1.5s": false, "-1h": false, "soon": false} {
+		if _, ok := ParseReturnWindow(in); ok != want {
+			t.Errorf("ParseReturnWindow(%q) ok = %v", in, ok)
+		}
+	}
+	c := SourceConfig{Name: "EQ", Routing: Routing{Mode: RouteOwner}, ReturnWindow: " 168h ",
+		ReturnReasons: []string{" Duplicate ", "Wrong number"}}
+	if _, err := c.Validate(); err != nil || c.ReturnWindow != "168h" || c.ReturnReasons[0] != "Duplicate" {
+		t.Fatalf("good rules: %v %q %q", err, c.ReturnWindow, c.ReturnReasons)
+	}
+	bad := SourceConfig{Name: "EQ", Routing: Routing{Mode: RouteOwner}, ReturnWindow: "7d",
+		ReturnReasons: []string{"ok", " ", "OK", strings.Repeat("x", 101), "a\tb"}}
+	_, err := bad.Validate()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("bad rules: %v", err)
+	}
+	for _, f := range []string{"return_window", "return_reasons[1]", "return_reasons[2]", "return_reasons[3]", "return_reasons[4]"} {
+		if e.Fields[f] == "" {
+			t.Errorf("no refusal of %s: %v", f, e.Fields)
+		}
+	}
+	many := SourceConfig{Name: "EQ", Routing: Routing{Mode: RouteOwner}, ReturnReasons: make([]string, MaxReturnReasons+1)}
+	if _, err := many.Validate(); !errors.As(err, &e) || e.Fields["return_reasons"] == "" {
+		t.Errorf("51 reasons: %v", err)
+	}
+
+	list := []string{"Duplicate", "Wrong number"}
+	if got, err := MatchReturnReason(list, "wrong NUMBER"); err != nil || got != "Wrong number" {
+		t.Errorf("a reason in another case: %q %v", got, err)
+	}
+	if _, err := MatchReturnReason(list, "Bad"); !errors.As(err, &e) || e.Fields["reason"] != "not one of this source's return reasons: Duplicate; Wrong number" {
+		t.Errorf("a reason off the list: %v", err)
+	}
+	if got, err := MatchReturnReason(nil, "anything"); err != nil || got != "anything" {
+		t.Errorf("no list: %q %v", got, err)
 	}
 }

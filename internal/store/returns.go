@@ -25,7 +25,12 @@ type Returned struct {
 // who returned it and why. The lead must be held by orgScope ("" for any
 // org: the operator), else it is not found; by must be allowed to return it
 // (domain.Changer.MayReturn). A lead already returned, still being routed or
-// waiting for a handover decision is a conflict. workflowID names the run
+// waiting for a handover decision is a conflict. The return rules are those
+// of the source that received the lead (leads.source_id), whichever org
+// holds it now: past the source's window, measured from the lead's arrival,
+// it is a conflict naming the window; a reason not in the source's list is
+// refused naming the reason, and one in it is recorded in the list's
+// spelling. Nothing is written when it is refused. workflowID names the run
 // that will email the source's return addresses.
 func (s *Store) ReturnLead(ctx context.Context, orgScope string, by domain.Changer, leadID string, in domain.ReturnInput,
 	workflowID string) (Returned, error) {
@@ -37,11 +42,15 @@ func (s *Store) ReturnLead(ctx context.Context, orgScope string, by domain.Chang
 		var owner, assigned, location *string
 		var status, sourceID, sourceName string
 		var routed, handover bool
+		var window *time.Duration
+		var reasons []string
+		var received, now time.Time
 		err := tx.QueryRow(ctx, `SELECT l.org_id, l.owner_user_id, l.assigned_to, l.location, l.status, l.routed_at IS NOT NULL,
-				l.source_id, l.source_slug, s.name, `+pendingHandoverSQL+`
+				l.source_id, l.source_slug, s.name, `+pendingHandoverSQL+`, s.return_window, s.return_reasons, l.received_at, now()
 			FROM leads l JOIN lead_sources s ON s.id = l.source_id
 			WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2) FOR UPDATE OF l`, leadID, orgScope).
-			Scan(&out.OrgID, &owner, &assigned, &location, &status, &routed, &sourceID, &out.Slug, &sourceName, &handover)
+			Scan(&out.OrgID, &owner, &assigned, &location, &status, &routed, &sourceID, &out.Slug, &sourceName, &handover,
+				&window, &reasons, &received, &now)
 		if err != nil {
 			return notFound(err, "lead")
 		}
@@ -55,6 +64,21 @@ func (s *Store) ReturnLead(ctx context.Context, orgScope string, by domain.Chang
 			return domain.Errorf(domain.EConflict, "the lead is still being routed: try again in a moment")
 		case handover:
 			return errPendingHandover("returned")
+		}
+		// now() is the transaction's time, the returned_at recorded below:
+		// a lead is refused exactly when its return would be dated past
+		// the window. The window's end itself is still inside it.
+		// A conflict (409) with the field named, so a caller tells it from
+		// "already returned" without reading the message.
+		if window != nil && now.Sub(received) > *window {
+			end := received.Add(*window).UTC().Format(time.RFC3339)
+			return &domain.Error{Code: domain.EConflict,
+				Message: fmt.Sprintf("the source's return window of %s passed at %s (the lead arrived at %s): it can no longer be returned",
+					window, end, received.UTC().Format(time.RFC3339)),
+				Fields: map[string]string{"return_window": "passed at " + end}}
+		}
+		if in.Reason, err = domain.MatchReturnReason(reasons, in.Reason); err != nil {
+			return err
 		}
 		byName, err := nameOf(ctx, tx, by.UserID)
 		if err != nil {
@@ -132,4 +156,95 @@ func (s *Store) UnnotifiedReturns(ctx context.Context, cutoff time.Time, after s
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[Returned])
+}
+
+// VendorReturn is one return as the vendor of the source sees it: enough to
+// credit it, nothing of the org's people. Comments is nil unless the source
+// sends comments with its returns (include_comments_on_return).
+type VendorReturn struct {
+	LeadID     string    `json:"lead_id"`
+	ExternalID string    `json:"external_id"`
+	ReturnedAt time.Time `json:"returned_at"`
+	Reason     string    `json:"reason"`
+	Comments   *string   `json:"comments,omitempty"`
+}
+
+// VendorReturns pages through the returns of the leads sourceID received,
+// whichever org returned them, oldest first by (returned_at, lead_id): those
+// returned at or after since, then after the cursor of a previous page (""
+// for the first). It answers the next page's cursor, "" after the last.
+func (s *Store) VendorReturns(ctx context.Context, sourceID string, since time.Time, cursor string, limit int) ([]VendorReturn, string, error) {
+	sql, args, err := vendorReturnsQuery(sourceID, since, cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[VendorReturn])
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[len(list)-1]
+		next = encodeCursor(last.ReturnedAt, last.LeadID)
+	}
+	return list, next, nil
+}
+
+// vendorReturnsQuery is the statement VendorReturns sends: one more row
+// than limit, to know whether a next page exists.
+func vendorReturnsQuery(sourceID string, since time.Time, cursor string, limit int) (string, []any, error) {
+	args := []any{sourceID, since, limit + 1}
+	after := ""
+	if cursor != "" {
+		t, id, err := decodeCursor(cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		// Its own statement, so the row comparison bounds the range of
+		// lead_returns_by_source in every plan (as Pipeline does).
+		after = ` AND (r.returned_at, r.lead_id) > ($4::timestamptz, $5::uuid)`
+		args = append(args, t, id)
+	}
+	return `SELECT r.lead_id, l.external_id, r.returned_at, r.reason,
+			CASE WHEN src.include_comments_on_return THEN r.comments END
+		FROM lead_returns r JOIN leads l ON l.id = r.lead_id JOIN lead_sources src ON src.id = r.source_id
+		WHERE r.source_id = $1 AND r.returned_at >= $2` + after + `
+		ORDER BY r.returned_at, r.lead_id LIMIT $3`, args, nil
+}
+
+// ReturnRules are the return rules that apply to one lead: those of the
+// source that received it, whichever org holds it now (a sub-agency's user
+// cannot read the master's source, yet returns by its rules).
+type ReturnRules struct {
+	Window *string `json:"return_window"` // a Go duration; nil: no window
+	// Until is the last moment the lead may be returned; nil: any time.
+	Until   *time.Time `json:"returnable_until"`
+	Reasons []string   `json:"return_reasons"` // empty: any reason
+}
+
+// LeadReturnRules reads the return rules of a lead held by orgScope ("" for
+// any org: the operator); another org's lead is not found.
+func (s *Store) LeadReturnRules(ctx context.Context, orgScope, leadID string) (ReturnRules, error) {
+	var rr ReturnRules
+	if !domain.ValidUUID(leadID) {
+		return rr, domain.Errorf(domain.ENotFound, "lead not found")
+	}
+	var window *time.Duration
+	var received time.Time
+	err := s.db.QueryRow(ctx, `SELECT s.return_window, s.return_reasons, l.received_at
+		FROM leads l JOIN lead_sources s ON s.id = l.source_id
+		WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2)`, leadID, orgScope).Scan(&window, &rr.Reasons, &received)
+	if err != nil {
+		return rr, notFound(err, "lead")
+	}
+	if window != nil {
+		w, until := window.String(), received.Add(*window)
+		rr.Window, rr.Until = &w, &until
+	}
+	return rr, nil
 }

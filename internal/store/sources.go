@@ -31,11 +31,16 @@ type Source struct {
 	VendorDailyCap *int          `json:"vendor_daily_cap"`
 	SLA            *domain.SLA   `json:"sla"`
 	UpdatedAt      time.Time     `json:"updated_at"`
+	// Return rules: the window (nil: none) as a Go duration, and the
+	// reasons a return may give (empty: any).
+	ReturnWindow  *string  `json:"return_window"`
+	ReturnReasons []string `json:"return_reasons"`
 }
 
 const sourceCols = `id, org_id, slug, name, routing_mode, routing_sub_agencies::text[], queue_delay, force_location, priority,
 	purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template,
-	coalesce(routing_group, ''), coalesce(routing_user::text, ''), rules, when_nobody, vendor_daily_cap, sla, updated_at`
+	coalesce(routing_group, ''), coalesce(routing_user::text, ''), rules, when_nobody, vendor_daily_cap, sla, updated_at,
+	return_window, return_reasons`
 
 func scanSource(r pgx.Row) (Source, error) {
 	return scanSourceAfter(r)
@@ -53,9 +58,15 @@ func scanCreatedSource(r pgx.Row) (Source, bool, error) {
 func scanSourceAfter(r pgx.Row, lead ...any) (Source, error) {
 	var s Source
 	var delay time.Duration
+	var window *time.Duration
 	err := r.Scan(append(lead, &s.ID, &s.OrgID, &s.Slug, &s.Name, &s.Routing.Mode, &s.Routing.SubAgencies, &delay, &s.ForceLocation,
 		&s.Priority, &s.PurchaseNotificationEmails, &s.ReturnNotificationEmails, &s.IncludeCommentsOnReturn,
-		&s.ReturnTemplate, &s.Routing.Group, &s.Routing.User, &s.Rules, &s.WhenNobody, &s.VendorDailyCap, &s.SLA, &s.UpdatedAt)...)
+		&s.ReturnTemplate, &s.Routing.Group, &s.Routing.User, &s.Rules, &s.WhenNobody, &s.VendorDailyCap, &s.SLA, &s.UpdatedAt,
+		&window, &s.ReturnReasons)...)
+	if window != nil {
+		w := window.String()
+		s.ReturnWindow = &w
+	}
 	if delay > 0 {
 		s.Routing.QueueDelay = delay.String()
 	}
@@ -133,8 +144,8 @@ func (s *Store) PutSource(ctx context.Context, orgID, slug string, c domain.Sour
 		}
 		row := tx.QueryRow(ctx, `INSERT INTO lead_sources (org_id, slug, name, routing_mode, routing_sub_agencies, queue_delay,
 				force_location, priority, purchase_notification_emails, return_notification_emails, include_comments_on_return, return_template,
-				routing_group, routing_user, rules, when_nobody, vendor_daily_cap, sla)
-			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12,nullif($13, ''),nullif($14, '')::uuid,$15,$16,$17,$18)
+				routing_group, routing_user, rules, when_nobody, vendor_daily_cap, sla, return_window, return_reasons)
+			VALUES ($1,$2,$3,$4,$5::uuid[],$6,$7,$8,$9,$10,$11,$12,nullif($13, ''),nullif($14, '')::uuid,$15,$16,$17,$18,$19,$20)
 			ON CONFLICT (org_id, slug) DO UPDATE SET name = excluded.name, routing_mode = excluded.routing_mode,
 				routing_sub_agencies = excluded.routing_sub_agencies, queue_delay = excluded.queue_delay,
 				force_location = excluded.force_location, priority = excluded.priority,
@@ -143,11 +154,13 @@ func (s *Store) PutSource(ctx context.Context, orgID, slug string, c domain.Sour
 				include_comments_on_return = excluded.include_comments_on_return,
 				return_template = excluded.return_template, routing_group = excluded.routing_group,
 				routing_user = excluded.routing_user, rules = excluded.rules, when_nobody = excluded.when_nobody,
-				vendor_daily_cap = excluded.vendor_daily_cap, sla = excluded.sla, updated_at = now()
+				vendor_daily_cap = excluded.vendor_daily_cap, sla = excluded.sla, return_window = excluded.return_window,
+				return_reasons = excluded.return_reasons, updated_at = now()
 			RETURNING (xmax = 0) AS created, `+sourceCols,
 			orgID, slug, c.Name, c.Routing.Mode, subs, delay, c.ForceLocation, c.Priority,
 			nonNil(c.PurchaseNotificationEmails), nonNil(c.ReturnNotificationEmails), c.IncludeCommentsOnReturn, c.ReturnTemplate,
-			c.Routing.Group, c.Routing.User, rules, cmp.Or(c.WhenNobody, domain.NobodyOwner), c.VendorDailyCap, c.SLA)
+			c.Routing.Group, c.Routing.User, rules, cmp.Or(c.WhenNobody, domain.NobodyOwner), c.VendorDailyCap, c.SLA,
+			returnWindow(c), nonNil(c.ReturnReasons))
 		var err error
 		src, created, err = scanCreatedSource(row)
 		if err != nil {
@@ -176,6 +189,15 @@ func (s *Store) ListSources(ctx context.Context, orgID string) ([]Source, error)
 func (s *Store) GetSourceBySlug(ctx context.Context, orgID, slug string) (Source, error) {
 	src, err := scanSource(s.db.QueryRow(ctx, `SELECT `+sourceCols+` FROM lead_sources WHERE org_id = $1 AND slug = $2`, orgID, slug))
 	return src, notFound(err, "source")
+}
+
+// returnWindow is the validated config's return window for its column:
+// nil (NULL) when the source has none.
+func returnWindow(c domain.SourceConfig) *time.Duration {
+	if d, ok := domain.ParseReturnWindow(c.ReturnWindow); ok && d > 0 {
+		return &d
+	}
+	return nil
 }
 
 func nonNil(s []string) []string {
