@@ -45,8 +45,7 @@ func distributeEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Sto
 	_, sender := testenv.MailSink(t)
 	s := store.New(pool)
 	h := &hops{}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterWorkflow(workflows.DistributeWorkflow)
 	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}, StartLeadHop: h.start})
 	return env, s, h

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/leadrelay/leadrelay/activities"
@@ -36,18 +37,27 @@ func realEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store, *m
 	pool, _ := testenv.DB(t)
 	sink, sender := testenv.MailSink(t)
 	s := store.New(pool)
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterWorkflow(workflows.LeadWorkflow)
 	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}, PublicBaseURL: "http://api.test"})
 	return env, s, sink
 }
 
+// newTestEnv is the SDK's test environment with a deadlock detector that
+// tolerates a loaded machine: `go test ./...` runs the packages' tests side
+// by side on two cores, and a workflow task starved of CPU for a second is
+// not a deadlock (TestHandoverRunReportsWhatTheDatabaseDecided failed so).
+func newTestEnv() *testsuite.TestWorkflowEnvironment {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
+	return env
+}
+
 // mockEnv is a workflow test environment whose activities the test mocks
 // (through the returned nil *Activities).
 func mockEnv() (*testsuite.TestWorkflowEnvironment, *activities.Activities) {
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterWorkflow(workflows.LeadWorkflow)
 	var a *activities.Activities
 	env.RegisterActivity(a)

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/leadrelay/leadrelay/activities"
 	"github.com/leadrelay/leadrelay/workflows"
@@ -23,8 +22,7 @@ import (
 // goes through, and then completes.
 func TestSignInWorkflowRetriesTheEmail(t *testing.T) {
 	t.Parallel()
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterWorkflow(workflows.SignInWorkflow)
 	var a *activities.Activities
 	env.RegisterActivity(a)
@@ -46,8 +44,7 @@ func TestSignInWorkflowRetriesTheEmail(t *testing.T) {
 // the link expired would be no use.
 func TestSignInWorkflowGivesUpWhenTheLinkHasExpired(t *testing.T) {
 	t.Parallel()
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterWorkflow(workflows.SignInWorkflow)
 	var a *activities.Activities
 	env.RegisterActivity(a)
