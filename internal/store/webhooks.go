@@ -143,7 +143,7 @@ type WebhookRun struct {
 	EndpointID string
 	LeadID     string
 	OrgID      string
-	Restart    bool // started before and still pending: what the reconciled metric counts
+	Restart    bool  // started before and still pending: what the reconciled metric counts
 	DeliveryID int64 // the page's last delivery of the pair, for paging
 }
 
