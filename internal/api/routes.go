@@ -73,6 +73,12 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/orgs/{org}/sources/{slug}/route-preview", s.routePreview},
 		{"GET", "/v1/orgs/{org}/sources/{slug}/fairness", s.fairness},
 		{"GET", "/v1/openapi.json", s.openAPI},
+		{"POST", "/v1/orgs/{org}/webhooks", s.createWebhook},
+		{"GET", "/v1/orgs/{org}/webhooks", s.listWebhooks},
+		{"GET", "/v1/orgs/{org}/webhooks/{id}", s.getWebhook},
+		{"DELETE", "/v1/orgs/{org}/webhooks/{id}", s.deleteWebhook},
+		{"POST", "/v1/orgs/{org}/webhooks/{id}/enable", s.enableWebhook},
+		{"POST", "/v1/orgs/{org}/webhooks/{id}/deliveries/{delivery}/resend", s.resendWebhook},
 	}
 }
 
