@@ -32,6 +32,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/internal/store/migrate"
+	"github.com/leadrelay/leadrelay/internal/webhook"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -131,6 +132,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.DigestWorkflow)
 	w.RegisterWorkflow(workflows.SignInWorkflow)
 	w.RegisterWorkflow(workflows.AlertWorkflow)
+	w.RegisterWorkflow(workflows.WebhookWorkflow)
 }
 
 // Starter starts the worker's and the reconciler's runs on the configured
@@ -172,13 +174,15 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
 		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: d.Starter().Handover,
-		StartLeadHop: d.Starter().LeadHop, Metrics: d.Metrics})
+		StartLeadHop: d.Starter().LeadHop, Metrics: d.Metrics,
+		Webhooks: webhook.Guard{AllowPrivate: d.Cfg.WebhookAllowPrivate}.Client(webhookTimeout)})
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
 	d.Log.Info("worker started", zap.String("task_queue", d.Cfg.TaskQueue))
 	go alertLoop(ctx, d)
+	go webhookLoop(ctx, d)
 	reconcileLoop(ctx, d)
 	return nil
 }

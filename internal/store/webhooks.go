@@ -278,3 +278,24 @@ func (s *Store) FailWebhookDelivery(ctx context.Context, id int64, reason string
 		WHERE id = $1 AND status = 'pending'`, id, reason)
 	return err
 }
+
+// WebhookByID reads an endpoint whatever its org: for the worker, which
+// holds its id from a delivery.
+func (s *Store) WebhookByID(ctx context.Context, id string) (WebhookEndpoint, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+webhookCols+` FROM webhook_endpoints WHERE id::text = $1`, id)
+	if err != nil {
+		return WebhookEndpoint{}, err
+	}
+	w, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[WebhookEndpoint])
+	return w, notFound(err, "webhook")
+}
+
+// OrgOwnerAddress is the email and name of the org's active owner; empty
+// when it has none.
+func (s *Store) OrgOwnerAddress(ctx context.Context, orgID string) (email, name string, err error) {
+	err = s.db.QueryRow(ctx, `SELECT email, name FROM users WHERE org_id = $1 AND role = 'owner' AND active`, orgID).Scan(&email, &name)
+	if err == pgx.ErrNoRows {
+		return "", "", nil
+	}
+	return email, name, err
+}
