@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,4 +184,78 @@ func TestWebhookWorkflowGivesUpAfterADayThenGoesOn(t *testing.T) {
 	// Retries stop when the next backoff would end past the day.
 	require.Greater(t, env.Now().Sub(start), 22*time.Hour)
 	require.LessOrEqual(t, env.Now().Sub(start), 25*time.Hour)
+}
+
+// An endpoint failing for a day is disabled by the attempt that finds the
+// day over: that delivery and the lead's next are recorded failed at once,
+// and the org's owner gets one email about it.
+func TestWebhookWorkflowDisablesAnEndpointAfterADayAndEmailsTheOwner(t *testing.T) {
+	t.Parallel()
+	pool, _ := testenv.DB(t)
+	sink, sender := testenv.MailSink(t)
+	s := store.New(pool)
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}, PublicBaseURL: "http://api.test",
+		Webhooks: webhook.Guard{AllowPrivate: true}.Client(5 * time.Second)})
+	o, src := seedOrg(t, s, 0, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}})
+	secret := webhook.NewSecret()
+	rcv, srv := newReceiver(t, secret, 1000)
+	e, err := s.CreateWebhook(ctx, o.id, srv.URL+"/down", []string{"lead.received", "lead.assigned"}, secret)
+	require.NoError(t, err)
+	in := postLead(t, s, o, src, "hook-down")
+	_, err = s.RouteLead(ctx, store.RouteRequest{LeadID: in.LeadID})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = now() - interval '25 hours' WHERE id = $1`, e.ID)
+	require.NoError(t, err)
+
+	env.ExecuteWorkflow(workflows.WebhookWorkflow, workflows.WebhookInput{EndpointID: e.ID, LeadID: in.LeadID, OrgID: o.id})
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.WebhookResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, workflows.WebhookResult{Failed: 2}, res)
+	require.Len(t, rcv.attempts, 1, "one attempt, then disabled")
+	got, err := s.Webhook(ctx, o.id, e.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.DisabledAt)
+	ds, err := s.WebhookDeliveriesForLead(ctx, in.LeadID)
+	require.NoError(t, err)
+	for _, d := range ds {
+		require.Equal(t, "failed", d.Status)
+	}
+	msgs := sink.Messages()
+	require.Len(t, msgs, 1, "one email to the owner for both deliveries")
+	require.True(t, strings.HasPrefix(msgs[0].To[0], "owner@"), msgs[0].To)
+	require.Equal(t, "Webhook endpoint disabled: "+srv.URL+"/down", msgs[0].Subject)
+	require.NotContains(t, msgs[0].Text, secret)
+}
+
+// Without WEBHOOK_ALLOW_PRIVATE the delivery's own dial refuses a
+// loopback receiver, whatever was checked when the endpoint was saved: the
+// attempt is recorded with the guard's reason and the receiver never hears.
+func TestWebhookDeliveryRefusesAPrivateAddressAtDialTime(t *testing.T) {
+	t.Parallel()
+	pool, _ := testenv.DB(t)
+	s := store.New(pool)
+	a := &activities.Activities{Store: s, Webhooks: webhook.Guard{}.Client(5 * time.Second)}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	o, src := seedOrg(t, s, 0, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}})
+	secret := webhook.NewSecret()
+	rcv, srv := newReceiver(t, secret, 0)
+	e, err := s.CreateWebhook(ctx, o.id, srv.URL+"/inside", []string{"lead.received"}, secret)
+	require.NoError(t, err)
+	in := postLead(t, s, o, src, "hook-inside")
+	ds, err := s.WebhookDeliveriesForLead(ctx, in.LeadID)
+	require.NoError(t, err)
+	_, err = env.ExecuteActivity(a.DeliverWebhook, activities.WebhookSend{DeliveryID: ds[0].ID})
+	require.Error(t, err)
+	require.Empty(t, rcv.attempts)
+	log, err := s.WebhookDeliveries(ctx, e.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, "pending", log[0].Status)
+	require.Nil(t, log[0].LastStatus)
+	require.Contains(t, log[0].LastError, "loopback")
+	require.NotContains(t, log[0].LastError, srv.URL)
 }
