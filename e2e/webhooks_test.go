@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -198,4 +199,142 @@ func TestWebhooksDeliverSignedEventsOnceInOrder(t *testing.T) {
 	if g[want].ID != first["webhook_id"] {
 		t.Fatalf("resent %s, want %s", g[want].ID, first["webhook_id"])
 	}
+}
+
+// stormReceiver accepts every verified delivery and counts, per
+// webhook-id, the 2xx it answered, in the order it answered them.
+type stormReceiver struct {
+	verify *standardwebhooks.Webhook
+	mu     sync.Mutex
+	bad    int
+	count  map[string]int
+	order  []hookEvent
+}
+
+func (r *stormReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			EventID int64 `json:"event_id"`
+			Lead    struct {
+				ID string `json:"id"`
+			} `json:"lead"`
+		} `json:"data"`
+	}
+	err := r.verify.Verify(body, req.Header)
+	if err == nil {
+		err = json.Unmarshal(body, &ev)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.bad++
+		w.WriteHeader(400)
+		return
+	}
+	id := req.Header.Get("webhook-id")
+	r.count[id]++
+	r.order = append(r.order, hookEvent{ID: id, Type: ev.Type, LeadID: ev.Data.Lead.ID, EventID: ev.Data.EventID})
+	w.WriteHeader(204)
+}
+
+// TestWebhooksSurviveWorkerKills: two worker processes, one SIGKILLed and
+// replaced every five seconds while 1,000 leads make 2,000 events
+// (received, assigned) for one endpoint. Every event is delivered, in
+// order per lead; none is sent again after its 2xx was recorded (a kill
+// between the receiver's 2xx and that record may resend one, with the
+// same webhook-id: at most one per kill).
+func TestWebhooksSurviveWorkerKills(t *testing.T) {
+	r := newRig(t, 2, 1)
+	s := r.apis[0]
+	tn := s.newTenant(t, "storm", 0, map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "owner"}})
+	rcv := &stormReceiver{count: map[string]int{}}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	res := s.do(t, "POST", "/v1/orgs/"+tn.id+"/webhooks", tn.ownerToken, map[string]any{
+		"url": srv.URL + "/storm", "events": []string{"lead.received", "lead.assigned"}})
+	if res.status != 201 {
+		t.Fatalf("create webhook: %d %s", res.status, res.raw)
+	}
+	wh, err := standardwebhooks.NewWebhook(res.str("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv.verify = wh
+
+	stop := make(chan struct{})
+	var kills int
+	var killsMu sync.Mutex
+	go every(5*time.Second, stop, func() {
+		r.killWorker(t)
+		killsMu.Lock()
+		kills++
+		killsMu.Unlock()
+	})
+	const leads = 1000
+	bodies := make([]map[string]any, leads)
+	stamp := time.Now().UnixNano()
+	for i := range bodies {
+		bodies[i] = lead(fmt.Sprintf("storm-%d-%d", stamp, i))
+	}
+	ids := s.postLeads(t, tn.vendorKey, bodies)
+	const want = 2 * leads
+	deadline := time.Now().Add(8 * time.Minute)
+	for {
+		var pending int
+		if err := s.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE status <> 'delivered')
+			FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.org_id = $1`, tn.id).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		rcv.mu.Lock()
+		got := len(rcv.count)
+		rcv.mu.Unlock()
+		if got >= want && pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 8 minutes: %d of %d events accepted, %d deliveries not recorded delivered", got, want, pending)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	close(stop)
+	time.Sleep(2 * time.Second) // a copy still in flight would arrive now
+	killsMu.Lock()
+	k := kills
+	killsMu.Unlock()
+
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if rcv.bad != 0 {
+		t.Fatalf("%d requests did not verify", rcv.bad)
+	}
+	copies := 0
+	for _, n := range rcv.count {
+		copies += n - 1
+	}
+	var recorded int
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_deliveries d
+		JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.org_id = $1 AND d.status = 'delivered'`, tn.id).Scan(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	if len(rcv.count) != want || recorded != want {
+		t.Fatalf("%d distinct events accepted, %d recorded delivered, want %d", len(rcv.count), recorded, want)
+	}
+	if copies > k {
+		t.Fatalf("%d copies for %d kills", copies, k)
+	}
+	// In order per lead: each lead's received was accepted before its assigned.
+	first := map[string]string{}
+	for _, e := range rcv.order {
+		if _, ok := first[e.LeadID]; !ok {
+			first[e.LeadID] = e.Type
+		}
+	}
+	for _, id := range ids {
+		if first[id] != "lead.received" {
+			t.Fatalf("lead %s: first accepted %q", id, first[id])
+		}
+	}
+	t.Logf("SIGKILL x%d over %d events: %d copies after a 2xx not yet recorded", k, want, copies)
 }

@@ -76,9 +76,8 @@ func WebhookWorkflow(ctx workflow.Context, in WebhookInput) (WebhookResult, erro
 	added := workflow.GetSignalChannel(ctx, WebhookSignal)
 	pair := activities.WebhookPair{EndpointID: in.EndpointID, LeadID: in.LeadID}
 	for sent := 0; ; {
-		var id int64
-		if err := workflow.ExecuteActivity(act(ctx, bookkeepingOptions, "find the lead's next pending delivery"), a.NextWebhook,
-			pair).Get(ctx, &id); err != nil {
+		id, err := nextWebhook(ctx, pair)
+		if err != nil {
 			return res, err
 		}
 		if id == 0 {
@@ -90,7 +89,7 @@ func WebhookWorkflow(ctx workflow.Context, in WebhookInput) (WebhookResult, erro
 		}
 		workflow.SetCurrentDetails(ctx, "sending delivery "+strconv.FormatInt(id, 10))
 		var out activities.WebhookOutcome
-		err := workflow.ExecuteActivity(act(ctx, WebhookActivityOptions, "POST the signed event to the endpoint"), a.DeliverWebhook,
+		err = workflow.ExecuteActivity(act(ctx, WebhookActivityOptions, "POST the signed event to the endpoint"), a.DeliverWebhook,
 			activities.WebhookSend{DeliveryID: id}).Get(ctx, &out)
 		switch {
 		case err != nil:
@@ -124,6 +123,32 @@ func WebhookWorkflow(ctx workflow.Context, in WebhookInput) (WebhookResult, erro
 			return res, workflow.NewContinueAsNewError(ctx, WebhookWorkflow, in)
 		}
 	}
+}
+
+// nextWebhook reads the pair's next pending delivery as a local activity
+// (one query: no server round trip, no activity task a killed worker would
+// hold for its timeout); a database outage longer than its minute falls
+// back to a regular activity, whose retries add no events.
+func nextWebhook(ctx workflow.Context, pair activities.WebhookPair) (int64, error) {
+	var a *activities.Activities
+	var id int64
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary:                "find the lead's next pending delivery",
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Second,
+		},
+	})
+	err := workflow.ExecuteLocalActivity(lctx, a.NextWebhook, pair).Get(ctx, &id)
+	if err == nil {
+		return id, nil
+	}
+	err = workflow.ExecuteActivity(act(ctx, bookkeepingOptions, "find the lead's next pending delivery, after a minute without PostgreSQL"),
+		a.NextWebhook, pair).Get(ctx, &id)
+	return id, err
 }
 
 // drained empties the channel and says whether it held anything.
