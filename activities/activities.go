@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	gomail "github.com/wneessen/go-mail"
@@ -40,6 +41,9 @@ type Activities struct {
 	StartLeadHop func(ctx context.Context, h HopRun) error
 	// Metrics counts what the activities commit (nil: not counted).
 	Metrics *metrics.Metrics
+	// Webhooks sends webhook deliveries: webhook.Guard's client, which
+	// checks every address it dials (nil: deliveries fail).
+	Webhooks *http.Client
 }
 
 // deliverOrRecord is deliver for an email among others: a permanent refusal

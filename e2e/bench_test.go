@@ -15,7 +15,7 @@ import (
 func TestBenchRunsAgainstTheStack(t *testing.T) {
 	s := up(t)
 	r, err := bench.Run(context.Background(), bench.Options{API: s.api.URL, AdminToken: s.admin, Temporal: s.deps.Temporal,
-		TaskQueue: s.deps.Cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, HalfPeakLeads: 12, FanOutLeads: 12, FanOutSubs: 3, TransferLeads: 1200, ConsoleLeads: 3000, ConsoleReads: 5, RulesLeads: 20, RulesRate: 20, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
+		TaskQueue: s.deps.Cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: s.deps.Pool, Noop: 20, Leads: 30, PacedLeads: 10, PacedRate: 20, HalfPeakLeads: 12, FanOutLeads: 12, FanOutSubs: 3, TransferLeads: 1200, ConsoleLeads: 3000, ConsoleReads: 5, RulesLeads: 20, RulesRate: 20, WebhookEvents: 20, Concurrency: 8, Sources: 2, WorkerPID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +45,9 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 	if r.RulesN != 20 || r.PlainSTLp50 <= 0 || r.PlainSTLp99 < r.PlainSTLp50 || r.RulesSTLp50 <= 0 || r.RulesSTLp99 < r.RulesSTLp50 {
 		t.Fatalf("rules row %+v", r)
 	}
+	if r.WebhookN != 20 || r.WebhookRate <= 0 || r.WebhookFirstP50 <= 0 || r.WebhookFirstP99 < r.WebhookFirstP50 {
+		t.Fatalf("webhook row %+v", r)
+	}
 	if r.NoopRate <= 0 || r.IngestRate <= 0 || r.STLp50 <= 0 || r.STLp99 < r.STLp50 || r.HTTPp50 <= 0 || r.WorkerPeakRSS <= 0 {
 		t.Fatalf("implausible result %+v", r)
 	}
@@ -56,7 +59,8 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 		"transfer, request → all moved (1200 leads)", "console: leads page, a rep's own leads p50/p99, server time (3000 leads, 5 reads)",
 		"goal: console manager pipeline: p99 server time ÷ 100 ms ≤ 1.0",
 		"speed-to-lead p50/p99, plain rotation (10 at 10/s, interleaved)", "speed-to-lead p50/p99, 49 rules + 200-member group",
-		"goal: speed-to-lead p99, 50 rules ÷ plain rotation ≤ 1.2"} {
+		"goal: speed-to-lead p99, 50 rules ÷ plain rotation ≤ 1.2", "webhooks: delivery rate (20 events, one endpoint)",
+		"webhooks: event → first attempt p50/p99"} {
 		if !strings.Contains(tab, want) {
 			t.Fatalf("table lacks %q:\n%s", want, tab)
 		}

@@ -73,7 +73,9 @@ func up(t *testing.T) *stack {
 			// One shared stack serves every test's users and transfers; the
 			// limits are unit-tested in internal/api.
 			"USER_RATE_LIMIT": "100000/s,burst=100000", "TRANSFERS_PER_ORG": "off",
-			"METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", metricsPort)}
+			"METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", metricsPort),
+			// The webhook tests' receiver listens on 127.0.0.1.
+			"WEBHOOK_ALLOW_PRIVATE": "true"}
 		cfg, err := config.Load(func(k string) string { return env[k] })
 		if err != nil {
 			t.Fatal(err)

@@ -35,6 +35,7 @@ func runBench(ctx context.Context, args []string) error {
 	consoleReads := fs.Int("console-reads", 200, "reads of each console page")
 	rulesLeads := fs.Int("rules-leads", 300, "leads for the rules row, alternating a plain rotation and 49 rules + a weighted group (0 skips it)")
 	rulesRate := fs.Float64("rules-rate", 10, "leads per second of the rules row (both sources together)")
+	webhookEvents := fs.Int("webhook-events", 500, "lead.received events of the webhook row, delivered to a receiver in this process (0: skip; the worker needs WEBHOOK_ALLOW_PRIVATE=true)")
 	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
 	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
 	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
@@ -76,7 +77,7 @@ func runBench(ctx context.Context, args []string) error {
 	res, err := bench.Run(ctx, bench.Options{API: strings.TrimRight(*url, "/"), AdminToken: cfg.AdminToken, Temporal: tc,
 		TaskQueue: cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, HalfPeakLeads: *half, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
 		ConsoleLeads: *consoleLeads, ConsoleReads: *consoleReads,
-		RulesLeads: *rulesLeads, RulesRate: *rulesRate,
+		RulesLeads: *rulesLeads, RulesRate: *rulesRate, WebhookEvents: *webhookEvents,
 		WorkerPID: *pid, Log: os.Stderr})
 	if err != nil {
 		return err

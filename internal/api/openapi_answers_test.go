@@ -373,6 +373,46 @@ func routeScenario(t *testing.T, c *conform) {
 	call("GET", speed, staff, "", 403)
 	call("GET", speed, otherOwner, "", 404)
 
+	// Webhooks: owner and admin only; the URL's host is checked against
+	// the address guard (this server runs without WEBHOOK_ALLOW_PRIVATE).
+	hooks := "/v1/orgs/" + org + "/webhooks"
+	a = call("POST", hooks, owner, `{"url":"https://93.184.216.34/hooks","events":["lead.received","claim.*"]}`, 201)
+	hookID := str(t, a, "id")
+	if s := str(t, a, "secret"); !strings.HasPrefix(s, "whsec_") || len(s) < 40 {
+		t.Fatalf("created secret %q", s)
+	}
+	call("POST", hooks, testAdmin, `{"url":"http://93.184.216.34/b","events":["lead.assigned"],"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}`, 201)
+	a = call("POST", hooks, owner, `{"url":"http://127.0.0.1:9/x","events":["lead.sold"]}`, 422)
+	if !strings.Contains(a.body, `"url"`) || !strings.Contains(a.body, `"events"`) {
+		t.Fatalf("422 names neither url nor events: %s", a.body)
+	}
+	call("POST", hooks, owner, `{"url":"https://user:pw@93.184.216.34/","events":[]}`, 422)
+	call("POST", hooks, owner, `{"url":"https://93.184.216.34/","events":["lead.received"],"secret":"hunter2"}`, 422)
+	call("POST", hooks, manager, `{"url":"https://93.184.216.34/","events":["lead.received"]}`, 403)
+	call("POST", hooks, otherOwner, `{"url":"https://93.184.216.34/","events":["lead.received"]}`, 404)
+	call("POST", hooks, owner, `{"url":`, 400)
+	call("POST", hooks, owner, `{"url":"`+strings.Repeat("x", 20<<10)+`"}`, 413)
+	if a = call("GET", hooks, owner, "", 200); strings.Contains(a.body, "MfKQ9r8GKYqrTwjUPD8ILPZIo2La") {
+		t.Fatalf("the list shows a secret: %s", a.body)
+	}
+	call("GET", hooks, otherOwner, "", 404)
+	call("POST", "/v1/leads", key, `{"external_id":"hook-1","email":"hook@example.com"}`, 202)
+	var delivery string
+	if err := ts.s.Pool.QueryRow(ctx, `SELECT id::text FROM webhook_deliveries WHERE endpoint_id = $1`, hookID).Scan(&delivery); err != nil {
+		t.Fatal(err)
+	}
+	call("GET", hooks+"/"+hookID, owner, "", 200)
+	call("GET", hooks+"/"+hookID, otherOwner, "", 404)
+	call("GET", "/v1/orgs/"+other+"/webhooks/"+hookID, otherOwner, "", 404)
+	call("POST", hooks+"/"+hookID+"/deliveries/"+delivery+"/resend", owner, "", 202)
+	call("POST", hooks+"/"+hookID+"/deliveries/999999999/resend", owner, "", 404)
+	call("POST", hooks+"/"+hookID+"/deliveries/"+delivery+"/resend", staff, "", 403)
+	call("POST", hooks+"/"+hookID+"/enable", owner, "", 200)
+	call("POST", hooks+"/"+hookID+"/enable", otherOwner, "", 404)
+	call("DELETE", hooks+"/"+hookID, otherOwner, "", 404)
+	call("DELETE", hooks+"/"+hookID, owner, "", 200)
+	call("DELETE", hooks+"/"+hookID, owner, "", 404)
+
 	// 429: a vendor key past its limit, an address past its failed
 	// authentications.
 	slow := newTestServer(t, true, map[string]string{"VENDOR_RATE_LIMIT": "1/m,burst=1", "AUTH_FAILURE_RATE_LIMIT": "1/m,burst=1"})

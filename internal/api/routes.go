@@ -76,6 +76,12 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/orgs/{org}/reports/speed-to-lead", s.speedToLead},
 		{"GET", "/v1/returns", s.vendorReturns},
 		{"GET", "/v1/leads/{id}/return-rules", s.leadReturnRules},
+		{"POST", "/v1/orgs/{org}/webhooks", s.createWebhook},
+		{"GET", "/v1/orgs/{org}/webhooks", s.listWebhooks},
+		{"GET", "/v1/orgs/{org}/webhooks/{id}", s.getWebhook},
+		{"DELETE", "/v1/orgs/{org}/webhooks/{id}", s.deleteWebhook},
+		{"POST", "/v1/orgs/{org}/webhooks/{id}/enable", s.enableWebhook},
+		{"POST", "/v1/orgs/{org}/webhooks/{id}/deliveries/{delivery}/resend", s.resendWebhook},
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/internal/store/migrate"
+	"github.com/leadrelay/leadrelay/internal/webhook"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -132,6 +133,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.SignInWorkflow)
 	w.RegisterWorkflow(workflows.AlertWorkflow)
 	w.RegisterWorkflow(workflows.SLAWorkflow)
+	w.RegisterWorkflow(workflows.WebhookWorkflow)
 }
 
 // Starter starts the worker's and the reconciler's runs on the configured
@@ -173,7 +175,8 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	RegisterWorkflows(w)
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
 		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: d.Starter().Handover,
-		StartLeadHop: d.Starter().LeadHop, Metrics: d.Metrics})
+		StartLeadHop: d.Starter().LeadHop, Metrics: d.Metrics,
+		Webhooks: webhook.Guard{AllowPrivate: d.Cfg.WebhookAllowPrivate}.Client(webhookTimeout)})
 	if err := w.Start(); err != nil {
 		return err
 	}
@@ -181,6 +184,7 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	d.Log.Info("worker started", zap.String("task_queue", d.Cfg.TaskQueue))
 	go alertLoop(ctx, d)
 	go slaLoop(ctx, d)
+	go webhookLoop(ctx, d)
 	reconcileLoop(ctx, d)
 	return nil
 }

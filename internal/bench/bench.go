@@ -59,8 +59,11 @@ type Options struct {
 	// a source of rules (0: skip the row; see rulesRow).
 	RulesLeads int
 	RulesRate  float64
-	WorkerPID  int // 0: RSS not measured
-	Log        io.Writer
+	// WebhookEvents is how many lead.received events the webhook row
+	// delivers to a receiver in this process (0: skip the row).
+	WebhookEvents int
+	WorkerPID     int // 0: RSS not measured
+	Log           io.Writer
 }
 
 // Result holds one run's numbers together with the sizes they came from,
@@ -105,6 +108,12 @@ type Result struct {
 	RulesRate                float64
 	PlainSTLp50, PlainSTLp99 time.Duration
 	RulesSTLp50, RulesSTLp99 time.Duration
+
+	// The webhook row: WebhookN events delivered at WebhookRate, and the
+	// time from each event to its first attempt (0 N: not measured).
+	WebhookN                         int
+	WebhookRate                      float64
+	WebhookFirstP50, WebhookFirstP99 time.Duration
 }
 
 func (o *Options) logf(format string, a ...any) {
@@ -167,6 +176,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if o.RulesLeads > 0 {
 		if err := rulesRow(ctx, o, run, &r); err != nil {
+			return r, err
+		}
+	}
+	if o.WebhookEvents > 0 {
+		if err := webhookRow(ctx, o, run, &r); err != nil {
 			return r, err
 		}
 	}

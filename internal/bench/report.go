@@ -44,6 +44,10 @@ func (r Result) Table() string {
 		row("speed-to-lead p50/p99, plain rotation ("+each+")", ms(r.PlainSTLp50)+" / "+ms(r.PlainSTLp99))
 		row(fmt.Sprintf("speed-to-lead p50/p99, %d rules + %d-member group", RulesNeverMatching, RulesGroupSize), ms(r.RulesSTLp50)+" / "+ms(r.RulesSTLp99))
 	}
+	if r.WebhookN > 0 {
+		row(fmt.Sprintf("webhooks: delivery rate (%d events, one endpoint)", r.WebhookN), fmt.Sprintf("%.1f events/s", r.WebhookRate))
+		row("webhooks: event → first attempt p50/p99", ms(r.WebhookFirstP50)+" / "+ms(r.WebhookFirstP99))
+	}
 	row("posts answered 429 (retried)", strconv.FormatInt(r.RateLimited, 10))
 	rss := "not measured"
 	if r.WorkerPeakRSS > 0 {

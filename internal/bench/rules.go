@@ -95,11 +95,17 @@ func staffIDs(ctx context.Context, o Options, orgID string) ([]string, error) {
 
 // putGroup creates a group through the API (PUT /v1/orgs/{org}/groups/{name}).
 func putGroup(ctx context.Context, c *apiclient.Client, org, name string, members []map[string]any) error {
-	body, err := json.Marshal(map[string]any{"members": members})
+	return sendJSON(ctx, c, "PUT", "/v1/orgs/"+org+"/groups/"+name, map[string]any{"members": members})
+}
+
+// sendJSON sends body to the API as c and wants a 200 or 201: for the
+// routes apiclient has no method for.
+func sendJSON(ctx context.Context, c *apiclient.Client, method, path string, body any) error {
+	b, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, "PUT", c.Base+"/v1/orgs/"+org+"/groups/"+name, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
@@ -113,7 +119,7 @@ func putGroup(ctx context.Context, c *apiclient.Client, org, name string, member
 	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
 		var e bytes.Buffer
 		_, _ = e.ReadFrom(res.Body) // for the message only
-		return fmt.Errorf("put group %s: %d %s", name, res.StatusCode, e.String())
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, e.String())
 	}
 	return nil
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// MetricsAddr is where the worker serves Prometheus metrics
 	// (METRICS_ADDR); "" when set to off.
 	MetricsAddr string
+	// WebhookAllowPrivate lets webhooks reach loopback, private and
+	// link-local addresses (WEBHOOK_ALLOW_PRIVATE=true): tests and a
+	// receiver on the same network; off by default, so an org cannot aim
+	// deliveries at the machine's neighbours.
+	WebhookAllowPrivate bool
 }
 
 // RateLimit is VENDOR_RATE_LIMIT: PerSecond sustained with a Burst.
@@ -159,6 +164,13 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, &Error{"TRANSFERS_PER_ORG", v, "want a number from 1 to 10000, or off"}
 		}
 		c.TransfersPerOrg = n
+	}
+	switch v := get("WEBHOOK_ALLOW_PRIVATE", "false"); v {
+	case "true":
+		c.WebhookAllowPrivate = true
+	case "false":
+	default:
+		return nil, &Error{"WEBHOOK_ALLOW_PRIVATE", v, "want true or false"}
 	}
 	if v := get("TRUSTED_PROXIES", ""); v != "" {
 		ps, err := parsePrefixes(v)

@@ -70,7 +70,7 @@ func TestUserLimitsAndTrustedProxies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.UserRate != (RateLimit{50, 200}) || c.TransfersPerOrg != 3 || len(c.TrustedProxies) != 0 {
+	if c.UserRate != (RateLimit{50, 200}) || c.TransfersPerOrg != 3 || len(c.TrustedProxies) != 0 || c.WebhookAllowPrivate {
 		t.Fatalf("defaults: user rate %+v, transfers %d, proxies %v", c.UserRate, c.TransfersPerOrg, c.TrustedProxies)
 	}
 	c, err = load(map[string]string{"USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off", "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,::1/128"})
@@ -80,7 +80,11 @@ func TestUserLimitsAndTrustedProxies(t *testing.T) {
 	if c.UserRate != (RateLimit{}) || c.TransfersPerOrg != 0 || fmt.Sprint(c.TrustedProxies) != "[10.0.0.0/8 192.0.2.7/32 ::1/128]" {
 		t.Fatalf("off: %+v %d %v", c.UserRate, c.TransfersPerOrg, c.TrustedProxies)
 	}
-	for k, v := range map[string]string{"USER_RATE_LIMIT": "lots", "TRANSFERS_PER_ORG": "0", "TRUSTED_PROXIES": "10.0.0.0/33"} {
+	if c, err := load(map[string]string{"WEBHOOK_ALLOW_PRIVATE": "true"}); err != nil || !c.WebhookAllowPrivate {
+		t.Fatalf("WEBHOOK_ALLOW_PRIVATE=true: %v", err)
+	}
+	for k, v := range map[string]string{"USER_RATE_LIMIT": "lots", "TRANSFERS_PER_ORG": "0", "TRUSTED_PROXIES": "10.0.0.0/33",
+		"WEBHOOK_ALLOW_PRIVATE": "yes"} {
 		if _, err := load(map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: %v, want an error naming %s", k, v, err, k)
 		}

@@ -88,6 +88,12 @@ func (c *Console) routes() []route {
 		{"POST", "/app/account/users", member, c.addUser},
 		{"POST", "/app/account/users/{user}", member, c.saveUser},
 		{"GET", "/app/reports/speed-to-lead", member, c.speedToLeadPage},
+		{"GET", "/app/webhooks", member, c.webhooksPage},
+		{"POST", "/app/webhooks", member, c.createWebhook},
+		{"GET", "/app/webhooks/{id}", member, c.webhookPage},
+		{"POST", "/app/webhooks/{id}/enable", member, c.webhookAction("enable")},
+		{"POST", "/app/webhooks/{id}/delete", member, c.webhookAction("delete")},
+		{"POST", "/app/webhooks/{id}/deliveries/{delivery}/resend", member, c.webhookAction("resend")},
 	}
 }
 
@@ -162,6 +168,9 @@ var flashes = map[string]string{
 	"schedule-resumed":   "Schedule resumed: it runs from its next slot.",
 	"schedule-triggered": "A distribution runs now: the source's pending leads go out in a moment.",
 	"schedule-deleted":   "Schedule deleted.",
+	"webhook-enable":     "The webhook is enabled: new events are sent to it again.",
+	"webhook-delete":     "The webhook is deleted: nothing more is sent to it.",
+	"webhook-resend":     "The delivery is queued: it is sent again within seconds, with the same webhook-id.",
 	// The lead page, the pipeline and the queue.
 	"lead-assigned":      "The lead is assigned.",
 	"lead-owner-changed": "The lead has a new owner.",
