@@ -53,6 +53,12 @@ func (a *Activities) EscalateSLA(ctx context.Context, in SLAStep) (SLAState, err
 	if err != nil {
 		return SLAState{}, failure.FromDomain(err)
 	}
+	switch {
+	case s.Step > in.Step && s.Status == store.SLARunning:
+		a.Metrics.SLAStep("escalated")
+	case s.Status == store.SLADone && s.Step == in.Step:
+		a.Metrics.SLAStep("fallback")
+	}
 	if s.Step != in.Step || s.Status != store.SLARunning {
 		activity.GetLogger(ctx).Info("SLA step over", "LeadID", s.LeadID, "SLAID", in.ID, "Step", s.Step,
 			"Status", s.Status, "Outcome", s.Outcome)

@@ -59,6 +59,8 @@ func TestSLAEscalatesTwiceThenTheLeadIsWorked(t *testing.T) {
 	s := up(t)
 	tn := s.newTenant(t, "sla", 0, map[string]any{"name": "Rotation", "routing": map[string]any{"mode": "staff_evenly"},
 		"sla": map[string]any{"within": "4s", "max_escalations": 2, "fallback": "owner"}})
+	workerMetrics := "http://" + s.deps.Cfg.MetricsAddr + "/metrics"
+	before, _ := scrapeMetrics(t, workerMetrics)
 	reps := map[string]claimRep{}
 	var names []string
 	for _, n := range []string{"Sam Slow", "Rita Ready", "Tom Third"} {
@@ -108,6 +110,15 @@ func TestSLAEscalatesTwiceThenTheLeadIsWorked(t *testing.T) {
 	slices.Sort(tried)
 	if tried = slices.Compact(tried); len(tried) != 3 || reps[to[0]].id == "" || reps[to[1]].id == "" {
 		t.Fatalf("the escalations went to %v after %v: want the two other reps", to, first)
+	}
+	// The worker counted the three escalations and the one fallback (at
+	// least: the package's other tests share the worker).
+	after, _ := scrapeMetrics(t, workerMetrics)
+	if d := delta(before, after, `leadrelay_sla_steps_total{outcome="escalated"}`); d < 3 {
+		t.Errorf("leadrelay_sla_steps_total{outcome=\"escalated\"} rose by %v, want at least 3", d)
+	}
+	if d := delta(before, after, `leadrelay_sla_steps_total{outcome="fallback"}`); d < 1 {
+		t.Errorf("leadrelay_sla_steps_total{outcome=\"fallback\"} rose by %v, want at least 1", d)
 	}
 	// Each escalation alerted its new assignee.
 	for _, id := range to[:2] {

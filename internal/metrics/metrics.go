@@ -45,6 +45,7 @@ type Metrics struct {
 	handovers       *prometheus.CounterVec
 	claims          prometheus.Counter
 	claimsClosed    *prometheus.CounterVec
+	slaSteps        *prometheus.CounterVec
 	returns         prometheus.Counter
 	httpRequests    *prometheus.CounterVec
 	httpDuration    *prometheus.HistogramVec
@@ -92,13 +93,14 @@ func New() (*Metrics, error) {
 	m.handovers = counter("handovers_total", "Handover reviews decided, by outcome: accepted, rejected, expired, withdrawn.", "outcome")
 	m.claims = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "leadrelay", Name: "claims_total", Help: "Leads claimed from the queue."})
 	m.claimsClosed = counter("claims_closed_total", "Claims at the end of their window, by outcome: worked, released, invalid, expired (back in the queue), ended.", "outcome")
+	m.slaSteps = counter("sla_steps_total", "SLA deadlines that passed with the lead not worked, by what followed: escalated (to the next member of the rotation) or fallback (the source's fallback).", "outcome")
 	m.returns = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "leadrelay", Name: "returns_total", Help: "Leads returned to their vendor."})
 	m.httpRequests = counter("http_requests_total", "API requests answered, by route pattern and status code.", "route", "code")
 	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "leadrelay", Name: "http_request_duration_seconds",
 		Help: "Time to answer an API request, by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.leadsReceived, m.leadsRouted, m.speedToLead, m.emailsSent, m.emailRetries, m.emailsFailed, m.unrouted,
-		m.reconcilePasses, m.reconciled, m.invitations, m.transferLeads, m.handovers, m.claims, m.claimsClosed, m.returns,
+		m.reconcilePasses, m.reconciled, m.invitations, m.transferLeads, m.handovers, m.claims, m.claimsClosed, m.slaSteps, m.returns,
 		m.httpRequests, m.httpDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -236,6 +238,13 @@ func (m *Metrics) Claimed() {
 func (m *Metrics) ClaimClosed(outcome string) {
 	if m != nil {
 		m.claimsClosed.WithLabelValues(outcome).Inc()
+	}
+}
+
+// SLAStep counts a missed SLA deadline, by what followed it.
+func (m *Metrics) SLAStep(outcome string) {
+	if m != nil {
+		m.slaSteps.WithLabelValues(outcome).Inc()
 	}
 }
 

@@ -51,6 +51,7 @@ func TestScrapeShowsOursAndTheSDKs(t *testing.T) {
 	m.Handover("rejected")
 	m.Claimed()
 	m.ClaimClosed("expired")
+	m.SLAStep("escalated")
 	m.Returned()
 	m.HTTPRequest("POST /v1/leads", 202, 12*time.Millisecond)
 	m.HTTPRequest("", 429, time.Millisecond)
@@ -83,6 +84,7 @@ func TestScrapeShowsOursAndTheSDKs(t *testing.T) {
 		`leadrelay_handovers_total{outcome="rejected"} 1`,
 		`leadrelay_claims_total 1`,
 		`leadrelay_claims_closed_total{outcome="expired"} 1`,
+		`leadrelay_sla_steps_total{outcome="escalated"} 1`,
 		`leadrelay_returns_total 1`,
 		`leadrelay_http_requests_total{code="202",route="POST /v1/leads"} 1`,
 		`leadrelay_http_requests_total{code="429",route="none"} 1`,
