@@ -41,7 +41,7 @@ func TestConsoleInviteAndAccept(t *testing.T) {
 	p.accessible()
 
 	// The invitee reads the email in the mail catcher's inbox, in their own browser.
-	s.waitMail(t, subEmail, 1, 30*time.Second)
+	s.waitMail(t, subEmail, 1, 90*time.Second)
 	msgID := 0
 	for i, m := range s.sink.Messages() {
 		for _, to := range m.To {

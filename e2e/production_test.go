@@ -26,7 +26,7 @@ func TestE2EOnProductionShapedTemporal(t *testing.T) {
 		t.Logf("this process already runs on LEADRELAY_TEMPORAL=%s", testenv.TemporalTarget())
 		return
 	}
-	timeout := 30 * time.Minute
+	timeout := 40 * time.Minute
 	if d, ok := t.Deadline(); ok {
 		if left := time.Until(d) - time.Minute; left < timeout {
 			timeout = left
