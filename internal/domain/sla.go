@@ -63,6 +63,19 @@ func (s *SLA) Validate(prefix string, f FieldErrors) time.Duration {
 	return d
 }
 
+// Deadline is when the SLA's clock, started at start, runs out: Within
+// later, counted in the org's business hours b (nil: none set) when the SLA
+// says so; a calendar that never opens counts the plain clock.
+func (s SLA) Deadline(start time.Time, b *BusinessHours, loc *time.Location) time.Time {
+	within, _ := time.ParseDuration(s.Within) // Validate checked it when the source was saved
+	if s.BusinessHours && b != nil {
+		if t, ok := b.Deadline(start, within, loc); ok {
+			return t
+		}
+	}
+	return start.Add(within)
+}
+
 // BusinessHours is an org's business time: a weekly timetable in its
 // timezone (as a user's working hours) and the dates it is closed. An empty
 // timetable is every hour of every day.

@@ -46,62 +46,63 @@ func startSLA(ctx context.Context, tx pgx.Tx, src *hopSource, d *Decision, r rul
 	if src == nil || src.sla == nil || d.AssignedTo == "" || d.FanOutTo != "" || d.Location != "" {
 		return nil
 	}
-	deadline, err := slaDeadline(ctx, tx, d.OrgID, *src.sla, time.Now())
-	if err != nil {
-		return err
+	// The routing transaction reads the org's calendar only for an SLA
+	// that counts in it.
+	var clock slaClock
+	if src.sla.BusinessHours {
+		var err error
+		if clock, err = readSLAClock(ctx, tx, d.OrgID); err != nil {
+			return err
+		}
 	}
+	deadline := clock.deadline(*src.sla, time.Now())
 	pool := ""
 	if r.row != nil {
 		pool = r.row.pool
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO lead_slas (lead_id, org_id, source_id, pool, user_id, tried, deadline)
+	_, err := tx.Exec(ctx, `INSERT INTO lead_slas (lead_id, org_id, source_id, pool, user_id, tried, deadline)
 		VALUES ($1, $2, $3, $4, $5, ARRAY[$5::uuid], $6) ON CONFLICT (lead_id) WHERE status = 'running' DO NOTHING`,
 		d.LeadID, d.OrgID, src.id, pool, d.AssignedTo, deadline)
 	return err
 }
 
-// slaDeadline is when the SLA's clock, started at start, runs out: within
-// later, counted in the org's business hours when the SLA says so and the
-// org has them (a calendar that never opens counts the plain clock).
-func slaDeadline(ctx context.Context, tx pgx.Tx, orgID string, sla domain.SLA, start time.Time) (time.Time, error) {
-	within, err := time.ParseDuration(sla.Within)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("SLA within %q: %w", sla.Within, err)
-	}
-	if !sla.BusinessHours {
-		return start.Add(within), nil
-	}
-	var tz string
-	var b *domain.BusinessHours
-	if err := tx.QueryRow(ctx, `SELECT timezone, business_hours FROM orgs WHERE id = $1`, orgID).Scan(&tz, &b); err != nil {
-		return time.Time{}, err
-	}
-	if b == nil {
-		return start.Add(within), nil
-	}
-	if t, ok := b.Deadline(start, within, domain.OrgLocation(tz)); ok {
-		return t, nil
-	}
-	return start.Add(within), nil
+// slaClock is what an SLA's deadlines are counted in: the org's timezone
+// and business hours (nil: none set).
+type slaClock struct {
+	loc   *time.Location
+	hours *domain.BusinessHours
 }
 
-const slaCols = `id, lead_id, org_id, user_id, step, deadline, status, coalesce(outcome, '')`
+func (c slaClock) deadline(sla domain.SLA, start time.Time) time.Time {
+	return sla.Deadline(start, c.hours, c.loc)
+}
 
-func scanSLA(row pgx.Row) (SLAState, error) {
+func readSLAClock(ctx context.Context, tx pgx.Tx, orgID string) (slaClock, error) {
+	var tz string
+	var c slaClock
+	err := tx.QueryRow(ctx, `SELECT timezone, business_hours FROM orgs WHERE id = $1`, orgID).Scan(&tz, &c.hours)
+	c.loc = domain.OrgLocation(tz)
+	return c, err
+}
+
+// slaCols is what scanSLA reads of lead_slas s, in its order.
+const slaCols = `s.id, s.lead_id, s.org_id, s.user_id, s.step, s.deadline, s.status, coalesce(s.outcome, '')`
+
+// scanSLA scans slaCols, then the columns more.
+func scanSLA(row pgx.Row, more ...any) (SLAState, error) {
 	var s SLAState
-	err := row.Scan(&s.ID, &s.LeadID, &s.OrgID, &s.UserID, &s.Step, &s.Deadline, &s.Status, &s.Outcome)
+	err := row.Scan(append([]any{&s.ID, &s.LeadID, &s.OrgID, &s.UserID, &s.Step, &s.Deadline, &s.Status, &s.Outcome}, more...)...)
 	return s, notFound(err, "SLA")
 }
 
 // SLA reads an SLA as it stands.
 func (s *Store) SLA(ctx context.Context, id int64) (SLAState, error) {
-	return scanSLA(s.db.QueryRow(ctx, `SELECT `+slaCols+` FROM lead_slas WHERE id = $1`, id))
+	return scanSLA(s.db.QueryRow(ctx, `SELECT `+slaCols+` FROM lead_slas s WHERE s.id = $1`, id))
 }
 
-// LeadSLA is the lead's latest SLA, for the lead's page; not found when it
-// never had one.
+// LeadSLA is the lead's latest SLA; not found when it never had one.
 func (s *Store) LeadSLA(ctx context.Context, leadID string) (SLAState, error) {
-	return scanSLA(s.db.QueryRow(ctx, `SELECT `+slaCols+` FROM lead_slas WHERE lead_id = $1 ORDER BY id DESC LIMIT 1`, leadID))
+	return scanSLA(s.db.QueryRow(ctx, `SELECT `+slaCols+` FROM lead_slas s WHERE s.lead_id = $1 ORDER BY s.id DESC LIMIT 1`, leadID))
 }
 
 // EscalateSLA is what the SLA's run does at the deadline of step: in one
@@ -124,20 +125,19 @@ func (s *Store) EscalateSLA(ctx context.Context, id int64, step int, at time.Tim
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM leads WHERE id = $1 FOR UPDATE`, leadID); err != nil {
 			return err
 		}
-		var sourceID, pool string
+		var sourceID, pool, tz string
 		var tried []string
 		var sla *domain.SLA
-		var tz string
-		err := tx.QueryRow(ctx, `SELECT s.id, s.lead_id, s.org_id, s.user_id, s.step, s.deadline, s.status, coalesce(s.outcome, ''), s.source_id, s.pool, s.tried::text[], src.sla, o.timezone
+		var clock slaClock
+		var err error
+		out, err = scanSLA(tx.QueryRow(ctx, `SELECT `+slaCols+`, s.source_id, s.pool, s.tried::text[], src.sla, o.timezone, o.business_hours
 			FROM lead_slas s JOIN lead_sources src ON src.id = s.source_id JOIN orgs o ON o.id = s.org_id
-			WHERE s.id = $1 FOR UPDATE OF s`, id).
-			Scan(&out.ID, &out.LeadID, &out.OrgID, &out.UserID, &out.Step, &out.Deadline, &out.Status, &out.Outcome,
-				&sourceID, &pool, &tried, &sla, &tz)
+			WHERE s.id = $1 FOR UPDATE OF s`, id), &sourceID, &pool, &tried, &sla, &tz, &clock.hours)
 		if err != nil {
 			return err
 		}
-		now := at
-		if out.Status != SLARunning || out.Step != step || now.Before(out.Deadline) {
+		clock.loc = domain.OrgLocation(tz)
+		if out.Status != SLARunning || out.Step != step || at.Before(out.Deadline) {
 			return nil
 		}
 		if sla == nil {
@@ -146,7 +146,6 @@ func (s *Store) EscalateSLA(ctx context.Context, id int64, step int, at time.Tim
 			_, err := tx.Exec(ctx, `UPDATE lead_slas SET status = 'stopped', outcome = 'removed', ended_at = now() WHERE id = $1`, id)
 			return err
 		}
-		loc := domain.OrgLocation(tz)
 		from, err := nameOf(ctx, tx, out.UserID)
 		if err != nil {
 			return err
@@ -157,15 +156,15 @@ func (s *Store) EscalateSLA(ctx context.Context, id int64, step int, at time.Tim
 			return err
 		}
 		if out.Step < sla.MaxEscalations && pool != "" {
-			next, err := nextUntried(ctx, tx, Pool{Key: pool, SourceID: sourceID, OrgID: out.OrgID, Loc: loc}, out.UserID, tried, now)
+			next, err := nextUntried(ctx, tx, Pool{Key: pool, SourceID: sourceID, OrgID: out.OrgID, Loc: clock.loc}, out.UserID, tried, at)
 			if err != nil {
 				return err
 			}
 			if next != nil {
-				return escalateTo(ctx, tx, &out, *sla, from, next, loc, now)
+				return escalateTo(ctx, tx, &out, *sla, from, next, clock, at)
 			}
 		}
-		return slaFallback(ctx, tx, &out, *sla, from, len(tried) > 1)
+		return slaFallback(ctx, tx, &out, *sla, from)
 	})
 	return out, err
 }
@@ -197,11 +196,8 @@ func nextUntried(ctx context.Context, tx pgx.Tx, p Pool, current string, tried [
 
 // escalateTo gives the lead to m and starts the next step's clock. The
 // SLA's row moves first, so the trigger sees the change as the SLA's own.
-func escalateTo(ctx context.Context, tx pgx.Tx, out *SLAState, sla domain.SLA, from string, m *poolMember, loc *time.Location, now time.Time) error {
-	deadline, err := slaDeadline(ctx, tx, out.OrgID, sla, now)
-	if err != nil {
-		return err
-	}
+func escalateTo(ctx context.Context, tx pgx.Tx, out *SLAState, sla domain.SLA, from string, m *poolMember, clock slaClock, now time.Time) error {
+	deadline := clock.deadline(sla, now)
 	prev := out.UserID
 	out.UserID, out.Step, out.Deadline = m.id, out.Step+1, deadline
 	if _, err := tx.Exec(ctx, `UPDATE lead_slas SET user_id = $2, tried = tried || $2::uuid, step = $3, deadline = $4 WHERE id = $1`,
@@ -211,7 +207,7 @@ func escalateTo(ctx context.Context, tx pgx.Tx, out *SLAState, sla domain.SLA, f
 	if _, err := tx.Exec(ctx, `UPDATE leads SET assigned_to = $2, updated_at = now() WHERE id = $1`, out.LeadID, m.id); err != nil {
 		return err
 	}
-	if err := countAssigned(ctx, tx, m.id, loc, now); err != nil {
+	if err := countAssigned(ctx, tx, m.id, clock.loc, now); err != nil {
 		return err
 	}
 	return addEvent(ctx, tx, out.LeadID, out.OrgID, "sla_escalated", "sla",
@@ -222,7 +218,7 @@ func escalateTo(ctx context.Context, tx pgx.Tx, out *SLAState, sla domain.SLA, f
 // slaFallback ends the SLA: the lead goes to the source's fallback (the
 // owner, a user — the owner when that user is no longer active — or
 // pending, assigned to nobody).
-func slaFallback(ctx context.Context, tx pgx.Tx, out *SLAState, sla domain.SLA, from string, escalated bool) error {
+func slaFallback(ctx context.Context, tx pgx.Tx, out *SLAState, sla domain.SLA, from string) error {
 	prev := out.UserID
 	to, name := "", ""
 	switch sla.Fallback {
@@ -239,7 +235,7 @@ func slaFallback(ctx context.Context, tx pgx.Tx, out *SLAState, sla domain.SLA, 
 		}
 	}
 	after := "no one else to escalate to"
-	if escalated {
+	if out.Step > 0 {
 		after = fmt.Sprintf("after %d escalations", out.Step)
 	}
 	out.Status, out.Outcome = SLADone, sla.Fallback
