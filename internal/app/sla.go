@@ -28,45 +28,47 @@ func slaLoop(ctx context.Context, d *Deps) {
 // past its deadline, signals the run of each SLA that ended, and reports how
 // many it handled.
 func PumpSLAs(ctx context.Context, d *Deps) (int, error) {
-	handled := 0
-	page := func(list func(after int64) ([]store.SLARef, error), do func(store.SLARef) error, what string) error {
-		var after int64
-		for {
-			refs, err := list(after)
-			if err != nil || len(refs) == 0 {
-				return err
+	started, err := eachSLA(ctx, d, "start", d.Store.SLAsToStart, func(ctx context.Context, ref store.SLARef) error {
+		in := workflows.SLAInput{SLAID: ref.ID, LeadID: ref.LeadID, OrgID: ref.OrgID}
+		if err := d.Starter().SLA(ctx, in, ref.UserID); err != nil {
+			return err
+		}
+		if ref.Restart {
+			d.Metrics.Reconciled("sla", 1)
+		}
+		return d.Store.SLAStarted(ctx, ref.ID)
+	})
+	if err != nil {
+		return started, err
+	}
+	stopped, err := eachSLA(ctx, d, "stop", d.Store.SLAsToSignal, func(ctx context.Context, ref store.SLARef) error {
+		if err := d.Starter().StopSLA(ctx, ref.LeadID, ref.ID); err != nil {
+			return err
+		}
+		return d.Store.SLASignalled(ctx, ref.ID)
+	})
+	return started + stopped, err
+}
+
+// eachSLA pages through list and does do to each SLA, each within the
+// pump's timeout; one that fails is logged and left for the next pass.
+func eachSLA(ctx context.Context, d *Deps, what string, list func(context.Context, int64, int) ([]store.SLARef, error),
+	do func(context.Context, store.SLARef) error) (int, error) {
+	done := 0
+	var after int64
+	for {
+		refs, err := list(ctx, after, ReconcilePage)
+		if err != nil || len(refs) == 0 {
+			return done, err
+		}
+		for _, ref := range refs {
+			after = ref.ID
+			if err := withTimeout(ctx, func(ctx context.Context) error { return do(ctx, ref) }); err != nil {
+				d.Log.Warn("could not "+what+" an SLA's run: the next pass will", zap.String("lead_id", ref.LeadID),
+					zap.Int64("sla_id", ref.ID), zap.Error(err))
+				continue
 			}
-			for _, ref := range refs {
-				after = ref.ID
-				if err := withTimeout(ctx, func(ctx context.Context) error { return do(ref) }); err != nil {
-					d.Log.Warn("could not "+what+" an SLA's run: the next pass will", zap.String("lead_id", ref.LeadID),
-						zap.Int64("sla_id", ref.ID), zap.Error(err))
-					continue
-				}
-				handled++
-			}
+			done++
 		}
 	}
-	err := page(func(after int64) ([]store.SLARef, error) { return d.Store.SLAsToStart(ctx, after, ReconcilePage) },
-		func(ref store.SLARef) error {
-			in := workflows.SLAInput{SLAID: ref.ID, LeadID: ref.LeadID, OrgID: ref.OrgID}
-			if err := d.Starter().SLA(ctx, in, ref.UserID); err != nil {
-				return err
-			}
-			if ref.Restart {
-				d.Metrics.Reconciled("sla", 1)
-			}
-			return d.Store.SLAStarted(ctx, ref.ID)
-		}, "start")
-	if err != nil {
-		return handled, err
-	}
-	err = page(func(after int64) ([]store.SLARef, error) { return d.Store.SLAsToSignal(ctx, after, ReconcilePage) },
-		func(ref store.SLARef) error {
-			if err := d.Starter().StopSLA(ctx, ref.LeadID, ref.ID); err != nil {
-				return err
-			}
-			return d.Store.SLASignalled(ctx, ref.ID)
-		}, "stop")
-	return handled, err
 }

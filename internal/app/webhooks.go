@@ -33,22 +33,7 @@ const webhookRestartAfter = 15 * time.Minute
 // pump here serves them all, and its restart of stale ones is their
 // reconciler.
 func webhookLoop(ctx context.Context, d *Deps) {
-	t := time.NewTicker(WebhookPumpInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := PumpWebhooks(ctx, d)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			d.Log.Warn("webhook pump pass failed", zap.Int("started", n), zap.Error(err))
-		case n > 0:
-			d.Log.Debug("webhook pump pass", zap.Int("started", n))
-		}
-	}
+	pumpLoop(ctx, d, WebhookPumpInterval, "webhook", PumpWebhooks)
 }
 
 // webhookPumpConcurrency is how many runs the pump signals or starts at
