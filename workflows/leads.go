@@ -184,11 +184,16 @@ func (r *leadRun) route(ctx workflow.Context, fn any, out any) error {
 	return nil
 }
 
-// failureReason is the activity's own message, without Temporal's wrapping.
-func failureReason(err error) string {
+// failureReason is an email activity's own message, without Temporal's
+// wrapping.
+func failureReason(err error) string { return failureAfter(err, EmailActivityOptions) }
+
+// failureAfter is the message of an activity run with options o that
+// failed for good: its own, or that its retries ran out.
+func failureAfter(err error, o workflow.ActivityOptions) string {
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) {
-		return "gave up after retrying for " + EmailActivityOptions.ScheduleToCloseTimeout.String()
+		return "gave up after retrying for " + o.ScheduleToCloseTimeout.String()
 	}
 	return failure.Message(err)
 }

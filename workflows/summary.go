@@ -338,3 +338,16 @@ func SLADetails(in SLAInput) string {
 		"escalates at each deadline the lead is not worked; worked, returned, moved or given to someone else stops it",
 		"each step on the lead's timeline: `GET /v1/leads/"+in.LeadID+"`")
 }
+
+// WebhookSummary is a webhook run's one line in the Temporal UI.
+func WebhookSummary(in WebhookInput, n domain.RunNames) string {
+	return oneLine("Webhooks: lead " + text(n.ExternalID, maxExternalRune, in.LeadID) + " of " +
+		text(n.Source, maxNameRunes, n.Slug) + " to endpoint " + in.EndpointID + " of " + orgName(n.Org, in.OrgID))
+}
+
+// WebhookDetails are a webhook run's ids and where to look further.
+func WebhookDetails(in WebhookInput) string {
+	return bullets("lead "+code(in.LeadID)+", endpoint "+code(in.EndpointID),
+		"sends the lead's events to the endpoint in order, each retried for up to a day",
+		"the delivery log: `GET /v1/orgs/"+in.OrgID+"/webhooks/"+in.EndpointID+"`")
+}

@@ -10,8 +10,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/leadrelay/leadrelay/activities"
-	"github.com/leadrelay/leadrelay/internal/domain"
-	"github.com/leadrelay/leadrelay/internal/failure"
 )
 
 // WebhookWorkflowID names the run that sends one lead's deliveries to one
@@ -99,7 +97,7 @@ func WebhookWorkflow(ctx workflow.Context, in WebhookInput) (WebhookResult, erro
 			logger.Warn("webhook delivery given up", "DeliveryID", id, "Error", err)
 			res.Failed++
 			if err := workflow.ExecuteActivity(act(ctx, bookkeepingOptions, "record the delivery failed"), a.FailWebhook,
-				activities.WebhookFailure{DeliveryID: id, Reason: webhookFailure(err)}).Get(ctx, nil); err != nil {
+				activities.WebhookFailure{DeliveryID: id, Reason: failureAfter(err, WebhookActivityOptions)}).Get(ctx, nil); err != nil {
 				return res, err
 			}
 		case out.Outcome == activities.WebhookDelivered:
@@ -158,27 +156,4 @@ func drained(ch workflow.ReceiveChannel) bool {
 		got = true
 	}
 	return got
-}
-
-// webhookFailure is a given-up delivery's last_error when no attempt
-// recorded one.
-func webhookFailure(err error) string {
-	var te *temporal.TimeoutError
-	if errors.As(err, &te) {
-		return "gave up after retrying for " + WebhookActivityOptions.ScheduleToCloseTimeout.String()
-	}
-	return failure.Message(err)
-}
-
-// WebhookSummary is a webhook run's one line in the Temporal UI.
-func WebhookSummary(in WebhookInput, n domain.RunNames) string {
-	return oneLine("Webhooks: lead " + text(n.ExternalID, maxExternalRune, in.LeadID) + " of " +
-		text(n.Source, maxNameRunes, n.Slug) + " to endpoint " + in.EndpointID + " of " + orgName(n.Org, in.OrgID))
-}
-
-// WebhookDetails are a webhook run's ids and where to look further.
-func WebhookDetails(in WebhookInput) string {
-	return bullets("lead "+code(in.LeadID)+", endpoint "+code(in.EndpointID),
-		"sends the lead's events to the endpoint in order, each retried for up to a day",
-		"the delivery log: `GET /v1/orgs/"+in.OrgID+"/webhooks/"+in.EndpointID+"`")
 }

@@ -22,8 +22,9 @@ type webhookIn struct {
 	Secret string   `json:"secret"` // empty: one is generated
 }
 
-// webhookOut is an endpoint as the API shows it.
-type webhookOut struct {
+// WebhookOut is an endpoint as the API shows it; the console reads the
+// answers into it too.
+type WebhookOut struct {
 	ID             string     `json:"id"`
 	URL            string     `json:"url"`
 	Events         []string   `json:"events"`
@@ -34,11 +35,11 @@ type webhookOut struct {
 	DisabledAt     *time.Time `json:"disabled_at"`
 	DisabledReason string     `json:"disabled_reason,omitempty"`
 	// Deliveries is the delivery log, newest first: in GET of one endpoint.
-	Deliveries []deliveryOut `json:"deliveries,omitempty"`
+	Deliveries []DeliveryOut `json:"deliveries,omitempty"`
 }
 
-// deliveryOut is one delivery of the log and how its last attempt went.
-type deliveryOut struct {
+// DeliveryOut is one delivery of the log and how its last attempt went.
+type DeliveryOut struct {
 	ID            int64      `json:"id"`
 	WebhookID     string     `json:"webhook_id"` // the webhook-id header
 	Type          string     `json:"type"`
@@ -56,12 +57,12 @@ type deliveryOut struct {
 // deliveryLog is how many deliveries GET of one endpoint shows.
 const deliveryLog = 100
 
-func webhookView(e store.WebhookEndpoint, showSecret bool) webhookOut {
+func webhookView(e store.WebhookEndpoint, showSecret bool) WebhookOut {
 	secret := webhook.Mask(e.Secret)
 	if showSecret {
 		secret = e.Secret
 	}
-	return webhookOut{ID: e.ID, URL: e.URL, Events: e.Events, Secret: secret, Enabled: e.DisabledAt == nil,
+	return WebhookOut{ID: e.ID, URL: e.URL, Events: e.Events, Secret: secret, Enabled: e.DisabledAt == nil,
 		CreatedAt: e.CreatedAt, FailingSince: e.FailingSince, DisabledAt: e.DisabledAt, DisabledReason: e.DisabledReason}
 }
 
@@ -127,7 +128,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	out := make([]webhookOut, len(list))
+	out := make([]WebhookOut, len(list))
 	for i, e := range list {
 		out[i] = webhookView(e, false)
 	}
@@ -152,9 +153,9 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := webhookView(e, false)
-	out.Deliveries = make([]deliveryOut, len(log))
+	out.Deliveries = make([]DeliveryOut, len(log))
 	for i, d := range log {
-		out.Deliveries[i] = deliveryOut{ID: d.ID, WebhookID: d.MsgID, Type: d.Type, LeadID: d.LeadID, Status: d.Status,
+		out.Deliveries[i] = DeliveryOut{ID: d.ID, WebhookID: d.MsgID, Type: d.Type, LeadID: d.LeadID, Status: d.Status,
 			Attempts: d.Attempts, CreatedAt: d.CreatedAt, LastAttemptAt: d.LastAttemptAt, LastStatus: d.LastStatus,
 			LastLatencyMS: d.LastLatencyMS, LastError: d.LastError, DeliveredAt: d.DeliveredAt}
 	}

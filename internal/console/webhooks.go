@@ -5,42 +5,16 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/leadrelay/leadrelay/internal/api"
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
 
-// hook is a webhook endpoint as GET /v1/orgs/{org}/webhooks answers it.
-type hook struct {
-	ID             string     `json:"id"`
-	URL            string     `json:"url"`
-	Events         []string   `json:"events"`
-	Secret         string     `json:"secret"`
-	Enabled        bool       `json:"enabled"`
-	CreatedAt      time.Time  `json:"created_at"`
-	FailingSince   *time.Time `json:"failing_since"`
-	DisabledAt     *time.Time `json:"disabled_at"`
-	DisabledReason string     `json:"disabled_reason"`
-	Deliveries     []struct {
-		ID            int64      `json:"id"`
-		WebhookID     string     `json:"webhook_id"`
-		Type          string     `json:"type"`
-		LeadID        string     `json:"lead_id"`
-		Status        string     `json:"status"`
-		Attempts      int        `json:"attempts"`
-		CreatedAt     time.Time  `json:"created_at"`
-		LastAttemptAt *time.Time `json:"last_attempt_at"`
-		LastStatus    *int       `json:"last_status"`
-		LastLatencyMS *int       `json:"last_latency_ms"`
-		LastError     string     `json:"last_error"`
-	} `json:"deliveries"`
-}
-
 // hooksData is what the webhooks pages show.
 type hooksData struct {
-	Hooks  []hook
-	Hook   *hook         // the endpoint page's, or the one just created
-	Events []eventChoice // the form's choices
+	Hooks  []api.WebhookOut
+	Hook   *api.WebhookOut // the endpoint page's, or the one just created
+	Events []eventChoice   // the form's choices
 	// Created: the endpoint was just made, and Hook.Secret is in full,
 	// shown this once.
 	Created  bool
@@ -72,7 +46,7 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, v *visit)
 
 func (c *Console) renderWebhooks(w http.ResponseWriter, r *http.Request, v *visit, status int, vw view) {
 	var list struct {
-		Webhooks []hook `json:"webhooks"`
+		Webhooks []api.WebhookOut `json:"webhooks"`
 	}
 	if _, err := c.call(r, v, "GET", "/v1/orgs/"+v.Session.User.OrgID+"/webhooks", nil, &list); err != nil {
 		c.failed(w, r, v, err)
@@ -99,7 +73,7 @@ func (c *Console) createWebhook(w http.ResponseWriter, r *http.Request, v *visit
 	if r.PostForm["events"] == nil {
 		in["events"] = []string{}
 	}
-	var created hook
+	var created api.WebhookOut
 	if _, err := c.call(r, v, "POST", "/v1/orgs/"+v.Session.User.OrgID+"/webhooks", in, &created); err != nil {
 		status, msg, fields, ok := refused(err)
 		if !ok {
@@ -118,7 +92,7 @@ func (c *Console) webhookPage(w http.ResponseWriter, r *http.Request, v *visit) 
 	if !hooksOnly(c, w, r, v) {
 		return
 	}
-	var h hook
+	var h api.WebhookOut
 	if _, err := c.call(r, v, "GET", c.hookPath(v, r), nil, &h); err != nil {
 		c.failed(w, r, v, err)
 		return
