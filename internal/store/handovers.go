@@ -367,11 +367,6 @@ func (s *Store) Pipeline(ctx context.Context, orgID, cursor string, limit int) (
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		last := items[len(items)-1]
-		next = encodeCursor(last.SentAt, last.LeadID)
-	}
+	items, next := page(items, limit, func(p PipelineItem) (time.Time, string) { return p.SentAt, p.LeadID })
 	return items, next, nil
 }

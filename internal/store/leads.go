@@ -316,12 +316,7 @@ func (s *Store) ListLeads(ctx context.Context, orgID string, f LeadFilter) ([]Le
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(leads) > f.Limit {
-		leads = leads[:f.Limit]
-		last := leads[len(leads)-1]
-		next = encodeCursor(last.ReceivedAt, last.ID)
-	}
+	leads, next := page(leads, f.Limit, func(l Lead) (time.Time, string) { return l.ReceivedAt, l.ID })
 	return leads, next, nil
 }
 
@@ -411,6 +406,17 @@ func searchPatterns(q string) []string {
 		out = append(out, "%"+digits+"%")
 	}
 	return out
+}
+
+// page cuts a list read with one row more than limit (to know whether a
+// next page exists) to limit, and answers the next page's cursor from its
+// last item's key: "" after the last page.
+func page[T any](items []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, encodeCursor(key(items[limit-1]))
 }
 
 func encodeCursor(t time.Time, id string) string {

@@ -186,12 +186,7 @@ func (s *Store) VendorReturns(ctx context.Context, sourceID string, since time.T
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[len(list)-1]
-		next = encodeCursor(last.ReturnedAt, last.LeadID)
-	}
+	list, next := page(list, limit, func(r VendorReturn) (time.Time, string) { return r.ReturnedAt, r.LeadID })
 	return list, next, nil
 }
 
