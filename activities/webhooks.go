@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -182,12 +184,11 @@ func (a *Activities) postWebhook(ctx context.Context, url string, key []byte, ms
 	return resp.StatusCode, latency, nil
 }
 
-// unwrapURL drops net/http's "Post \"<url>\": " prefix: the URL is on the
-// endpoint already, and may hold a token in its query.
+// unwrapURL drops net/http's "Post \"<url>\": " prefix (its *url.Error):
+// the URL is on the endpoint already, and may hold a token in its query.
 func unwrapURL(err error) error {
-	type unwrapper interface{ Unwrap() error }
-	if u, ok := err.(unwrapper); ok && u.Unwrap() != nil {
-		return u.Unwrap()
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		return ue.Err
 	}
 	return err
 }

@@ -369,9 +369,9 @@ func passDown(ctx context.Context, tx pgx.Tx, d *Decision, subAgency, priority s
 // appending the owner's name to the reason.
 func assign(ctx context.Context, tx pgx.Tx, d *Decision, userID, priority string) error {
 	if userID == "" {
-		if err := tx.QueryRow(ctx, `SELECT id, name FROM users WHERE org_id = $1 AND role = 'owner'`, d.OrgID).
-			Scan(&userID, &d.AssigneeName); err != nil {
-			return fmt.Errorf("org %s has no owner: %w", d.OrgID, err)
+		var err error
+		if userID, d.AssigneeName, err = orgOwner(ctx, tx, d.OrgID); err != nil {
+			return err
 		}
 		d.Reason += " " + d.AssigneeName
 	}
@@ -381,6 +381,16 @@ func assign(ctx context.Context, tx pgx.Tx, d *Decision, userID, priority string
 		return err
 	}
 	return routedEvent(ctx, tx, d, map[string]any{"assigned_to": userID})
+}
+
+// orgOwner is the org's owner, who gets a lead nobody else can: every org
+// has one, so its absence is an error.
+func orgOwner(ctx context.Context, tx pgx.Tx, orgID string) (id, name string, err error) {
+	err = tx.QueryRow(ctx, `SELECT id, name FROM users WHERE org_id = $1 AND role = 'owner'`, orgID).Scan(&id, &name)
+	if err != nil {
+		return "", "", fmt.Errorf("org %s has no owner: %w", orgID, err)
+	}
+	return id, name, nil
 }
 
 // routedEvent writes the hop's decision on the timeline: the record reread

@@ -377,9 +377,9 @@ func previewOf(ctx context.Context, tx pgx.Tx, orgID string, src *hopSource, r r
 		p.Default = r.row.rule == len(src.rules)
 	}
 	if r.location == "" && r.fanOutTo == "" && r.assignee == "" {
-		if err := tx.QueryRow(ctx, `SELECT id, name FROM users WHERE org_id = $1 AND role = 'owner'`, orgID).
-			Scan(&p.AssignedTo, &p.AssigneeName); err != nil {
-			return p, fmt.Errorf("org %s has no owner: %w", orgID, err)
+		var err error
+		if p.AssignedTo, p.AssigneeName, err = orgOwner(ctx, tx, orgID); err != nil {
+			return p, err
 		}
 		p.Reason += " " + p.AssigneeName
 	}

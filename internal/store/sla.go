@@ -230,8 +230,9 @@ func slaFallback(ctx context.Context, tx pgx.Tx, out *SLAState, sla domain.SLA, 
 		}
 		fallthrough
 	case domain.SLAFallbackOwner, "":
-		if err := tx.QueryRow(ctx, `SELECT id::text, name FROM users WHERE org_id = $1 AND role = 'owner'`, out.OrgID).Scan(&to, &name); err != nil {
-			return fmt.Errorf("org %s has no owner: %w", out.OrgID, err)
+		var err error
+		if to, name, err = orgOwner(ctx, tx, out.OrgID); err != nil {
+			return err
 		}
 	}
 	after := "no one else to escalate to"
