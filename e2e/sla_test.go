@@ -122,9 +122,7 @@ func TestSLAEscalatesTwiceThenTheLeadIsWorked(t *testing.T) {
 	}
 	// Each escalation alerted its new assignee.
 	for _, id := range to[:2] {
-		if got := s.waitAlerts(t, reps[id].email, 1); len(got) < 1 {
-			t.Fatalf("%s got no alert", reps[id].name)
-		}
+		s.waitAlerts(t, reps[id].email, 1) // fails the test if none comes
 	}
 	checkHistories(t, s, map[string]string{"sla_worked_history.json": workedRun, "sla_fallback_history.json": ignoredRun},
 		append(names, "Ada", "Lovelace"))

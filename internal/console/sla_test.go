@@ -18,13 +18,14 @@ func TestSourceSavesKeepTheSLA(t *testing.T) {
 	h.putSource(t, o.ID, "everquote", domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}, SLA: &sla})
 	b := h.signedIn(t, owner)
 	path := "/app/sources/everquote"
-	for _, save := range []struct{ what, path string }{{"the source form", path}, {"the rules editor", path + "/rules"}} {
-		var p page
-		if save.path == path {
-			p = b.post(path, sourceFormValues(b.csrf(path), "name", "EverQuote Direct"))
-		} else {
-			p = b.post(save.path, rulesValues(b.csrf(path), "save"))
-		}
+	for _, save := range []struct {
+		what string
+		post func() page
+	}{
+		{"the source form", func() page { return b.post(path, sourceFormValues(b.csrf(path), "name", "EverQuote Direct")) }},
+		{"the rules editor", func() page { return b.post(path+"/rules", rulesValues(b.csrf(path), "save")) }},
+	} {
+		p := save.post()
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("saving %s: %d\n%s", save.what, p.status, p.body)
 		}

@@ -82,13 +82,9 @@ func TestBusinessDeadline(t *testing.T) {
 			t.Errorf("%s: %s + %s = %s (%v), want %s", c.name, c.start, c.within, got.In(ny), ok, want.In(ny))
 		}
 	}
+	// One hour a week cannot hold thirty days of business time within the
+	// year the search looks at.
 	closed := BusinessHours{Hours: []WorkingSpan{{Days: []string{"mon"}, From: "09:00", To: "10:00"}}}
-	for d := time.Date(2026, 1, 1, 0, 0, 0, 0, ny); d.Year() < 2028; d = d.AddDate(0, 0, 1) {
-		if d.Weekday() == time.Monday {
-			closed.Holidays = append(closed.Holidays, d.Format(time.DateOnly))
-		}
-	}
-	closed.Holidays = closed.Holidays[:min(len(closed.Holidays), 60)]
 	if _, ok := closed.Deadline(at("2026-01-01 00:00:00"), time.Hour*24*30, ny); ok {
 		t.Error("thirty days of business time found in a year of one hour a week")
 	}
