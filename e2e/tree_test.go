@@ -69,15 +69,20 @@ func TestThreeLevelTreeRoutesByEachOrgsOwnRules(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	// never orphaned: every lead ends assigned, pending or queued
-	deadline := time.Now().Add(2 * time.Minute)
+	// never orphaned: every lead ends assigned, pending or queued. The
+	// bound is for liveness, not speed (`starter bench` measures fan-out):
+	// 1,600 runs on the production-shaped server take 100 s alone and
+	// more after half an hour of other tests.
+	posted := time.Now()
+	deadline := posted.Add(5 * time.Minute)
 	for s.count(t, `SELECT count(*) FROM leads WHERE id = ANY($1) AND (assigned_to IS NOT NULL OR location IS NOT NULL)`, ids) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d leads placed after 2 minutes", s.count(t, `SELECT count(*) FROM leads WHERE id = ANY($1)
+			t.Fatalf("%d of %d leads placed after 5 minutes", s.count(t, `SELECT count(*) FROM leads WHERE id = ANY($1)
 				AND (assigned_to IS NOT NULL OR location IS NOT NULL)`, ids), n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	t.Logf("all %d leads placed %s after the last post", n, time.Since(posted).Round(time.Second))
 	per := map[string]int{}
 	rows, err := s.deps.Pool.Query(ctx, `SELECT org_id::text, coalesce(location, assigned_to::text) FROM leads WHERE id = ANY($1)`, ids)
 	if err != nil {
