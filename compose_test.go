@@ -352,6 +352,11 @@ func TestCompose(t *testing.T) {
 			if name != svcAPI && env["ADMIN_TOKEN"] != "" {
 				t.Errorf("%s gets ADMIN_TOKEN, which only the API uses", name)
 			}
+			// The API seals webhook secrets and the worker opens them: both
+			// take the one key from the user's shell (empty: webhooks off).
+			if v, ok := s.Environment["WEBHOOK_SECRET_KEY"]; !ok || string(v) != "${WEBHOOK_SECRET_KEY:-}" {
+				t.Errorf("%s: WEBHOOK_SECRET_KEY %q, want ${WEBHOOK_SECRET_KEY:-}", name, v)
+			}
 
 			db, err := url.Parse(env["DATABASE_URL"])
 			if err != nil {

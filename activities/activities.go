@@ -23,6 +23,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/mail"
 	"github.com/leadrelay/leadrelay/internal/metrics"
 	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/webhook"
 )
 
 // Activities holds what the side effects need; one value is registered
@@ -44,6 +45,9 @@ type Activities struct {
 	// Webhooks sends webhook deliveries: webhook.Guard's client, which
 	// checks every address it dials (nil: deliveries fail).
 	Webhooks *http.Client
+	// Sealer opens webhook endpoints' secrets (WEBHOOK_SECRET_KEY; nil:
+	// every delivery fails, saying so, until the worker has the key).
+	Sealer *webhook.Sealer
 }
 
 // deliverOrRecord is deliver for an email among others: a permanent refusal

@@ -100,17 +100,20 @@ func (a *Activities) DeliverWebhook(ctx context.Context, s WebhookSend) (Webhook
 	case m.Disabled:
 		return a.webhookDisabled(ctx, s.DeliveryID, m.ID)
 	}
-	key, err := webhook.SecretKey(m.Secret)
-	if err != nil {
-		// Saved through the API, which checks it: a row edited by hand.
-		return out, failure.New(domain.EInternal, "the endpoint's secret is malformed", nil)
-	}
 	body, err := json.Marshal(webhookBody{Type: m.Type, Timestamp: m.CreatedAt.UTC(), Data: m.Payload})
 	if err != nil {
 		return out, err
 	}
 	attempt := store.WebhookAttempt{DeliveryID: s.DeliveryID}
-	status, latency, sendErr := a.postWebhook(ctx, m.URL, key, m.MsgID, body)
+	var status int
+	var latency time.Duration
+	// A secret that does not open (no key, another key) fails the attempt
+	// like an endpoint that does not answer: it is in the delivery log,
+	// retried, and a day of it disables the endpoint and tells its owner.
+	key, sendErr := a.webhookKey(m)
+	if sendErr == nil {
+		status, latency, sendErr = a.postWebhook(ctx, m.URL, key, m.MsgID, body)
+	}
 	attempt.Status, attempt.Latency = status, latency
 	switch {
 	case sendErr != nil:
@@ -138,6 +141,24 @@ func (a *Activities) DeliverWebhook(ctx context.Context, s WebhookSend) (Webhook
 	}
 	log.Info("webhook attempt failed, will retry", "DeliveryID", s.DeliveryID, "LeadID", m.LeadID, "Error", attempt.Error)
 	return out, temporal.NewApplicationError(attempt.Error, webhookErrorType)
+}
+
+// webhookKey opens the endpoint's sealed secret (or takes one saved in the
+// clear before secrets were sealed) and decodes the key it stands for.
+func (a *Activities) webhookKey(m store.WebhookMessage) ([]byte, error) {
+	secret := m.Secret
+	if len(m.SealedSecret) > 0 {
+		var err error
+		if secret, err = a.Sealer.Open(m.SealedSecret); err != nil {
+			return nil, err
+		}
+	}
+	key, err := webhook.SecretKey(secret)
+	if err != nil {
+		// Saved through the API, which checks it: a row edited by hand.
+		return nil, errors.New("the endpoint's secret is malformed")
+	}
+	return key, nil
 }
 
 // webhookDisabled fails a delivery whose endpoint is disabled and says

@@ -195,7 +195,8 @@ func newRig(t *testing.T, workers, apis int) *rig {
 		"TEMPORAL_TASK_QUEUE=faults-" + strconv.FormatInt(time.Now().UnixNano(), 36), "SMTP_URL=" + r.sink.URL(),
 		"MAIL_FROM=leadrelay <noreply@leadrelay.test>", "PUBLIC_BASE_URL=http://api.test", "LOG_LEVEL=info",
 		"ADMIN_TOKEN=" + adminToken, "VENDOR_RATE_LIMIT=10000/s,burst=10000", "METRICS_ADDR=127.0.0.1:0",
-		"USER_RATE_LIMIT=100000/s,burst=100000", "TRANSFERS_PER_ORG=off", "WEBHOOK_ALLOW_PRIVATE=true"}
+		"USER_RATE_LIMIT=100000/s,burst=100000", "TRANSFERS_PER_ORG=off", "WEBHOOK_ALLOW_PRIVATE=true",
+		"WEBHOOK_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 	for i := 0; i < workers; i++ {
 		r.startWorker(t)
 	}

@@ -75,7 +75,7 @@ func up(t *testing.T) *stack {
 			"USER_RATE_LIMIT": "100000/s,burst=100000", "TRANSFERS_PER_ORG": "off",
 			"METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", metricsPort),
 			// The webhook tests' receiver listens on 127.0.0.1.
-			"WEBHOOK_ALLOW_PRIVATE": "true"}
+			"WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 		cfg, err := config.Load(func(k string) string { return env[k] })
 		if err != nil {
 			t.Fatal(err)

@@ -33,11 +33,14 @@ import (
 // devSecrets survive restarts in .data/, so a second start can print the same
 // working tokens (the database keeps only their hashes).
 type devSecrets struct {
-	AdminToken  string   `json:"admin_token"`
-	MasterOrgID string   `json:"master_org_id,omitempty"`
-	OwnerToken  string   `json:"owner_token,omitempty"`
-	VendorKey   string   `json:"vendor_key,omitempty"`
-	SubOrgIDs   []string `json:"sub_org_ids,omitempty"`
+	AdminToken string `json:"admin_token"`
+	// WebhookSecretKey seals the demo's webhook secrets; kept so a restart
+	// still opens what an earlier one sealed.
+	WebhookSecretKey string   `json:"webhook_secret_key,omitempty"`
+	MasterOrgID      string   `json:"master_org_id,omitempty"`
+	OwnerToken       string   `json:"owner_token,omitempty"`
+	VendorKey        string   `json:"vendor_key,omitempty"`
+	SubOrgIDs        []string `json:"sub_org_ids,omitempty"`
 	// an org left unlinked, to try the invitation flow by hand
 	WestOrgID string `json:"west_org_id,omitempty"`
 	WestEmail string `json:"west_email,omitempty"`
@@ -78,6 +81,16 @@ func runDev(ctx context.Context, args []string) error {
 			sec.AdminToken = randomToken("lra_")
 		}
 		if err := os.Setenv("ADMIN_TOKEN", sec.AdminToken); err != nil {
+			return err
+		}
+	}
+	if os.Getenv("WEBHOOK_SECRET_KEY") == "" {
+		if sec.WebhookSecretKey == "" {
+			b := make([]byte, 32)
+			_, _ = rand.Read(b)
+			sec.WebhookSecretKey = base64.StdEncoding.EncodeToString(b)
+		}
+		if err := os.Setenv("WEBHOOK_SECRET_KEY", sec.WebhookSecretKey); err != nil {
 			return err
 		}
 	}
@@ -209,8 +222,8 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	envFile := filepath.Join(data, "dev.env")
-	env := fmt.Sprintf("DATABASE_URL=%s\nTEMPORAL_ADDRESS=%s\nHTTP_ADDR=%s\nSMTP_URL=%s\nADMIN_TOKEN=%s\n",
-		cfg.DatabaseURL, cfg.TemporalAddress, cfg.HTTPAddr, cfg.SMTPURL, cfg.AdminToken)
+	env := fmt.Sprintf("DATABASE_URL=%s\nTEMPORAL_ADDRESS=%s\nHTTP_ADDR=%s\nSMTP_URL=%s\nADMIN_TOKEN=%s\nWEBHOOK_SECRET_KEY=%s\n",
+		cfg.DatabaseURL, cfg.TemporalAddress, cfg.HTTPAddr, cfg.SMTPURL, cfg.AdminToken, os.Getenv("WEBHOOK_SECRET_KEY"))
 	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
 		return err
 	}
@@ -316,7 +329,7 @@ func seedDemo(ctx context.Context, s *store.Store, sec *devSecrets) error {
 	if err != nil {
 		return err
 	}
-	*sec = devSecrets{AdminToken: sec.AdminToken, MasterOrgID: master.ID, OwnerToken: ownerTok, VendorKey: key, SubOrgIDs: subs}
+	*sec = devSecrets{AdminToken: sec.AdminToken, WebhookSecretKey: sec.WebhookSecretKey, MasterOrgID: master.ID, OwnerToken: ownerTok, VendorKey: key, SubOrgIDs: subs}
 	return seedWest(ctx, s, sec)
 }
 

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -77,6 +78,26 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(204)
 }
 
+// testSealer is the tests' WEBHOOK_SECRET_KEY: what the API seals with
+// and the worker opens with.
+var testSealer = func() *webhook.Sealer {
+	s, err := webhook.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// createWebhook registers an endpoint as the API does: its secret sealed.
+func createWebhook(t *testing.T, s *store.Store, orgID, url string, events []string, secret string) store.WebhookEndpoint {
+	t.Helper()
+	sealed, err := testSealer.Seal(secret)
+	require.NoError(t, err)
+	e, err := s.CreateWebhook(ctx, orgID, url, events, sealed, webhook.Mask(secret))
+	require.NoError(t, err)
+	return e
+}
+
 // webhookEnv is a test environment with the real activities, a store and a
 // client allowed to reach the local receiver.
 func webhookEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store) {
@@ -88,7 +109,7 @@ func webhookEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *store.Store)
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(workflows.WebhookWorkflow)
 	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}, PublicBaseURL: "http://api.test",
-		Webhooks: webhook.Guard{AllowPrivate: true}.Client(5 * time.Second)})
+		Webhooks: webhook.Guard{AllowPrivate: true}.Client(5 * time.Second), Sealer: testSealer})
 	return env, s
 }
 
@@ -102,10 +123,9 @@ func TestWebhookWorkflowRetriesThenDeliversInOrder(t *testing.T) {
 	o, src := seedOrg(t, s, 0, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}})
 	secret := webhook.NewSecret()
 	rcv, srv := newReceiver(t, secret, 2)
-	e, err := s.CreateWebhook(ctx, o.id, srv.URL+"/hooks", []string{"lead.received", "lead.assigned"}, secret)
-	require.NoError(t, err)
+	e := createWebhook(t, s, o.id, srv.URL+"/hooks", []string{"lead.received", "lead.assigned"}, secret)
 	in := postLead(t, s, o, src, "hook-1")
-	_, err = s.RouteLead(ctx, store.RouteRequest{LeadID: in.LeadID})
+	_, err := s.RouteLead(ctx, store.RouteRequest{LeadID: in.LeadID})
 	require.NoError(t, err)
 	ds, err := s.WebhookDeliveriesForLead(ctx, in.LeadID)
 	require.NoError(t, err)
@@ -128,7 +148,7 @@ func TestWebhookWorkflowRetriesThenDeliversInOrder(t *testing.T) {
 	// Recorded delivered: a run started again sends nothing.
 	var suite testsuite.WorkflowTestSuite
 	again := suite.NewTestWorkflowEnvironment()
-	again.RegisterActivity(&activities.Activities{Store: s, Webhooks: webhook.Guard{AllowPrivate: true}.Client(5 * time.Second)})
+	again.RegisterActivity(&activities.Activities{Store: s, Webhooks: webhook.Guard{AllowPrivate: true}.Client(5 * time.Second), Sealer: testSealer})
 	again.ExecuteWorkflow(workflows.WebhookWorkflow, workflows.WebhookInput{EndpointID: e.ID, LeadID: in.LeadID, OrgID: o.id})
 	require.NoError(t, again.GetWorkflowError())
 	require.Len(t, rcv.attempts, 4)
@@ -197,14 +217,13 @@ func TestWebhookWorkflowDisablesAnEndpointAfterADayAndEmailsTheOwner(t *testing.
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{Store: s, Outbox: &mail.Outbox{Store: s, Sender: sender}, PublicBaseURL: "http://api.test",
-		Webhooks: webhook.Guard{AllowPrivate: true}.Client(5 * time.Second)})
+		Webhooks: webhook.Guard{AllowPrivate: true}.Client(5 * time.Second), Sealer: testSealer})
 	o, src := seedOrg(t, s, 0, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}})
 	secret := webhook.NewSecret()
 	rcv, srv := newReceiver(t, secret, 1000)
-	e, err := s.CreateWebhook(ctx, o.id, srv.URL+"/down", []string{"lead.received", "lead.assigned"}, secret)
-	require.NoError(t, err)
+	e := createWebhook(t, s, o.id, srv.URL+"/down", []string{"lead.received", "lead.assigned"}, secret)
 	in := postLead(t, s, o, src, "hook-down")
-	_, err = s.RouteLead(ctx, store.RouteRequest{LeadID: in.LeadID})
+	_, err := s.RouteLead(ctx, store.RouteRequest{LeadID: in.LeadID})
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = now() - interval '25 hours' WHERE id = $1`, e.ID)
 	require.NoError(t, err)
@@ -237,15 +256,14 @@ func TestWebhookDeliveryRefusesAPrivateAddressAtDialTime(t *testing.T) {
 	t.Parallel()
 	pool, _ := testenv.DB(t)
 	s := store.New(pool)
-	a := &activities.Activities{Store: s, Webhooks: webhook.Guard{}.Client(5 * time.Second)}
+	a := &activities.Activities{Store: s, Webhooks: webhook.Guard{}.Client(5 * time.Second), Sealer: testSealer}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
 	o, src := seedOrg(t, s, 0, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}})
 	secret := webhook.NewSecret()
 	rcv, srv := newReceiver(t, secret, 0)
-	e, err := s.CreateWebhook(ctx, o.id, srv.URL+"/inside", []string{"lead.received"}, secret)
-	require.NoError(t, err)
+	e := createWebhook(t, s, o.id, srv.URL+"/inside", []string{"lead.received"}, secret)
 	in := postLead(t, s, o, src, "hook-inside")
 	ds, err := s.WebhookDeliveriesForLead(ctx, in.LeadID)
 	require.NoError(t, err)
@@ -258,4 +276,71 @@ func TestWebhookDeliveryRefusesAPrivateAddressAtDialTime(t *testing.T) {
 	require.Nil(t, log[0].LastStatus)
 	require.Contains(t, log[0].LastError, "loopback")
 	require.NotContains(t, log[0].LastError, srv.URL)
+}
+
+// An endpoint's secret is in the database only sealed. A worker without
+// the key (or with another one) sends nothing and says why in the
+// delivery log, never quoting the secret; with the key it signs. A secret
+// saved in the clear before secrets were sealed still signs, until the
+// sealing pass seals it.
+func TestWebhookSecretIsSealedAndOpensOnlyUnderTheKey(t *testing.T) {
+	t.Parallel()
+	pool, _ := testenv.DB(t)
+	s := store.New(pool)
+	o, src := seedOrg(t, s, 0, domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}})
+	secret := webhook.NewSecret()
+	rcv, srv := newReceiver(t, secret, 0)
+	e := createWebhook(t, s, o.id, srv.URL+"/sealed", []string{"lead.received"}, secret)
+	var row string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT w::text FROM webhook_endpoints w WHERE id = $1`, e.ID).Scan(&row))
+	require.NotContains(t, row, strings.TrimPrefix(secret, webhook.SecretPrefix))
+	key, err := webhook.SecretKey(secret)
+	require.NoError(t, err)
+	require.NotContains(t, row, fmt.Sprintf("%x", key))
+	require.Equal(t, webhook.Mask(secret), e.SecretHint)
+
+	deliver := func(sealer *webhook.Sealer, ext string) (store.WebhookDelivery, error) {
+		t.Helper()
+		a := &activities.Activities{Store: s, Webhooks: webhook.Guard{AllowPrivate: true}.Client(5 * time.Second), Sealer: sealer}
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestActivityEnvironment()
+		env.RegisterActivity(a)
+		in := postLead(t, s, o, src, ext)
+		ds, err := s.WebhookDeliveriesForLead(ctx, in.LeadID)
+		require.NoError(t, err)
+		_, err = env.ExecuteActivity(a.DeliverWebhook, activities.WebhookSend{DeliveryID: ds[0].ID})
+		log, lerr := s.WebhookDeliveries(ctx, e.ID, 1)
+		require.NoError(t, lerr)
+		return log[0], err
+	}
+	other, err := webhook.NewSealer([]byte("another key, 32 bytes long......"))
+	require.NoError(t, err)
+	for name, sealer := range map[string]*webhook.Sealer{"no key": nil, "another key": other} {
+		d, err := deliver(sealer, "sealed-"+strings.ReplaceAll(name, " ", "-"))
+		require.Error(t, err, name)
+		require.Equal(t, "pending", d.Status, name)
+		require.Contains(t, d.LastError, "WEBHOOK_SECRET_KEY", name)
+		require.NotContains(t, d.LastError, secret, name)
+	}
+	require.Empty(t, rcv.attempts)
+	d, err := deliver(testSealer, "sealed-key")
+	require.NoError(t, err)
+	require.Equal(t, "delivered", d.Status)
+	require.Len(t, rcv.accepted, 1)
+
+	// Saved in the clear before migration 00021: signs, then is sealed.
+	_, err = pool.Exec(ctx, `UPDATE webhook_endpoints SET secret = $2, secret_sealed = NULL WHERE id = $1`, e.ID, secret)
+	require.NoError(t, err)
+	d, err = deliver(nil, "clear-key")
+	require.NoError(t, err)
+	require.Equal(t, "delivered", d.Status)
+	n, err := s.SealWebhookSecrets(ctx, testSealer)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, 1)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT w::text FROM webhook_endpoints w WHERE id = $1`, e.ID).Scan(&row))
+	require.NotContains(t, row, strings.TrimPrefix(secret, webhook.SecretPrefix))
+	d, err = deliver(testSealer, "resealed-key")
+	require.NoError(t, err)
+	require.Equal(t, "delivered", d.Status)
+	require.Len(t, rcv.accepted, 3)
 }

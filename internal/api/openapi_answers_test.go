@@ -395,6 +395,16 @@ func routeScenario(t *testing.T, c *conform) {
 	if a = call("GET", hooks, owner, "", 200); strings.Contains(a.body, "MfKQ9r8GKYqrTwjUPD8ILPZIo2La") {
 		t.Fatalf("the list shows a secret: %s", a.body)
 	}
+	if !strings.Contains(a.body, `"whsec_…LaSw"`) {
+		t.Fatalf("the list does not show the secret's hint: %s", a.body)
+	}
+	var rows string
+	if err := ts.s.Pool.QueryRow(ctx, `SELECT string_agg(w::text, ' ') FROM webhook_endpoints w WHERE org_id = $1`, org).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rows, "MfKQ9r8GKYqrTwjUPD8ILPZIo2La") {
+		t.Fatalf("the database holds a secret in the clear: %s", rows)
+	}
 	call("GET", hooks, otherOwner, "", 404)
 	call("POST", "/v1/leads", key, `{"external_id":"hook-1","email":"hook@example.com"}`, 202)
 	var delivery string

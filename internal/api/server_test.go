@@ -102,7 +102,8 @@ func newTestServer(t *testing.T, db bool, env map[string]string) testServer {
 	t.Helper()
 	// The limits are off unless a test is about one: scenarios make more
 	// requests and transfers than a person would.
-	e := map[string]string{"ADMIN_TOKEN": testAdmin, "AUTH_FAILURE_RATE_LIMIT": "off", "USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off"}
+	e := map[string]string{"ADMIN_TOKEN": testAdmin, "AUTH_FAILURE_RATE_LIMIT": "off", "USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off",
+		"WEBHOOK_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 	for k, v := range env {
 		e[k] = v
 	}

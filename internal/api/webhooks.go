@@ -57,10 +57,11 @@ type DeliveryOut struct {
 // deliveryLog is how many deliveries GET of one endpoint shows.
 const deliveryLog = 100
 
-func webhookView(e store.WebhookEndpoint, showSecret bool) WebhookOut {
-	secret := webhook.Mask(e.Secret)
-	if showSecret {
-		secret = e.Secret
+// webhookView shows an endpoint with its secret's hint, or with secret
+// itself in the answer that creates it (the only place it is in the clear).
+func webhookView(e store.WebhookEndpoint, secret string) WebhookOut {
+	if secret == "" {
+		secret = e.SecretHint
 	}
 	return WebhookOut{ID: e.ID, URL: e.URL, Events: e.Events, Secret: secret, Enabled: e.DisabledAt == nil,
 		CreatedAt: e.CreatedAt, FailingSince: e.FailingSince, DisabledAt: e.DisabledAt, DisabledReason: e.DisabledReason}
@@ -72,11 +73,22 @@ func (s *Server) guard() webhook.Guard {
 }
 
 // createWebhook registers an endpoint: 201 with its secret, in full this
-// once. A URL whose host resolves to a forbidden address is 422 on url.
+// once. A URL whose host resolves to a forbidden address is 422 on url. A
+// server without WEBHOOK_SECRET_KEY has nowhere safe to keep a secret:
+// 503, nothing written.
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	org := r.PathValue("org")
 	if _, err := s.member(r, org, true); err != nil {
 		writeErr(w, err)
+		return
+	}
+	sealer, err := webhook.NewSealer(s.Cfg.WebhookSecretKey)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if sealer == nil {
+		writeErr(w, domain.Errorf(domain.EUnavailable, "%s", webhook.ErrNoKey))
 		return
 	}
 	var in webhookIn
@@ -85,7 +97,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := domain.WebhookEndpoint{URL: in.URL, Events: in.Events}
-	err := e.Validate()
+	err = e.Validate()
 	fields := domain.FieldErrors{}
 	var de *domain.Error
 	if errors.As(err, &de) {
@@ -108,12 +120,17 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	saved, err := s.Store.CreateWebhook(r.Context(), org, e.URL, e.Events, in.Secret)
+	sealed, err := sealer.Seal(in.Secret)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, 201, webhookView(saved, true))
+	saved, err := s.Store.CreateWebhook(r.Context(), org, e.URL, e.Events, sealed, webhook.Mask(in.Secret))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 201, webhookView(saved, in.Secret))
 }
 
 // listWebhooks lists the org's endpoints, secrets masked.
@@ -130,7 +147,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]WebhookOut, len(list))
 	for i, e := range list {
-		out[i] = webhookView(e, false)
+		out[i] = webhookView(e, "")
 	}
 	writeJSON(w, 200, map[string]any{"webhooks": out})
 }
@@ -152,7 +169,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	out := webhookView(e, false)
+	out := webhookView(e, "")
 	out.Deliveries = make([]DeliveryOut, len(log))
 	for i, d := range log {
 		out.Deliveries[i] = DeliveryOut{ID: d.ID, WebhookID: d.MsgID, Type: d.Type, LeadID: d.LeadID, Status: d.Status,

@@ -46,6 +46,8 @@ type Deps struct {
 	// Metrics is the process's one registry: ours and the Temporal SDK's,
 	// served by the API's /metrics and the worker's METRICS_ADDR.
 	Metrics *metrics.Metrics
+	// Sealer seals and opens webhook secrets (nil without WEBHOOK_SECRET_KEY).
+	Sealer *webhook.Sealer
 }
 
 // Open connects to Postgres (applying migrations) and Temporal.
@@ -70,6 +72,23 @@ func Open(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Deps, erro
 	if err != nil {
 		return nil, err
 	}
+	sealer, err := webhook.NewSealer(cfg.WebhookSecretKey)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if sealer != nil {
+		// Secrets saved in the clear before they were sealed (migration
+		// 00021) are sealed by the first process that has the key.
+		n, err := store.New(pool).SealWebhookSecrets(ctx, sealer)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("sealing webhook secrets: %w", err)
+		}
+		if n > 0 {
+			log.Info("webhook secrets sealed", zap.Int("endpoints", n))
+		}
+	}
 	m, err := metrics.New()
 	if err != nil {
 		pool.Close()
@@ -82,7 +101,7 @@ func Open(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Deps, erro
 		pool.Close()
 		return nil, err
 	}
-	return &Deps{Cfg: cfg, Log: log, Pool: pool, Store: store.New(pool), Temporal: tc, Metrics: m}, nil
+	return &Deps{Cfg: cfg, Log: log, Pool: pool, Store: store.New(pool), Temporal: tc, Metrics: m, Sealer: sealer}, nil
 }
 
 // Close releases what Open connected; call it once the worker or API that
@@ -176,7 +195,10 @@ func RunWorker(ctx context.Context, d *Deps) error {
 	w.RegisterActivity(&activities.Activities{Store: d.Store, Outbox: &mail.Outbox{Store: d.Store, Sender: sender},
 		PublicBaseURL: d.Cfg.PublicBaseURL, StartHandover: d.Starter().Handover,
 		StartLeadHop: d.Starter().LeadHop, Metrics: d.Metrics,
-		Webhooks: webhook.Guard{AllowPrivate: d.Cfg.WebhookAllowPrivate}.Client(webhookTimeout)})
+		Webhooks: webhook.Guard{AllowPrivate: d.Cfg.WebhookAllowPrivate}.Client(webhookTimeout), Sealer: d.Sealer})
+	if d.Sealer == nil {
+		d.Log.Warn("WEBHOOK_SECRET_KEY is not set: webhook deliveries fail, saying so in their log, until the worker has it")
+	}
 	if err := w.Start(); err != nil {
 		return err
 	}

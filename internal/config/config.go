@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/mail"
@@ -51,6 +52,10 @@ type Config struct {
 	// receiver on the same network; off by default, so an org cannot aim
 	// deliveries at the machine's neighbours.
 	WebhookAllowPrivate bool
+	// WebhookSecretKey seals webhook endpoints' secrets in the database
+	// (WEBHOOK_SECRET_KEY, the base64 of 32 random bytes): the API seals,
+	// the worker opens, so both get the same key. Empty: webhooks are off.
+	WebhookSecretKey []byte
 }
 
 // RateLimit is VENDOR_RATE_LIMIT: PerSecond sustained with a Burst.
@@ -172,6 +177,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	default:
 		return nil, &Error{"WEBHOOK_ALLOW_PRIVATE", v, "want true or false"}
 	}
+	if v := get("WEBHOOK_SECRET_KEY", ""); v != "" {
+		k, err := decodeKey(v)
+		if err != nil || len(k) != 32 {
+			// The value is a secret: the error never quotes it.
+			return nil, &Error{"WEBHOOK_SECRET_KEY", "", "want the base64 of 32 random bytes, e.g. `openssl rand -base64 32`"}
+		}
+		c.WebhookSecretKey = k
+	}
 	if v := get("TRUSTED_PROXIES", ""); v != "" {
 		ps, err := parsePrefixes(v)
 		if err != nil {
@@ -180,6 +193,16 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.TrustedProxies = ps
 	}
 	return c, nil
+}
+
+// decodeKey reads standard or URL-safe base64, padded or not: what
+// openssl and the usual generators print.
+func decodeKey(v string) ([]byte, error) {
+	v = strings.TrimRight(v, "=")
+	if strings.ContainsAny(v, "-_") {
+		return base64.RawURLEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
 }
 
 // parsePrefixes reads comma-separated CIDRs; a bare address is its own /32

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -84,9 +86,34 @@ func TestUserLimitsAndTrustedProxies(t *testing.T) {
 		t.Fatalf("WEBHOOK_ALLOW_PRIVATE=true: %v", err)
 	}
 	for k, v := range map[string]string{"USER_RATE_LIMIT": "lots", "TRANSFERS_PER_ORG": "0", "TRUSTED_PROXIES": "10.0.0.0/33",
-		"WEBHOOK_ALLOW_PRIVATE": "yes"} {
+		"WEBHOOK_ALLOW_PRIVATE": "yes", "WEBHOOK_SECRET_KEY": "c2hvcnQ="} {
 		if _, err := load(map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: %v, want an error naming %s", k, v, err, k)
+		}
+	}
+}
+
+// WEBHOOK_SECRET_KEY is the base64 of 32 bytes in either alphabet, padded
+// or not; anything else stops the process naming the variable, never
+// printing the value.
+func TestWebhookSecretKey(t *testing.T) {
+	c, err := load(nil)
+	if err != nil || c.WebhookSecretKey != nil {
+		t.Fatalf("unset: %v %v", c.WebhookSecretKey, err)
+	}
+	key := bytes.Repeat([]byte{0xfb, 0xff, 0x01}, 11)[:32]
+	for _, v := range []string{base64.StdEncoding.EncodeToString(key), base64.RawStdEncoding.EncodeToString(key),
+		base64.URLEncoding.EncodeToString(key), base64.RawURLEncoding.EncodeToString(key)} {
+		c, err := load(map[string]string{"WEBHOOK_SECRET_KEY": v})
+		if err != nil || !bytes.Equal(c.WebhookSecretKey, key) {
+			t.Errorf("%q: %x %v", v, c.WebhookSecretKey, err)
+		}
+	}
+	for _, bad := range []string{base64.StdEncoding.EncodeToString(key[:31]), base64.StdEncoding.EncodeToString(append(key, 1)),
+		"not base64 at all, secretvalue"} {
+		_, err := load(map[string]string{"WEBHOOK_SECRET_KEY": bad})
+		if err == nil || !strings.Contains(err.Error(), "WEBHOOK_SECRET_KEY") || strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: %v, want an error naming the variable without the value", bad, err)
 		}
 	}
 }

@@ -43,7 +43,8 @@ func newHarness(t *testing.T) *harness {
 // newHarnessEnv is newHarness with settings added to its environment.
 func newHarnessEnv(t *testing.T, more map[string]string) *harness {
 	t.Helper()
-	env := map[string]string{"AUTH_FAILURE_RATE_LIMIT": "off", "USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off"}
+	env := map[string]string{"AUTH_FAILURE_RATE_LIMIT": "off", "USER_RATE_LIMIT": "off", "TRANSFERS_PER_ORG": "off",
+		"WEBHOOK_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 	for k, v := range more {
 		env[k] = v
 	}

@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/leadrelay/leadrelay/internal/webhook"
 )
 
 // Outbound webhooks (issue 19, SPEC §5.7). An org's endpoints, and the
@@ -16,26 +19,28 @@ import (
 // (endpoint, lead) that sends that lead's deliveries in order; a delivery
 // recorded delivered is never sent again but by a person's resend.
 
-// WebhookEndpoint is an org's registered endpoint. Secret is what signs:
-// the API shows it once, when created, and masked after.
+// WebhookEndpoint is an org's registered endpoint. Its secret, what signs,
+// is kept sealed (webhook.Sealer) and never read back here: the API shows
+// it once, when created, and SecretHint (its masked form) after.
 type WebhookEndpoint struct {
 	ID             string
 	OrgID          string
 	URL            string
 	Events         []string
-	Secret         string
+	SecretHint     string
 	CreatedAt      time.Time
 	FailingSince   *time.Time
 	DisabledAt     *time.Time
 	DisabledReason string
 }
 
-const webhookCols = `id::text, org_id::text, url, events, secret, created_at, failing_since, disabled_at, coalesce(disabled_reason, '')`
+const webhookCols = `id::text, org_id::text, url, events, secret_hint, created_at, failing_since, disabled_at, coalesce(disabled_reason, '')`
 
-// CreateWebhook registers an endpoint of org.
-func (s *Store) CreateWebhook(ctx context.Context, orgID, url string, events []string, secret string) (WebhookEndpoint, error) {
-	rows, err := s.db.Query(ctx, `INSERT INTO webhook_endpoints (org_id, url, events, secret) VALUES ($1,$2,$3,$4)
-		RETURNING `+webhookCols, orgID, url, events, secret)
+// CreateWebhook registers an endpoint of org with its secret sealed, and
+// the secret's hint to show.
+func (s *Store) CreateWebhook(ctx context.Context, orgID, url string, events []string, sealed []byte, hint string) (WebhookEndpoint, error) {
+	rows, err := s.db.Query(ctx, `INSERT INTO webhook_endpoints (org_id, url, events, secret_sealed, secret_hint) VALUES ($1,$2,$3,$4,$5)
+		RETURNING `+webhookCols, orgID, url, events, sealed, hint)
 	if err != nil {
 		return WebhookEndpoint{}, err
 	}
@@ -189,18 +194,56 @@ type WebhookMessage struct {
 	CreatedAt         time.Time
 	Payload           json.RawMessage
 	Status            string // delivered or failed: nothing to send
-	URL, Secret       string
-	Disabled          bool
+	URL               string
+	// SealedSecret is the endpoint's secret as webhook.Sealer sealed it;
+	// Secret is one saved in the clear before migration 00021 and not
+	// sealed yet (SealWebhookSecrets), else empty.
+	SealedSecret []byte
+	Secret       string
+	Disabled     bool
 }
 
 // WebhookMessage reads a delivery with its endpoint.
 func (s *Store) WebhookMessage(ctx context.Context, id int64) (WebhookMessage, error) {
 	var m WebhookMessage
 	err := s.db.QueryRow(ctx, `SELECT d.endpoint_id::text, d.org_id::text, d.lead_id::text, d.msg_id, d.type, d.created_at, d.payload,
-			d.status, e.url, e.secret, e.disabled_at IS NOT NULL
+			d.status, e.url, e.secret_sealed, coalesce(e.secret, ''), e.disabled_at IS NOT NULL
 		FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1`, id).
-		Scan(&m.ID, &m.OrgID, &m.LeadID, &m.MsgID, &m.Type, &m.CreatedAt, &m.Payload, &m.Status, &m.URL, &m.Secret, &m.Disabled)
+		Scan(&m.ID, &m.OrgID, &m.LeadID, &m.MsgID, &m.Type, &m.CreatedAt, &m.Payload, &m.Status, &m.URL, &m.SealedSecret, &m.Secret, &m.Disabled)
 	return m, notFound(err, "delivery")
+}
+
+// SealWebhookSecrets seals the secrets saved in the clear before migration
+// 00021 and empties the clear column, a row at a time so a racing start
+// of the other process seals each once. It answers how many it sealed.
+func (s *Store) SealWebhookSecrets(ctx context.Context, sealer *webhook.Sealer) (int, error) {
+	n := 0
+	for {
+		done := false
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			var id, secret string
+			err := tx.QueryRow(ctx, `SELECT id::text, secret FROM webhook_endpoints WHERE secret IS NOT NULL
+				LIMIT 1 FOR UPDATE SKIP LOCKED`).Scan(&id, &secret)
+			if errors.Is(err, pgx.ErrNoRows) {
+				done = true
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			sealed, err := sealer.Seal(secret)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE webhook_endpoints SET secret_sealed = $2, secret_hint = $3, secret = NULL WHERE id = $1`,
+				id, sealed, webhook.Mask(secret))
+			return err
+		})
+		if err != nil || done {
+			return n, err
+		}
+		n++
+	}
 }
 
 // WebhookAttempt is how one attempt went.

@@ -105,3 +105,51 @@ func TestClientRefusesAtDial(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
+
+// A sealed secret opens under its key only, and not once changed; a
+// process without a key neither seals nor opens.
+func TestSealedSecretOpensUnderItsKeyOnly(t *testing.T) {
+	key := make([]byte, 32)
+	key[0] = 1
+	s, err := NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := NewSecret()
+	sealed, err := s.Seal(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(sealed), strings.TrimPrefix(secret, SecretPrefix)) {
+		t.Fatal("the sealed bytes hold the secret")
+	}
+	again, _ := s.Seal(secret)
+	if string(again) == string(sealed) {
+		t.Fatal("two seals of one secret are equal: the nonce is not fresh")
+	}
+	if got, err := s.Open(sealed); err != nil || got != secret {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	other := make([]byte, 32)
+	o, _ := NewSealer(other)
+	if _, err := o.Open(sealed); err == nil {
+		t.Fatal("another key opened it")
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := s.Open(sealed); err == nil {
+		t.Fatal("a changed seal opened")
+	}
+	if _, err := s.Open(sealed[:5]); err == nil {
+		t.Fatal("a short seal opened")
+	}
+	var none *Sealer
+	if n, err := NewSealer(nil); n != nil || err != nil {
+		t.Fatalf("no key: %v %v", n, err)
+	}
+	if _, err := none.Seal(secret); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("seal without a key: %v", err)
+	}
+	if _, err := none.Open(again); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("open without a key: %v", err)
+	}
+}
