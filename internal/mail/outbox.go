@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"errors"
+	"time"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -67,7 +68,25 @@ func (o *Outbox) Deliver(ctx context.Context, e Email) (sent bool, err error) {
 	}
 	// A crash between Send and MarkSent resends once with the same Message-ID;
 	// that window is the only way a second copy can arise (docs/architecture.md, Emails).
-	return true, o.Store.MarkSent(context.WithoutCancel(ctx), e.Key)
+	return true, o.markSent(ctx, e.Key)
+}
+
+// markSentFor bounds how long a sent email's record waits for PostgreSQL
+// to come back: well inside the email activity's minute.
+const markSentFor = 30 * time.Second
+
+// markSent records a sent email, waiting out a PostgreSQL restart: failing
+// here would fail the activity, and its retry would send the email again.
+func (o *Outbox) markSent(ctx context.Context, key string) error {
+	ctx = context.WithoutCancel(ctx)
+	until := time.Now().Add(markSentFor)
+	for {
+		err := o.Store.MarkSent(ctx, key)
+		if err == nil || !store.Unreachable(err) || time.Now().After(until) {
+			return err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // refusedForGood is a 5xx to RCPT TO (no such mailbox, relaying denied for
