@@ -123,9 +123,14 @@ func (a *Activities) DeliverWebhook(ctx context.Context, s WebhookSend) (Webhook
 	default:
 		attempt.Error = "HTTP " + strconv.Itoa(status)
 	}
-	// The record must not be lost to the activity's deadline: it is what
-	// keeps a 2xx from being sent again.
-	disabled, err := a.Store.RecordWebhookAttempt(context.WithoutCancel(ctx), attempt)
+	// The record must not be lost to the activity's deadline or a PostgreSQL
+	// restart: it is what keeps a 2xx from being sent again.
+	var disabled *store.WebhookDisabled
+	err = store.WhileUnreachable(ctx, func(ctx context.Context) error {
+		var err error
+		disabled, err = a.Store.RecordWebhookAttempt(ctx, attempt)
+		return err
+	})
 	if err != nil {
 		return out, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/leadrelay/leadrelay/internal/metrics"
 	"github.com/leadrelay/leadrelay/internal/searchattr"
 	"github.com/leadrelay/leadrelay/internal/store"
+	"github.com/leadrelay/leadrelay/internal/webhook"
 )
 
 // Server holds what the handlers need.
@@ -29,9 +30,10 @@ type Server struct {
 
 	adminHash   []byte
 	searchAttrs searchattr.Readiness
-	vendors     *keyedLimiter // per vendor key's source
-	authFails   *keyedLimiter // per client address; nil: failed authentications are not limited
-	users       *keyedLimiter // per user token; nil: user tokens are not limited
+	vendors     *keyedLimiter   // per vendor key's source
+	authFails   *keyedLimiter   // per client address; nil: failed authentications are not limited
+	users       *keyedLimiter   // per user token; nil: user tokens are not limited
+	sealer      *webhook.Sealer // seals webhook secrets; nil: no WEBHOOK_SECRET_KEY, webhooks are off
 }
 
 // New returns the API's handler: every route behind the request log and the
@@ -41,6 +43,8 @@ func New(s *Server) http.Handler {
 		s.adminHash = domain.HashToken(s.Cfg.AdminToken)
 	}
 	s.vendors = newKeyedLimiter(s.Cfg.VendorRate.PerSecond, s.Cfg.VendorRate.Burst)
+	// config.Load admits a key of 32 bytes only, which AES-256 takes: no error.
+	s.sealer, _ = webhook.NewSealer(s.Cfg.WebhookSecretKey)
 	if rl := s.Cfg.AuthFailureRate; rl.PerSecond > 0 {
 		s.authFails = newKeyedLimiter(rl.PerSecond, rl.Burst)
 	}

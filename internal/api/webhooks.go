@@ -82,12 +82,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	sealer, err := webhook.NewSealer(s.Cfg.WebhookSecretKey)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	if sealer == nil {
+	if s.sealer == nil {
 		writeErr(w, domain.Errorf(domain.EUnavailable, "%s", webhook.ErrNoKey))
 		return
 	}
@@ -97,7 +92,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := domain.WebhookEndpoint{URL: in.URL, Events: in.Events}
-	err = e.Validate()
+	err := e.Validate()
 	fields := domain.FieldErrors{}
 	var de *domain.Error
 	if errors.As(err, &de) {
@@ -120,7 +115,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	sealed, err := sealer.Seal(in.Secret)
+	sealed, err := s.sealer.Seal(in.Secret)
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -3,7 +3,6 @@ package mail
 import (
 	"context"
 	"errors"
-	"time"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -68,25 +67,8 @@ func (o *Outbox) Deliver(ctx context.Context, e Email) (sent bool, err error) {
 	}
 	// A crash between Send and MarkSent resends once with the same Message-ID;
 	// that window is the only way a second copy can arise (docs/architecture.md, Emails).
-	return true, o.markSent(ctx, e.Key)
-}
-
-// markSentFor bounds how long a sent email's record waits for PostgreSQL
-// to come back: well inside the email activity's minute.
-const markSentFor = 30 * time.Second
-
-// markSent records a sent email, waiting out a PostgreSQL restart: failing
-// here would fail the activity, and its retry would send the email again.
-func (o *Outbox) markSent(ctx context.Context, key string) error {
-	ctx = context.WithoutCancel(ctx)
-	until := time.Now().Add(markSentFor)
-	for {
-		err := o.Store.MarkSent(ctx, key)
-		if err == nil || !store.Unreachable(err) || time.Now().After(until) {
-			return err
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	// A PostgreSQL restart there is waited out, not a reason to send again.
+	return true, store.WhileUnreachable(ctx, func(ctx context.Context) error { return o.Store.MarkSent(ctx, e.Key) })
 }
 
 // refusedForGood is a 5xx to RCPT TO (no such mailbox, relaying denied for

@@ -11,10 +11,12 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sethvargo/go-retry"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 )
@@ -83,6 +85,28 @@ func notFound(err error, what string) error {
 		return domain.Errorf(domain.ENotFound, "%s not found", what)
 	}
 	return err
+}
+
+// WhileUnreachable runs fn, again every 250 ms while PostgreSQL cannot be
+// reached, until it succeeds, fails otherwise, or ctx's deadline (an
+// activity's; 30 s without one) passes. It is for the record that must
+// follow a side effect already done — an email the SMTP server accepted, a
+// webhook answered 2xx: failing there would fail the activity, and its
+// retry would do the side effect again. fn runs at least once, and never
+// with a cancelled context, so a record begun is not cut short.
+func WhileUnreachable(ctx context.Context, fn func(context.Context) error) error {
+	within := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		within = time.Until(dl)
+	}
+	return retry.Do(context.WithoutCancel(ctx), retry.WithMaxDuration(within, retry.NewConstant(250*time.Millisecond)),
+		func(ctx context.Context) error {
+			err := fn(ctx)
+			if Unreachable(err) {
+				return retry.RetryableError(err)
+			}
+			return err
+		})
 }
 
 // Unreachable reports a PostgreSQL that cannot be reached or is shutting
