@@ -28,6 +28,16 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 	if r.NoopP50 <= 0 || r.NoopP99 < r.NoopP50 || r.HalfNoopP50 <= 0 || r.HalfNoopP99 < r.HalfNoopP50 {
 		t.Fatalf("no-op latency %+v", r)
 	}
+	if r.NoopStatusRate <= 0 || r.NoopStatusP50 <= 0 || r.NoopStatusP99 < r.NoopStatusP50 {
+		t.Fatalf("no-op with a status upsert %+v", r)
+	}
+	// The breakdown's first two parts meet end to end as speed-to-lead:
+	// their medians cannot add up to far more than its p99 unless a part
+	// reads the wrong clock or event.
+	if b := r.Breakdown; b.N != 12 || b.StartP50 <= 0 || b.RouteP50 <= 0 || b.CloseP50 <= 0 || b.StartP99 < b.StartP50 ||
+		b.RouteP99 < b.RouteP50 || b.CloseP99 < b.CloseP50 || b.StartP50+b.RouteP50 > 2*r.HalfSTLp99 {
+		t.Fatalf("breakdown %+v (speed-to-lead p50 %v p99 %v)", b, r.HalfSTLp50, r.HalfSTLp99)
+	}
 	if r.HalfN != 12 || r.HalfRate != r.NoopRate/2 || r.HalfSTLp50 <= 0 || r.HalfSTLp99 < r.HalfSTLp50 || r.HalfHTTPp50 <= 0 {
 		t.Fatalf("half-peak phase %+v", r)
 	}
@@ -60,8 +70,10 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 	}
 	tab := r.Table()
 	for _, want := range []string{"no-op baseline: peak rate", "no-op start → completion p50/p99 at the peak",
-		"no-op start → completion p50/p99 (12 at", "speed-to-lead p50/p95/p99 (12 at", "goal: ingestion ÷ no-op peak rate ≥ 0.9",
-		"goal: speed-to-lead p99 ÷ no-op p99, both at half the peak ≤ 1.5", "goal: fan-out leads/s ÷ half the no-op peak rate ≥ 0.8",
+		"no-op start → completion p50/p99 (12 at", "speed-to-lead p50/p95/p99 (12 at", "goal: ingestion ÷ no-op with a lead's status upsert, peak rates ≥ 0.9",
+		"no-op + a lead's status upsert: peak rate (20 runs)", "where it goes (12 sampled): post → run started",
+		"run started → routed (first task, routing transaction)", "routed → run closed (status upsert, completion)",
+		"goal: speed-to-lead p99 ÷ no-op p99, both at half the peak ≤ 1.5", "goal: fan-out leads/s ÷ no-op parent → child hops/s ≥ 0.8",
 		"speed-to-lead p50/p95/p99 (10 at 20/s)", "HTTP answer p50/p99", "worker peak RSS", "fan-out over 3 sub-agencies", "largest history",
 		"transfer, request → all moved (1200 leads)", "console: leads page, a rep's own leads p50/p99, server time (3000 leads, 5 reads)",
 		"goal: console manager pipeline: p99 server time ÷ 100 ms ≤ 1.0",

@@ -17,6 +17,22 @@ func NoopWorkflow(ctx workflow.Context) error {
 	return workflow.ExecuteLocalActivity(ctx, a.Noop).Get(ctx, nil)
 }
 
+// NoopStatusWorkflow is NoopWorkflow plus the one LeadStatus upsert a
+// lead's run makes once routed (to BenchDoneStatus): the engine's ceiling
+// for a run shaped like a lead's, which the ingestion goal compares with
+// (SPEC §7) — the upsert is a visibility write of its own that the status
+// search attribute needs, so it is the engine's cost, not ours.
+func NoopStatusWorkflow(ctx workflow.Context) error {
+	if err := NoopWorkflow(ctx); err != nil {
+		return err
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx, LeadStatusKey.ValueSet(BenchDoneStatus))
+}
+
+// BenchDoneStatus is the LeadStatus a NoopStatusWorkflow ends with: like
+// "bench", no lead query finds it.
+const BenchDoneStatus = "bench-done"
+
 // NoopHopWorkflow is a fan-out hop with no work: one local activity that
 // does nothing, then NoopWorkflow as a child under childID, with the options
 // a sub-agency hop's run gets (summary and five search attributes), waited

@@ -69,14 +69,19 @@ type Options struct {
 // Result holds one run's numbers together with the sizes they came from,
 // so a report never quotes a rate without its sample.
 type Result struct {
-	NoopRate                 float64
-	NoopP50, NoopP99         time.Duration // start → completion of one no-op run, at full load
-	IngestRate               float64
-	STLp50, STLp95, STLp99   time.Duration // paced phase
-	HTTPp50, HTTPp99         time.Duration // paced phase
-	LoadSTLp50, LoadSTLp99   time.Duration // throughput phase: includes the backlog
-	LoadHTTPp50, LoadHTTPp99 time.Duration
-	FanOutRate               float64
+	NoopRate         float64
+	NoopP50, NoopP99 time.Duration // start → completion of one no-op run, at full load
+	// NoopStatusRate is the peak rate of no-op runs that also make a lead's
+	// one LeadStatus upsert (NoopStatusWorkflow): the ingestion goal's
+	// baseline.
+	NoopStatusRate               float64
+	NoopStatusP50, NoopStatusP99 time.Duration
+	IngestRate                   float64
+	STLp50, STLp95, STLp99       time.Duration // paced phase
+	HTTPp50, HTTPp99             time.Duration // paced phase
+	LoadSTLp50, LoadSTLp99       time.Duration // throughput phase: includes the backlog
+	LoadHTTPp50, LoadHTTPp99     time.Duration
+	FanOutRate                   float64
 	// NoopHopRate is no-op parent → child pairs per second (NoopHopWorkflow):
 	// what the engine allows a lead passed down one level, as a child run.
 	NoopHopRate         float64
@@ -101,6 +106,8 @@ type Result struct {
 	HalfNoopP50, HalfNoopP99           time.Duration
 	HalfSTLp50, HalfSTLp95, HalfSTLp99 time.Duration
 	HalfHTTPp50, HalfHTTPp99           time.Duration
+	// Breakdown is where the half-peak phase's leads spent their time.
+	Breakdown Breakdown
 
 	// The rules row: RulesN leads at RulesRate, half through a plain
 	// staff_evenly rotation, half through rules and a weighted group.
@@ -123,6 +130,10 @@ func (o *Options) logf(format string, a ...any) {
 	}
 }
 
+// breakdownSample is how many of the half-peak phase's runs the breakdown
+// reads the history of.
+const breakdownSample = 200
+
 // Run measures the phases in a fixed order on a fresh tenant, so runs are
 // comparable and never count another run's leads. On error, the Result holds
 // the phases that finished.
@@ -139,12 +150,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return r, err
 	}
 	// Half the peak first, right after the baseline's own phase at that rate.
-	stl, answer, err := t.latency(ctx, o, "h", r.HalfN, r.HalfRate, &r.RateLimited)
+	stl, answer, half, err := t.latency(ctx, o, "h", r.HalfN, r.HalfRate, &r.RateLimited)
 	if err != nil {
 		return r, err
 	}
 	r.HalfSTLp50, r.HalfSTLp95, r.HalfSTLp99, r.HalfHTTPp50, r.HalfHTTPp99 = stl[0], stl[1], stl[2], answer[0], answer[1]
-	if stl, answer, err = t.latency(ctx, o, "p", o.PacedLeads, o.PacedRate, &r.RateLimited); err != nil {
+	if r.Breakdown, err = t.breakdown(ctx, o, "h", half, breakdownSample); err != nil {
+		return r, err
+	}
+	if stl, answer, _, err = t.latency(ctx, o, "p", o.PacedLeads, o.PacedRate, &r.RateLimited); err != nil {
 		return r, err
 	}
 	r.STLp50, r.STLp95, r.STLp99, r.HTTPp50, r.HTTPp99 = stl[0], stl[1], stl[2], answer[0], answer[1]

@@ -25,7 +25,7 @@ func (g Goal) Met() bool {
 	return g.Ratio <= g.Bound
 }
 
-// String is the goal as the table names it: "ingestion ÷ no-op peak rate ≥ 0.9".
+// String is the goal as the table names it: "speed-to-lead p99 ÷ no-op p99, both at half the peak ≤ 1.5".
 func (g Goal) String() string {
 	op := "≤"
 	if g.AtLeast {
@@ -42,16 +42,19 @@ func (g Goal) Verdict() string {
 	return fmt.Sprintf("%.2f  missed", g.Ratio)
 }
 
-// Goals are the benchmark's goals as ratios: ingestion keeps up with the
-// engine (≥ 0.9 of the baseline's peak rate); a lead is routed about as fast
-// as a no-op run completes when the stack is half busy (speed-to-lead p99 ≤
-// 1.5 × the no-op p99, both at half the peak rate); each fan-out hop costs
-// no more than one no-op run (≥ 0.8 × half the peak: a fanned-out lead is
-// two runs); rules cost little (the rules row's p99 ≤ 1.2 × the plain
-// rotation's, side by side). A goal is left out when its phase was skipped.
+// Goals are the benchmark's goals as SPEC §7 states them (decided
+// 2026-12-04), each a ratio to what the engine itself costs for the same
+// shape: ingestion keeps up with no-op runs that start with a lead's search
+// attributes and make its one status upsert (≥ 0.9 of their peak rate); a
+// lead is routed about as fast as a no-op run completes when the stack is
+// half busy (speed-to-lead p99 ≤ 1.5 × the no-op p99, both at half the peak
+// rate); a fan-out hop, a child run as SPEC §5.2 has it, keeps up with a
+// no-op parent → child hop (≥ 0.8 of its rate); rules cost little (the rules
+// row's p99 ≤ 1.2 × the plain rotation's, side by side). A goal is left out
+// when its phase was skipped.
 func (r Result) Goals() []Goal {
 	g := []Goal{
-		{Name: "ingestion ÷ no-op peak rate", Ratio: ratio(r.IngestRate, r.NoopRate), Bound: 0.9, AtLeast: true},
+		{Name: "ingestion ÷ no-op with a lead's status upsert, peak rates", Ratio: ratio(r.IngestRate, r.NoopStatusRate), Bound: 0.9, AtLeast: true},
 		{Name: "speed-to-lead p99 ÷ no-op p99, both at half the peak", Ratio: durRatio(r.HalfSTLp99, r.HalfNoopP99), Bound: 1.5},
 	}
 	for _, p := range r.ConsolePages {
@@ -63,7 +66,7 @@ func (r Result) Goals() []Goal {
 			Ratio: durRatio(r.RulesSTLp99, r.PlainSTLp99), Bound: RulesGoal})
 	}
 	if r.FanOutN > 0 {
-		g = append(g, Goal{Name: "fan-out leads/s ÷ half the no-op peak rate", Ratio: ratio(r.FanOutRate, r.HalfRate), Bound: 0.8, AtLeast: true})
+		g = append(g, Goal{Name: "fan-out leads/s ÷ no-op parent → child hops/s", Ratio: ratio(r.FanOutRate, r.NoopHopRate), Bound: 0.8, AtLeast: true})
 	}
 	return g
 }

@@ -39,6 +39,7 @@ func newTenant(ctx context.Context, o Options, run string) (*tenant, error) {
 }
 
 type phase struct {
+	sent        []time.Time // when each post (external id prefix<i>) went out
 	stl, answer []time.Duration
 	rate        float64 // leads/s from the first post to the last assignment
 }
@@ -103,16 +104,16 @@ func (t *tenant) post(ctx context.Context, o Options, prefix string, n int, rate
 		}
 		p.stl = append(p.stl, at.Sub(sent[i]))
 	}
-	p.answer = answer
+	p.sent, p.answer = sent, answer
 	p.rate = float64(n) / last.Sub(start).Seconds()
 	return p, nil
 }
 
 // latency posts n leads at rate (below capacity: no backlog) and returns
-// speed-to-lead's p50/p95/p99 and the HTTP answer's p50/p99.
+// speed-to-lead's p50/p95/p99, the HTTP answer's p50/p99 and the phase.
 func (t *tenant) latency(ctx context.Context, o Options, prefix string, n int, rate float64, limited *int64) (
-	stl [3]time.Duration, answer [2]time.Duration, err error) {
+	stl [3]time.Duration, answer [2]time.Duration, p phase, err error) {
 	o.logf("speed-to-lead: %d leads at %.1f/s…", n, rate)
-	p, err := t.post(ctx, o, prefix, n, rate, limited)
-	return [3]time.Duration{pct(p.stl, 50), pct(p.stl, 95), pct(p.stl, 99)}, [2]time.Duration{pct(p.answer, 50), pct(p.answer, 99)}, err
+	p, err = t.post(ctx, o, prefix, n, rate, limited)
+	return [3]time.Duration{pct(p.stl, 50), pct(p.stl, 95), pct(p.stl, 99)}, [2]time.Duration{pct(p.answer, 50), pct(p.answer, 99)}, p, err
 }

@@ -24,20 +24,29 @@ func noop(ctx context.Context, o Options, run string, r *Result) error {
 	w := worker.New(o.Temporal, queue, o.WorkerOptions)
 	w.RegisterWorkflow(workflows.NoopWorkflow)
 	w.RegisterWorkflow(workflows.NoopHopWorkflow)
+	w.RegisterWorkflow(workflows.NoopStatusWorkflow)
 	w.RegisterActivity(&activities.Activities{})
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
 	o.logf("no-op workflows: %d at concurrency %d…", o.Noop, o.Concurrency)
-	lat, rate, err := noopRuns(ctx, o, queue, run+"/peak", o.Noop, 0)
+	lat, rate, err := noopRuns(ctx, o, queue, run+"/peak", o.Noop, 0, workflows.NoopWorkflow)
 	r.NoopRate, r.NoopP50, r.NoopP99 = rate, pct(lat, 50), pct(lat, 99)
+	if err != nil {
+		return err
+	}
+	// Right after, the same number of runs shaped like a lead's: the
+	// ingestion goal's baseline (SPEC §7).
+	o.logf("no-op workflows with a lead's status upsert: %d at concurrency %d…", o.Noop, o.Concurrency)
+	lat, rate, err = noopRuns(ctx, o, queue, run+"/status", o.Noop, 0, workflows.NoopStatusWorkflow)
+	r.NoopStatusRate, r.NoopStatusP50, r.NoopStatusP99 = rate, pct(lat, 50), pct(lat, 99)
 	if err != nil {
 		return err
 	}
 	r.HalfRate = r.NoopRate / 2
 	o.logf("no-op workflows at half their peak: %d at %.1f/s…", r.HalfN, r.HalfRate)
-	lat, _, err = noopRuns(ctx, o, queue, run+"/half", r.HalfN, r.HalfRate)
+	lat, _, err = noopRuns(ctx, o, queue, run+"/half", r.HalfN, r.HalfRate, workflows.NoopWorkflow)
 	r.HalfNoopP50, r.HalfNoopP99 = pct(lat, 50), pct(lat, 99)
 	if err != nil || o.FanOutLeads == 0 {
 		return err
@@ -65,10 +74,10 @@ func noopHops(ctx context.Context, o Options, queue, prefix string, n int) (floa
 	return float64(n) / time.Since(start).Seconds(), err
 }
 
-// noopRuns runs n no-op workflows, at rate per second (0: as fast as
-// o.Concurrency callers go), and returns each one's start → completion and
-// the rate they completed at.
-func noopRuns(ctx context.Context, o Options, queue, prefix string, n int, rate float64) ([]time.Duration, float64, error) {
+// noopRuns runs n no-op workflows wf (NoopWorkflow or NoopStatusWorkflow),
+// at rate per second (0: as fast as o.Concurrency callers go), and returns
+// each one's start → completion and the rate they completed at.
+func noopRuns(ctx context.Context, o Options, queue, prefix string, n int, rate float64, wf any) ([]time.Duration, float64, error) {
 	lat := make([]time.Duration, n)
 	start := time.Now()
 	err := paced(n, rate, o.Concurrency, func(i int) error {
@@ -80,7 +89,7 @@ func noopRuns(ctx context.Context, o Options, queue, prefix string, n int, rate 
 			// search attributes.
 			StaticSummary: "Benchmark no-op run " + strconv.Itoa(i), StaticDetails: "- `starter bench`: one local activity that does nothing",
 			TypedSearchAttributes: workflows.BenchSearchAttributes(id, strconv.Itoa(i))},
-			workflows.NoopWorkflow)
+			wf)
 		if err != nil {
 			return err
 		}

@@ -17,18 +17,25 @@ func (r Result) Table() string {
 	half := fmt.Sprintf("%d at %.1f/s, half the peak", r.HalfN, r.HalfRate)
 	row(fmt.Sprintf("no-op baseline: peak rate (%d runs, %d in flight)", r.NoopN, r.Conc), fmt.Sprintf("%.1f wf/s", r.NoopRate))
 	row("no-op start → completion p50/p99 at the peak", ms(r.NoopP50)+" / "+ms(r.NoopP99))
+	row(fmt.Sprintf("no-op + a lead's status upsert: peak rate (%d runs)", r.NoopN), fmt.Sprintf("%.1f wf/s", r.NoopStatusRate))
+	row("no-op + status upsert start → completion p50/p99 at the peak", ms(r.NoopStatusP50)+" / "+ms(r.NoopStatusP99))
 	row("no-op start → completion p50/p99 ("+half+")", ms(r.HalfNoopP50)+" / "+ms(r.HalfNoopP99))
 	row("speed-to-lead p50/p95/p99 ("+half+")", ms(r.HalfSTLp50)+" / "+ms(r.HalfSTLp95)+" / "+ms(r.HalfSTLp99))
 	row("HTTP answer p50/p99 ("+half+")", ms(r.HalfHTTPp50)+" / "+ms(r.HalfHTTPp99))
+	if b := r.Breakdown; b.N > 0 {
+		row(fmt.Sprintf("  where it goes (%d sampled): post → run started p50/p99", b.N), ms(b.StartP50)+" / "+ms(b.StartP99))
+		row("  run started → routed (first task, routing transaction) p50/p99", ms(b.RouteP50)+" / "+ms(b.RouteP99))
+		row("  routed → run closed (status upsert, completion) p50/p99", ms(b.CloseP50)+" / "+ms(b.CloseP99))
+	}
 	row(fmt.Sprintf("speed-to-lead p50/p95/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.STLp50)+" / "+ms(r.STLp95)+" / "+ms(r.STLp99))
 	row(fmt.Sprintf("HTTP answer p50/p99 (%d at %.0f/s)", r.PacedN, r.PacedRate), ms(r.HTTPp50)+" / "+ms(r.HTTPp99))
 	row(fmt.Sprintf("ingestion, post → assigned (%d leads)", r.LeadsN), fmt.Sprintf("%.1f leads/s", r.IngestRate))
 	row("speed-to-lead p50/p99 at full load (backlog)", ms(r.LoadSTLp50)+" / "+ms(r.LoadSTLp99))
 	row("HTTP answer p50/p99 at full load", ms(r.LoadHTTPp50)+" / "+ms(r.LoadHTTPp99))
+	row("ingestion ÷ bare no-op peak rate (not a goal: no status upsert)", fmt.Sprintf("%.2f", ratio(r.IngestRate, r.NoopRate)))
 	if r.FanOutN > 0 {
 		row(fmt.Sprintf("no-op hop: parent → child, peak (%d pairs)", r.FanOutN), fmt.Sprintf("%.1f pairs/s", r.NoopHopRate))
 		row(fmt.Sprintf("fan-out over %d sub-agencies (%d leads)", r.FanOutSubs, r.FanOutN), fmt.Sprintf("%.1f leads/s", r.FanOutRate))
-		row("fan-out leads/s ÷ no-op hop pairs/s (not a goal: the child's cost)", fmt.Sprintf("%.2f", ratio(r.FanOutRate, r.NoopHopRate)))
 		row("fan-out: max − min leads per sub-agency", strconv.Itoa(r.FanOutSpread))
 		row("fan-out: largest history (events)", strconv.FormatInt(r.MaxHistory, 10))
 	}
