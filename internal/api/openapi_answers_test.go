@@ -198,6 +198,13 @@ func routeScenario(t *testing.T, c *conform) {
 	call("GET", "/v1/leads/"+lead1, owner, "", 200)
 	call("GET", "/v1/leads/"+lead1, otherOwner, "", 404)
 	call("GET", "/v1/leads/"+lead1, key, "", 403)
+	timeline := "/v1/leads/" + lead1 + "/timeline"
+	older := str(t, call("GET", timeline+"?limit=1", staff, "", 200), "next_cursor")
+	call("GET", timeline+"?limit=200&cursor="+older, testAdmin, "", 200) // next_cursor null
+	call("GET", timeline, otherOwner, "", 404)
+	call("GET", timeline, key, "", 403)
+	call("GET", timeline+"?limit=201&cursor=0", owner, "", 422)
+	call("GET", timeline+"?a=1;b=2", owner, "", 400)
 	leads := "/v1/orgs/" + org + "/leads"
 	next := str(t, call("GET", leads+"?limit=1", owner, "", 200), "next_cursor")
 	call("GET", leads+"?limit=1&cursor="+next, staff, "", 200)

@@ -70,7 +70,7 @@ func (s *Server) vendorReturns(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.ERateLimited, "rate limit of this vendor key exceeded: retry after %s", wait.Round(time.Millisecond)))
 		return
 	}
-	limit, cursor, err := pageQuery(r.URL.RawQuery, 512)
+	limit, cursor, err := pageQuery(r.URL.RawQuery, maxPage, 512)
 	var since time.Time
 	if err == nil {
 		since, err = sinceQuery(r.URL.RawQuery)

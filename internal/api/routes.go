@@ -34,6 +34,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/ops/unrouted", s.unrouted},
 		{"POST", "/v1/leads", s.postLead},
 		{"GET", "/v1/leads/{id}", s.getLead},
+		{"GET", "/v1/leads/{id}/timeline", s.leadTimeline},
 		{"GET", "/v1/orgs/{org}/leads", s.listLeads},
 		{"POST", "/v1/leads/{id}/assign", s.assignLead},
 		{"POST", "/v1/leads/{id}/transfer-ownership", s.transferOwnership},

@@ -207,7 +207,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	limit, cursor, err := pageQuery(r.URL.RawQuery, 20)
+	limit, cursor, err := pageQuery(r.URL.RawQuery, maxPage, 20)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -400,7 +400,7 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, domain.Errorf(domain.EForbidden, "only the org's managers, owner and admins see its manager pipeline"))
 		return
 	}
-	limit, cursor, err := pageQuery(r.URL.RawQuery, 512)
+	limit, cursor, err := pageQuery(r.URL.RawQuery, maxPage, 512)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -416,10 +416,13 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"handovers": items, "next_cursor": next})
 }
 
-// pageQuery reads the limit and cursor of a paged list (1 to 500, default
-// 50; a cursor of at most maxCursor base64url characters), each problem a
-// 422 naming the parameter.
-func pageQuery(rawQuery string, maxCursor int) (limit int, cursor string, err error) {
+// maxPage bounds the limit of a paged list.
+const maxPage = 500
+
+// pageQuery reads the limit and cursor of a paged list (1 to maxLimit,
+// default 50; a cursor of at most maxCursor base64url characters), each
+// problem a 422 naming the parameter.
+func pageQuery(rawQuery string, maxLimit, maxCursor int) (limit int, cursor string, err error) {
 	q, err := queryValues(rawQuery)
 	if err != nil {
 		return 0, "", err
@@ -428,8 +431,8 @@ func pageQuery(rawQuery string, maxCursor int) (limit int, cursor string, err er
 	fe := domain.FieldErrors{}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			fe.Add("limit", "a number from 1 to 500")
+		if err != nil || n < 1 || n > maxLimit {
+			fe.Add("limit", fmt.Sprintf("a number from 1 to %d", maxLimit))
 		}
 		limit = n
 	}

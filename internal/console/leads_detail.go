@@ -102,6 +102,9 @@ type leadView struct {
 	// only when the Return form is offered: its reasons make the form's
 	// reason a list, its window is said beside it.
 	Returns store.ReturnRules
+	// Older: the timeline shown is a page of older events (the query's
+	// "before"), not the lead read's latest ones.
+	Older bool
 }
 
 func (l leadView) OwnedBy() string {
@@ -137,6 +140,10 @@ func (c *Console) showLead(w http.ResponseWriter, r *http.Request, v *visit, sta
 		c.failed(w, r, v, err)
 		return
 	}
+	older := r.URL.Query().Get("before")
+	if older != "" && !c.olderEvents(w, r, v, id, older, &l) {
+		return
+	}
 	ppl, err := c.users(r, v)
 	if err != nil {
 		c.failed(w, r, v, err)
@@ -157,6 +164,7 @@ func (c *Console) showLead(w http.ResponseWriter, r *http.Request, v *visit, sta
 		MayReturn:   by.MayReturn(owner) == nil,
 		MayInvalid:  by.MayMarkInvalid(owner, assigned) == nil,
 		IsAssignee:  assigned == u.ID,
+		Older:       older != "",
 	}
 	if lv.MayReturn && l.Status != domain.StatusReturned {
 		if _, err := c.call(r, v, "GET", "/v1/leads/"+url.PathEscape(id)+"/return-rules", nil, &lv.Returns); err != nil {
@@ -169,6 +177,23 @@ func (c *Console) showLead(w http.ResponseWriter, r *http.Request, v *visit, sta
 	}
 	vw.Title, vw.V, vw.Data = lv.Name(), v, lv
 	c.render(w, r, status, "lead", vw)
+}
+
+// olderEvents puts in l the page of its timeline just before the cursor
+// (a link of the lead page), through GET /v1/leads/{id}/timeline: the lead
+// read carries only the latest events. A cursor the API refuses is its
+// problem page; false when the page is written.
+func (c *Console) olderEvents(w http.ResponseWriter, r *http.Request, v *visit, id, cursor string, l *store.Lead) bool {
+	var page struct {
+		Events     []store.Event `json:"events"`
+		NextCursor *string       `json:"next_cursor"`
+	}
+	if _, err := c.call(r, v, "GET", "/v1/leads/"+url.PathEscape(id)+"/timeline?cursor="+url.QueryEscape(cursor), nil, &page); err != nil {
+		c.failed(w, r, v, err)
+		return false
+	}
+	l.LeadTimeline = &store.LeadTimeline{Timeline: page.Events, TimelineNextCursor: page.NextCursor}
+	return true
 }
 
 // leadActions are the lead page's forms: the API route each posts to and

@@ -216,3 +216,51 @@ func TestARefusedLeadActionShowsTheAPIsWordsAndChangesNothing(t *testing.T) {
 	}
 	sameLead(t, "the refused actions", before, h.getLead(t, id))
 }
+
+// A lead whose timeline outgrew one page: the lead page shows the latest
+// 50 events and a plain link to the older ones, whose page shows the rest,
+// the lead's first event ("received") among them, and a link back.
+func TestTheLeadPageLinksToOlderEvents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	o, _ := h.org(t, "Busy Agency")
+	mgr := h.user(t, o.ID, domain.RoleManager, "Mona Manager")
+	reps := []store.User{h.user(t, o.ID, domain.RoleStaff, "Rita Rep"), h.user(t, o.ID, domain.RoleStaff, "Olga Other")}
+	src := h.source(t, o.ID, domain.Routing{Mode: domain.RoutePending})
+	id := h.lead(t, src, "Busy")
+	by := domain.Changer{UserID: mgr.ID, Role: mgr.Role}
+	for i := range 60 {
+		if err := h.store.AssignLead(context.Background(), o.ID, by, id, reps[i%2].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := func(p page) []string {
+		tl := p.body[strings.Index(p.body, `<ol class="timeline">`):]
+		tl = tl[:strings.Index(tl, "</ol>")]
+		return strings.Split(tl, "<li>")[1:]
+	}
+	link := func(p page, text string) string {
+		i := strings.Index(p.body, `">`+text+`</a>`)
+		if i < 0 {
+			return ""
+		}
+		href := p.body[strings.LastIndex(p.body[:i], `href="`)+len(`href="`) : i]
+		return strings.ReplaceAll(href, "&amp;", "&")
+	}
+
+	b := h.signedIn(t, mgr)
+	latest := b.get("/app/leads/" + id)
+	older := link(latest, "Older events")
+	if tl := events(latest); latest.status != http.StatusOK || len(tl) != 50 || strings.Contains(latest.body, "received from source") ||
+		!strings.HasPrefix(older, "/app/leads/"+id+"?before=") || link(latest, "Latest events") != "" {
+		t.Fatalf("the lead page: %d, %d events, older %q\n%s", latest.status, len(tl), older, latest.body)
+	}
+	p := b.get(older)
+	if tl := events(p); p.status != http.StatusOK || len(tl) != 12 || !strings.Contains(tl[0], "received from source web") ||
+		link(p, "Older events") != "" || link(p, "Latest events") != "/app/leads/"+id+"#tl-h" {
+		t.Fatalf("the older events: %d, %d events\n%s", p.status, len(tl), p.body)
+	}
+	if p := b.get("/app/leads/" + id + "?before=not-a-cursor"); p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("a made-up cursor: %d\n%s", p.status, p.body)
+	}
+}

@@ -206,6 +206,7 @@ type Owner struct {
 
 // Event is one entry of a lead's timeline: what happened, who did it, and why.
 type Event struct {
+	ID      int64          `json:"-"` // the page cursor's key
 	At      time.Time      `json:"at"`
 	Kind    string         `json:"kind"`
 	Actor   string         `json:"actor"`
@@ -213,7 +214,7 @@ type Event struct {
 	Data    map[string]any `json:"data,omitempty"`
 }
 
-// Lead is a lead as the API shows it; only GetLead fills Timeline.
+// Lead is a lead as the API shows it; only GetLead fills LeadTimeline.
 type Lead struct {
 	ID          string            `json:"id"`
 	OrgID       string            `json:"org_id"`
@@ -240,7 +241,9 @@ type Lead struct {
 	RoutedAt    *time.Time        `json:"routed_at"`
 	AvailableAt *time.Time        `json:"available_at,omitempty"`
 	RepeatOf    *string           `json:"repeat_of"` // the open lead this one repeats, found at intake
-	Timeline    []Event           `json:"timeline,omitempty"`
+	// A pointer, so that a lead of a list (nil) has neither field, while a
+	// lead read has both, the cursor null at the first event.
+	*LeadTimeline
 }
 
 const leadCols = `l.id, l.org_id, l.source_slug, l.external_id, l.kind, l.status, l.location, l.owner_user_id, l.assigned_to,
@@ -263,8 +266,9 @@ func scanLead(r pgx.Row) (Lead, error) {
 	return l, err
 }
 
-// GetLead returns a lead with its timeline, only if orgID holds it: a lead of
-// another org is "not found", never "forbidden". orgID "" means any (operators).
+// GetLead returns a lead with its latest LeadTimelineEvents timeline events
+// (Timeline pages the older ones), only if orgID holds it: a lead of another
+// org is "not found", never "forbidden". orgID "" means any (operators).
 func (s *Store) GetLead(ctx context.Context, orgID, id string) (Lead, error) {
 	if !domain.ValidUUID(id) {
 		return Lead{}, domain.Errorf(domain.ENotFound, "lead not found")
@@ -273,15 +277,11 @@ func (s *Store) GetLead(ctx context.Context, orgID, id string) (Lead, error) {
 	if err != nil {
 		return l, notFound(err, "lead")
 	}
-	rows, err := s.db.Query(ctx, `SELECT at, kind, actor, message, data FROM timeline_events WHERE lead_id = $1 ORDER BY id`, id)
-	if err != nil {
-		return l, err
+	events, next, err := s.timelinePage(ctx, id, fromNewest, LeadTimelineEvents)
+	l.LeadTimeline = &LeadTimeline{Timeline: events}
+	if next != "" {
+		l.TimelineNextCursor = &next
 	}
-	l.Timeline, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
-		var e Event
-		err := r.Scan(&e.At, &e.Kind, &e.Actor, &e.Message, &e.Data)
-		return e, err
-	})
 	return l, err
 }
 

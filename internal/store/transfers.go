@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -633,13 +632,9 @@ type FeedEvent struct {
 
 // Feed pages an org's sales feed, newest first; the cursor is opaque.
 func (s *Store) Feed(ctx context.Context, orgID, cursor string, limit int) ([]FeedEvent, string, error) {
-	before := int64(1<<63 - 1)
-	if cursor != "" {
-		n, err := strconv.ParseInt(cursor, 36, 64)
-		if err != nil || n <= 0 {
-			return nil, "", &domain.Error{Code: domain.EInvalid, Message: "bad cursor", Fields: map[string]string{"cursor": "not a cursor from a previous page"}}
-		}
-		before = n
+	before, err := beforeID(cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := s.db.Query(ctx, `SELECT id, at, kind, lead_id, other_org_id, transfer_id, actor, message FROM feed_events
 		WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, orgID, before, limit+1)
@@ -650,11 +645,7 @@ func (s *Store) Feed(ctx context.Context, orgID, cursor string, limit int) ([]Fe
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(events) > limit {
-		events = events[:limit]
-		next = strconv.FormatInt(events[limit-1].ID, 36)
-	}
+	events, next := idPage(events, limit, func(e FeedEvent) int64 { return e.ID })
 	if events == nil {
 		events = []FeedEvent{}
 	}
