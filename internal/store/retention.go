@@ -22,10 +22,12 @@ type PurgeBatch struct {
 	Next string
 }
 
-// closedSQL is when a lead is closed: worked, returned or marked invalid —
-// a lead in one of these states is not routed, claimed or escalated again
-// (a transfer out reopens it as new and moves updated_at).
-const closedSQL = `(l.worked_at IS NOT NULL OR l.status IN ('returned', 'invalid'))`
+// closedSQL is when a lead is closed: returned or marked invalid, or
+// worked and not waiting in the queue or pending — a state no rule routes,
+// claims or escalates again. A transfer keeps worked_at but can park the
+// lead in the receiving org's queue or pending, where it is open again, so
+// location is part of it; the transfer's updated_at restarts the period.
+const closedSQL = `(l.status IN ('returned', 'invalid') OR (l.worked_at IS NOT NULL AND l.location IS NULL))`
 
 // keptKinds are the timeline events the purge never removes, because a
 // rule reads them after the lead closed, or because they are what is left

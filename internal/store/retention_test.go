@@ -85,7 +85,10 @@ func TestRetentionPurgesOnlyClosedLeadsOldEvents(t *testing.T) {
 	must(t, err)
 	must(t, s.MarkInvalid(ctx, f.org.ID, domain.Changer{}, invalid, "wrong number"))
 	elsewhere, _ := routedWorked(t, s, other, "old-worked")
-	for _, id := range []string{old, open, invalid, elsewhere} {
+	// worked, then moved to a queue (as a transfer can): open again
+	queued, _ := routedWorked(t, s, f, "old-worked-queued")
+	must(t, s.LeaveLeadForTest(ctx, queued, "", "queue"))
+	for _, id := range []string{old, open, invalid, elsewhere, queued} {
 		must(t, s.AgeLeadForTest(ctx, id, 100*24*time.Hour))
 	}
 	// an event newer than the cut-off on an old closed lead stays
@@ -95,7 +98,7 @@ func TestRetentionPurgesOnlyClosedLeadsOldEvents(t *testing.T) {
 	speedBefore, err := s.SpeedToLead(ctx, f.org.ID, from, to)
 	must(t, err)
 	before := map[string][]string{}
-	for _, id := range []string{recent, open} {
+	for _, id := range []string{recent, open, queued} {
 		before[id] = kinds(t, s, f.org.ID, id)
 	}
 	beforeOther := kinds(t, s, other.org.ID, elsewhere)
@@ -124,13 +127,13 @@ func TestRetentionPurgesOnlyClosedLeadsOldEvents(t *testing.T) {
 	}
 	for id, want := range before {
 		if got := kinds(t, s, f.org.ID, id); !reflect.DeepEqual(got, want) {
-			t.Fatalf("lead %s (open, or closed too recently) changed: %v, was %v", id, got, want)
+			t.Fatalf("lead %s (open, queued, or closed too recently) changed: %v, was %v", id, got, want)
 		}
 	}
 	if got := kinds(t, s, other.org.ID, elsewhere); !reflect.DeepEqual(got, beforeOther) {
 		t.Fatalf("the org without the setting lost events: %v, was %v", got, beforeOther)
 	}
-	if n := feedCount(t, s, f.org.ID); n != feedBefore-1 {
+	if n := feedCount(t, s, f.org.ID); n != feedBefore-1 { // old-worked's
 		t.Fatalf("feed has %d events, want %d", n, feedBefore-1)
 	}
 	if n := feedCount(t, s, other.org.ID); n != 1 {
