@@ -86,14 +86,6 @@ type DistributeResult struct {
 	Done        bool `json:"done"`
 }
 
-// distributeBatchOptions retry a batch until PostgreSQL answers, with time
-// for 500 leads' decisions in one transaction.
-var distributeBatchOptions = func() workflow.ActivityOptions {
-	o := bookkeepingOptions
-	o.StartToCloseTimeout = 2 * time.Minute
-	return o
-}()
-
 // distributeHopOptions give the hop starts of a batch (up to 500 starts)
 // time, with heartbeats so a lost worker is noticed early.
 var distributeHopOptions = workflow.ActivityOptions{
@@ -110,13 +102,7 @@ var distributeHopOptions = workflow.ActivityOptions{
 // run. It continues as new every BatchesPerRun batches, so its history
 // stays small for any number of leads.
 func DistributeWorkflow(ctx workflow.Context, in DistributeInput) (DistributeResult, error) {
-	size, perRun := in.BatchSize, in.BatchesPerRun
-	if size <= 0 {
-		size = DistributeBatchSize
-	}
-	if perRun <= 0 {
-		perRun = DistributeBatchesPerRun
-	}
+	size, perRun := orDefault(in.BatchSize, DistributeBatchSize), orDefault(in.BatchesPerRun, DistributeBatchesPerRun)
 	logger := log.With(workflow.GetLogger(ctx), "OrgID", in.OrgID, "Slug", in.Slug)
 	res := in.Done
 	if err := workflow.SetQueryHandler(ctx, QueryDistributionProgress, func() (DistributeResult, error) { return res, nil }); err != nil {
@@ -146,7 +132,7 @@ func DistributeWorkflow(ctx workflow.Context, in DistributeInput) (DistributeRes
 		}
 		in.DistributionID, in.Slot = d.DistributionID, slot
 	}
-	actx := workflow.WithActivityOptions(ctx, distributeBatchOptions)
+	actx := workflow.WithActivityOptions(ctx, batchOptions)
 	hctx := workflow.WithActivityOptions(ctx, distributeHopOptions)
 	after := in.After
 	for i := 0; ; i++ {

@@ -18,6 +18,24 @@ var bookkeepingOptions = workflow.ActivityOptions{
 	},
 }
 
+// batchOptions are bookkeepingOptions with time for one batch of a paged
+// run (a distribution's, a reroute's, the retention purge's): hundreds of
+// leads in one transaction.
+var batchOptions = func() workflow.ActivityOptions {
+	o := bookkeepingOptions
+	o.StartToCloseTimeout = 2 * time.Minute
+	return o
+}()
+
+// orDefault is n, or d when n is not positive: a test's override of a
+// paged run's batch size or batches per run, or the default.
+func orDefault(n, d int) int {
+	if n <= 0 {
+		return d
+	}
+	return n
+}
+
 // EmailActivityOptions retry an SMTP outage with backoff for up to a week.
 // A permanent refusal (5xx) comes back non-retryable and is recorded at once.
 var EmailActivityOptions = workflow.ActivityOptions{

@@ -19,7 +19,8 @@ import (
 // A set either records the lead, fan-out and invitation shapes together or
 // holds a newer workflow on its own (v3-reroute, recorded with
 // LEADRELAY_RECORD_FILES=reroute_history.json, or v9-alerts by
-// TestInstantAlertsEndToEnd); every workflow with a
+// TestInstantAlertsEndToEnd, or v11-retention by
+// TestRetentionPurgeSchedule); every workflow with a
 // fixture must be in some set.
 func TestRecordedHistoriesReplay(t *testing.T) {
 	t.Parallel()
@@ -74,7 +75,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 		"distribute_history.json", "distribute_fanout_history.json", "digest_history.json", "fanout_hop_history.json",
 		"claim_outcome_history.json", "handover_rejected_by_db_history.json", "handover_accepted_by_db_history.json",
 		"handover_withdrawn_history.json", "handover_restarted_expired_history.json", "signin_history.json",
-		"alert_history.json", "alert_claimed_history.json") {
+		"alert_history.json", "alert_claimed_history.json", "retention_history.json") {
 		if !kept[want] {
 			t.Errorf("no fixture set holds %s", want)
 		}

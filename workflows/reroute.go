@@ -3,7 +3,6 @@ package workflows
 import (
 	"fmt"
 	"strconv"
-	"time"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/workflow"
@@ -58,34 +57,19 @@ type RerouteResult struct {
 	Reactivated bool `json:"reactivated,omitempty"` // the user came back: the rest stays with them
 }
 
-// rerouteOptions retry a page until PostgreSQL answers, as bookkeeping
-// writes do (an outage delays the reroute, never drops it), with time for a
-// page of transactions.
-var rerouteOptions = func() workflow.ActivityOptions {
-	o := bookkeepingOptions
-	o.StartToCloseTimeout = 2 * time.Minute
-	return o
-}()
-
 // RerouteWorkflow sends the team-owned leads assigned to a deactivated user
 // back through their source's routing at the org that holds them (SPEC §5.2,
 // store.RerouteLead), a page per activity, and continues as new every
 // BatchesPerRun pages so its history stays small for any number of leads.
 // Agent-owned leads stay with their owner. The user's reactivation stops it.
 func RerouteWorkflow(ctx workflow.Context, in RerouteInput) (RerouteResult, error) {
-	size, perRun := in.BatchSize, in.BatchesPerRun
-	if size <= 0 {
-		size = RerouteBatchSize
-	}
-	if perRun <= 0 {
-		perRun = RerouteBatchesPerRun
-	}
+	size, perRun := orDefault(in.BatchSize, RerouteBatchSize), orDefault(in.BatchesPerRun, RerouteBatchesPerRun)
 	logger := log.With(workflow.GetLogger(ctx), "UserID", in.UserID, "OrgID", in.OrgID)
 	res, after := in.Done, in.After
 	if err := workflow.SetQueryHandler(ctx, QueryRerouteProgress, func() (RerouteResult, error) { return res, nil }); err != nil {
 		return res, err
 	}
-	actx := workflow.WithActivityOptions(ctx, rerouteOptions)
+	actx := workflow.WithActivityOptions(ctx, batchOptions) // an outage delays the reroute, never drops it
 	var a *activities.Activities
 	workflow.SetCurrentDetails(ctx, rerouteNow(res, false))
 	for page := 0; ; page++ {

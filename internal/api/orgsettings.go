@@ -25,11 +25,14 @@ type OrgOut struct {
 	// BusinessHours: what an SLA with business_hours counts (null: every
 	// hour of every day).
 	BusinessHours *domain.BusinessHours `json:"business_hours"`
+	// RetentionDays: days a closed lead's timeline and feed events are
+	// kept in full (null: for ever).
+	RetentionDays *int `json:"retention_days"`
 }
 
 func toOrgOut(o store.OrgSettings) OrgOut {
 	return OrgOut{o.ID, o.Name, o.Timezone, o.ParentID, o.HandoverEnabled, o.CrossSilo, o.ClaimWindow.String(), o.RepeatLookbackDays,
-		o.BusinessHours}
+		o.BusinessHours, o.RetentionDays}
 }
 
 // orgPatchIn is the body of PATCH /v1/orgs/{org}: every field optional,
@@ -43,6 +46,8 @@ type orgPatchIn struct {
 	RepeatLookback  optional[int]    `json:"repeat_lookback_days"`
 	// null clears them
 	BusinessHours optional[domain.BusinessHours] `json:"business_hours"`
+	// null keeps closed leads' events for ever
+	RetentionDays optional[int] `json:"retention_days"`
 }
 
 // getOrg shows the org to its members (and the admin token); anyone else
@@ -124,6 +129,13 @@ func (in orgPatchIn) validate() (store.OrgPatch, error) {
 			f.Add("repeat_lookback_days", "0 to 3650 days (0: repeats are not looked for)")
 		}
 		p.RepeatLookbackDays = v
+	}
+	p.ClearRetention = in.RetentionDays.Null
+	if v := in.RetentionDays.ptr(); v != nil {
+		if *v < domain.MinRetentionDays || *v > domain.MaxRetentionDays {
+			f.Add("retention_days", domain.RetentionDaysRule)
+		}
+		p.RetentionDays = v
 	}
 	p.ClearBusinessHours = in.BusinessHours.Null
 	if v := in.BusinessHours.ptr(); v != nil {

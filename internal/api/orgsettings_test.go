@@ -61,7 +61,7 @@ func TestGetOrgShowsSettingsToMembersOnly(t *testing.T) {
 		got := decodeBody(t, a)
 		want := map[string]any{"id": acme.org, "name": "Acme", "timezone": "UTC", "parent_id": nil,
 			"handover_enabled": false, "cross_silo": false, "claim_window": "30m0s",
-			"repeat_lookback_days": float64(domain.DefaultLookback), "business_hours": nil}
+			"repeat_lookback_days": float64(domain.DefaultLookback), "business_hours": nil, "retention_days": nil}
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("%s = %v, want %v (%s)", k, got[k], v, a.body)
@@ -198,5 +198,39 @@ func TestPatchOrgBusinessHours(t *testing.T) {
 	if a := ts.do(t, "PATCH", path, acme.tokens[domain.RoleAdmin], `{"business_hours":null}`, ""); a.status != 200 ||
 		!strings.Contains(a.body, `"business_hours":null`) {
 		t.Fatalf("clear business hours: %d %s", a.status, a.body)
+	}
+}
+
+// PATCH retention_days sets how long closed leads' events are kept
+// (30 to 3650 days); null keeps them for ever again, and a bad value is a
+// 422 naming the field that changes nothing.
+func TestPatchOrgRetentionDays(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, true, nil)
+	acme := newPeople(t, ts, "Acme")
+	path := "/v1/orgs/" + acme.org
+	for _, c := range []struct{ body, want string }{
+		{`{"retention_days":30}`, `"retention_days":30`},
+		{`{"retention_days":3650}`, `"retention_days":3650`},
+		{`{"retention_days":null}`, `"retention_days":null`},
+		{`{"retention_days":365}`, `"retention_days":365`},
+	} {
+		if a := ts.do(t, "PATCH", path, acme.tokens[domain.RoleOwner], c.body, ""); a.status != 200 || !strings.Contains(a.body, c.want) {
+			t.Fatalf("%s: %d %s", c.body, a.status, a.body)
+		}
+	}
+	before := ts.do(t, "GET", path, testAdmin, "", "").body
+	for _, body := range []string{`{"retention_days":29}`, `{"retention_days":3651}`, `{"retention_days":0}`,
+		`{"retention_days":-30}`, `{"retention_days":"90"}`, `{"retention_days":90.5}`, `{"name":"Fine","retention_days":7}`} {
+		a := ts.do(t, "PATCH", path, acme.tokens[domain.RoleOwner], body, "")
+		if a.status != 422 || !strings.Contains(a.body, `"retention_days":`) {
+			t.Errorf("%s: %d %s, want 422 naming retention_days", body, a.status, a.body)
+		}
+	}
+	if a := ts.do(t, "PATCH", path, acme.tokens[domain.RoleManager], `{"retention_days":90}`, ""); a.status != 403 {
+		t.Errorf("a manager sets retention: %d %s", a.status, a.body)
+	}
+	if after := ts.do(t, "GET", path, testAdmin, "", "").body; after != before {
+		t.Fatalf("refused PATCHes changed the org:\n%s\n%s", before, after)
 	}
 }

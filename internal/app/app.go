@@ -153,6 +153,7 @@ func RegisterWorkflows(w interface{ RegisterWorkflow(interface{}) }) {
 	w.RegisterWorkflow(workflows.AlertWorkflow)
 	w.RegisterWorkflow(workflows.SLAWorkflow)
 	w.RegisterWorkflow(workflows.WebhookWorkflow)
+	w.RegisterWorkflow(workflows.RetentionPurgeWorkflow)
 }
 
 // Starter starts the worker's and the reconciler's runs on the configured
@@ -198,6 +199,9 @@ func RunWorker(ctx context.Context, d *Deps) error {
 		Webhooks: webhook.Guard{AllowPrivate: d.Cfg.WebhookAllowPrivate}.Client(webhookTimeout), Sealer: d.Sealer})
 	if d.Sealer == nil {
 		d.Log.Warn("WEBHOOK_SECRET_KEY is not set: webhook deliveries fail, saying so in their log, until the worker has it")
+	}
+	if err := withTimeout(ctx, d.Starter().EnsureRetentionSchedule); err != nil {
+		return fmt.Errorf("retention schedule: %w", err)
 	}
 	if err := w.Start(); err != nil {
 		return err

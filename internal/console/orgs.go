@@ -3,6 +3,8 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/leadrelay/leadrelay/internal/api"
 	"github.com/leadrelay/leadrelay/internal/domain"
@@ -30,6 +32,29 @@ func (c *Console) orgName(r *http.Request, id string) (string, error) {
 type settingsForm struct {
 	Name, Timezone, ClaimWindow string
 	HandoverEnabled, CrossSilo  bool
+	RetentionDays               string // "": for ever
+}
+
+// retentionText is retention_days as the form shows it.
+func retentionText(days *int) string {
+	if days == nil {
+		return ""
+	}
+	return strconv.Itoa(*days)
+}
+
+// retentionValue is the form's retention_days as the API takes it: empty
+// is null (for ever), a whole number is itself, and anything else is sent
+// as typed so the API's answer names the field.
+func retentionValue(typed string) any {
+	typed = strings.TrimSpace(typed)
+	if typed == "" {
+		return nil
+	}
+	if n, err := strconv.Atoi(typed); err == nil {
+		return n
+	}
+	return typed
 }
 
 // accountData is everything the account page shows. Each section read that
@@ -78,7 +103,7 @@ func (c *Console) account(r *http.Request, v *visit) (*accountData, error) {
 		return nil, err
 	}
 	d.Settings = settingsForm{Name: d.Org.Name, Timezone: d.Org.Timezone, ClaimWindow: d.Org.ClaimWindow,
-		HandoverEnabled: d.Org.HandoverEnabled, CrossSilo: d.Org.CrossSilo}
+		HandoverEnabled: d.Org.HandoverEnabled, CrossSilo: d.Org.CrossSilo, RetentionDays: retentionText(d.Org.RetentionDays)}
 	if d.Org.ParentID != nil {
 		// The API named the parent to this member; only its name is shown.
 		if d.Parent, err = c.orgName(r, *d.Org.ParentID); err != nil {
@@ -148,9 +173,9 @@ func (c *Console) refusedAccount(w http.ResponseWriter, r *http.Request, v *visi
 func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, v *visit) {
 	typed := settingsForm{Name: r.PostFormValue("name"), Timezone: r.PostFormValue("timezone"),
 		ClaimWindow: r.PostFormValue("claim_window"), HandoverEnabled: r.PostFormValue("handover_enabled") == "on",
-		CrossSilo: r.PostFormValue("cross_silo") == "on"}
+		CrossSilo: r.PostFormValue("cross_silo") == "on", RetentionDays: r.PostFormValue("retention_days")}
 	in := map[string]any{"name": typed.Name, "timezone": typed.Timezone, "claim_window": typed.ClaimWindow,
-		"handover_enabled": typed.HandoverEnabled, "cross_silo": typed.CrossSilo}
+		"handover_enabled": typed.HandoverEnabled, "cross_silo": typed.CrossSilo, "retention_days": retentionValue(typed.RetentionDays)}
 	if _, err := c.call(r, v, "PATCH", "/v1/orgs/"+v.Session.User.OrgID, in, nil); err != nil {
 		c.refusedAccount(w, r, v, err, "settings", "", func(d *accountData) { d.Settings = typed })
 		return

@@ -121,3 +121,42 @@ func TestManagersAndStaffSeeSettingsReadOnlyAndTheAPIRefusesAForgedForm(t *testi
 		t.Fatalf("refused forms changed the org: %+v, was %+v", after, before)
 	}
 }
+
+// The settings form keeps closed leads' history for the days typed, or for
+// ever when the field is empty; a value out of bounds is named next to the
+// field and nothing is saved.
+func TestAccountRetentionIsSavedClearedAndRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	o, owner := h.org(t, "Retention Agency")
+	b := h.signedIn(t, owner)
+	save := func(days string) page {
+		f := settingsPost(b, "Retention Agency", "UTC", "30m", false, false)
+		f.Set("retention_days", days)
+		return b.post("/app/account/settings", f)
+	}
+	if p := save("365"); p.status != http.StatusSeeOther {
+		t.Fatalf("saving 365 days: %d\n%s", p.status, p.body)
+	}
+	if got := h.settings(t, o.ID).RetentionDays; got == nil || *got != 365 {
+		t.Fatalf("saved retention %v, want 365", got)
+	}
+	if page := b.get("/app/account"); !strings.Contains(page.body, `name="retention_days" value="365"`) {
+		t.Errorf("the account page does not show 365 days")
+	}
+	for _, bad := range []string{"7", "ninety"} {
+		p := save(bad)
+		if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `id="retention_days-err"`) {
+			t.Errorf("retention %q: %d, want 422 with the error next to the field\n%s", bad, p.status, p.body)
+		}
+		if got := h.settings(t, o.ID).RetentionDays; got == nil || *got != 365 {
+			t.Errorf("a refused retention %q changed it to %v", bad, got)
+		}
+	}
+	if p := save(""); p.status != http.StatusSeeOther {
+		t.Fatalf("clearing retention: %d\n%s", p.status, p.body)
+	}
+	if got := h.settings(t, o.ID).RetentionDays; got != nil {
+		t.Fatalf("an empty field kept retention %d, want for ever", *got)
+	}
+}

@@ -27,6 +27,17 @@ func ParseClaimWindow(s string) (time.Duration, bool) {
 	return d, true
 }
 
+// The bounds of an org's retention_days (issue 20). Under a month a lead
+// closed by mistake and reopened loses its story before anyone looks;
+// past ten years it is for ever in all but name, which null says.
+const (
+	MinRetentionDays = 30
+	MaxRetentionDays = 3650
+)
+
+// RetentionDaysRule is what the API says when retention_days is refused.
+const RetentionDaysRule = "30 to 3650 days, or null to keep closed leads' events for ever"
+
 // OrgNameRule is what the API says when an org's name is refused.
 const OrgNameRule = "required, at most 200 characters"
 

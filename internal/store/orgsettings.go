@@ -25,6 +25,9 @@ type OrgSettings struct {
 	// BusinessHours is what an SLA with business_hours counts (nil: every
 	// hour of every day).
 	BusinessHours *domain.BusinessHours
+	// RetentionDays: how long a closed lead's timeline and feed events
+	// are kept in full (nil: for ever); see PurgeClosedEvents.
+	RetentionDays *int
 }
 
 // OrgPatch is a change to an org's settings; a nil field is left as it is.
@@ -40,13 +43,18 @@ type OrgPatch struct {
 	// BusinessHours replaces the org's; ClearBusinessHours removes them.
 	BusinessHours      *domain.BusinessHours
 	ClearBusinessHours bool
+	// RetentionDays replaces the org's (30..3650); ClearRetention keeps
+	// closed leads' events for ever again.
+	RetentionDays  *int
+	ClearRetention bool
 }
 
-const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window, repeat_lookback_days, business_hours`
+const orgSettingsCols = `id, name, timezone, parent_id, handover_enabled, cross_silo, claim_window, repeat_lookback_days, business_hours, retention_days`
 
 func scanOrgSettings(r pgx.Row) (OrgSettings, error) {
 	var o OrgSettings
-	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow, &o.RepeatLookbackDays, &o.BusinessHours)
+	err := r.Scan(&o.ID, &o.Name, &o.Timezone, &o.ParentID, &o.HandoverEnabled, &o.CrossSilo, &o.ClaimWindow, &o.RepeatLookbackDays, &o.BusinessHours,
+		&o.RetentionDays)
 	return o, notFound(err, "org")
 }
 
@@ -74,10 +82,11 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, p OrgPatch) (OrgSettin
 		o, err = scanOrgSettings(tx.QueryRow(ctx, `UPDATE orgs SET name = coalesce($2, name), timezone = coalesce($3, timezone),
 				handover_enabled = coalesce($4, handover_enabled), cross_silo = coalesce($5, cross_silo),
 				claim_window = coalesce($6, claim_window), repeat_lookback_days = coalesce($7, repeat_lookback_days),
-				business_hours = CASE WHEN $8 THEN NULL ELSE coalesce($9, business_hours) END
+				business_hours = CASE WHEN $8 THEN NULL ELSE coalesce($9, business_hours) END,
+				retention_days = CASE WHEN $10 THEN NULL ELSE coalesce($11, retention_days) END
 			WHERE id = $1 RETURNING `+orgSettingsCols,
 			id, p.Name, p.Timezone, p.HandoverEnabled, p.CrossSilo, p.ClaimWindow, p.RepeatLookbackDays,
-			p.ClearBusinessHours, p.BusinessHours))
+			p.ClearBusinessHours, p.BusinessHours, p.ClearRetention, p.RetentionDays))
 		if err != nil || !off(p.HandoverEnabled) && !off(p.CrossSilo) {
 			return err
 		}
