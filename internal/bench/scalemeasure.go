@@ -1,12 +1,8 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -127,7 +123,7 @@ func (s *scaleStack) get(ctx context.Context, m *measuredOrg, paths []string) ([
 	var took []time.Duration
 	for _, p := range paths {
 		start := time.Now()
-		if _, err := s.call(ctx, m.org.Owner.Token, "GET", p, nil); err != nil {
+		if err := m.owner.Call(ctx, "GET", p, nil, nil); err != nil {
 			return took, err
 		}
 		took = append(took, time.Since(start))
@@ -135,54 +131,15 @@ func (s *scaleStack) get(ctx context.Context, m *measuredOrg, paths []string) ([
 	return took, nil
 }
 
-var scaleHTTP = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-
-// call sends a request with token and returns the body of a 2xx answer.
-func (s *scaleStack) call(ctx context.Context, token, method, path string, body any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.opts.API+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := scaleHTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = res.Body.Close() }()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode/100 != 2 {
-		return b, fmt.Errorf("%s %s answered %d: %.200s", method, path, res.StatusCode, b)
-	}
-	return b, nil
-}
-
 // deepPage follows the unfiltered list's cursor to page want (or the last
 // page there is) and returns the page reached and the cursor that reads it.
 func (s *scaleStack) deepPage(ctx context.Context, m *measuredOrg, list string, want int) (int, string, error) {
 	cursor, page := "", 1
 	for page < want {
-		b, err := s.call(ctx, m.org.Owner.Token, "GET", list+"?cursor="+url.QueryEscape(cursor), nil)
-		if err != nil {
-			return page, cursor, err
-		}
 		var out struct {
 			Next string `json:"next_cursor"`
 		}
-		if err := json.Unmarshal(b, &out); err != nil {
+		if err := m.owner.Call(ctx, "GET", list+"?cursor="+url.QueryEscape(cursor), nil, &out); err != nil {
 			return page, cursor, err
 		}
 		if out.Next == "" {
@@ -227,8 +184,8 @@ func (s *scaleStack) bulkAssign(ctx context.Context, m *measuredOrg) (ScaleRow, 
 	}
 	start := time.Now()
 	for i := 0; i+store.MaxBulkAssign <= len(ids); i += store.MaxBulkAssign {
-		if _, err := s.call(ctx, m.org.Owner.Token, "POST", "/v1/orgs/"+m.ID+"/leads/assign",
-			map[string]any{"user_id": rep, "lead_ids": ids[i : i+store.MaxBulkAssign]}); err != nil {
+		if err := m.owner.Call(ctx, "POST", "/v1/orgs/"+m.ID+"/leads/assign",
+			map[string]any{"user_id": rep, "lead_ids": ids[i : i+store.MaxBulkAssign]}, nil); err != nil {
 			return ScaleRow{}, err
 		}
 	}
@@ -262,16 +219,16 @@ func (s *scaleStack) claims(ctx context.Context, m *measuredOrg, scale, n int) (
 	err := parallel(n, len(m.claimers), func(i int) error {
 		c := m.claimers[i%len(m.claimers)]
 		start := time.Now()
-		b, err := s.call(ctx, c.Token, "POST", "/v1/orgs/"+m.ID+"/queue/claim", nil)
+		var out struct {
+			ID string `json:"id"`
+		}
+		err := c.Call(ctx, "POST", "/v1/orgs/"+m.ID+"/queue/claim", nil, &out)
 		took[i] = time.Since(start)
 		if err != nil {
 			return err
 		}
-		var out struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(b, &out); err != nil || out.ID == "" {
-			return fmt.Errorf("a claim answered %.200s", b)
+		if out.ID == "" {
+			return fmt.Errorf("claim %d found the queue empty", i)
 		}
 		claimed[i] = out.ID
 		return nil
@@ -280,8 +237,7 @@ func (s *scaleStack) claims(ctx context.Context, m *measuredOrg, scale, n int) (
 		return ScaleRow{}, err
 	}
 	if err := parallel(n, len(m.claimers), func(i int) error {
-		_, err := s.call(ctx, m.claimers[i%len(m.claimers)].Token, "POST", "/v1/leads/"+claimed[i]+"/release", nil)
-		return err
+		return m.claimers[i%len(m.claimers)].Call(ctx, "POST", "/v1/leads/"+claimed[i]+"/release", nil, nil)
 	}); err != nil {
 		return ScaleRow{}, err
 	}
