@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -91,6 +92,9 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 	if o.Database == "" {
 		o.Database = "leadrelay_scale"
 	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
 	s, err := startScaleStack(ctx, o)
 	if err != nil {
 		return r, err
@@ -114,22 +118,30 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 		return r, err
 	}
 	logf("scale: seeding %d leads in one org and %d across %d others…", o.N, o.N, scaleOthers)
-	start := time.Now()
 	big, err := s.newOrg(ctx, "scale big "+run)
 	if err != nil {
 		return r, err
 	}
-	if err := seedLeads(ctx, s.pool(), big.scaleOrg, o.N, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
-		return r, err
+	others := make([]*measuredOrg, scaleOthers)
+	for i := range others {
+		if others[i], err = s.newOrg(ctx, fmt.Sprintf("scale other %d %s", i, run)); err != nil {
+			return r, err
+		}
 	}
-	for i := 0; i < scaleOthers; i++ {
-		other, err := s.newOrg(ctx, fmt.Sprintf("scale other %d %s", i, run))
-		if err != nil {
-			return r, err
+	start := time.Now()
+	err = withoutIndexes(ctx, s.pool(), func() error {
+		if err := seedLeads(ctx, s.pool(), big.scaleOrg, o.N, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
+			return err
 		}
-		if err := seedLeads(ctx, s.pool(), other.scaleOrg, o.N/scaleOthers, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
-			return r, err
+		for _, other := range others {
+			if err := seedLeads(ctx, s.pool(), other.scaleOrg, o.N/scaleOthers, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return r, err
 	}
 	if _, err := s.pool().Exec(ctx, `ANALYZE`); err != nil {
 		return r, err
