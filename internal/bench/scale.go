@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -266,13 +265,9 @@ func startScaleStack(ctx context.Context, o ScaleOptions) (*scaleStack, error) {
 	return s, nil
 }
 
-// freshDatabase drops and makes name on the server of serverURL and returns
-// its URL.
+// freshDatabase drops and makes name on the server of serverURL (a URL or
+// libpq's keyword form) and returns how to reach it.
 func freshDatabase(ctx context.Context, serverURL, name string) (string, error) {
-	u, err := url.Parse(serverURL)
-	if err != nil || u.Scheme == "" {
-		return "", errors.New("DATABASE_URL is not a postgres:// URL")
-	}
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
 		return "", err
@@ -285,8 +280,11 @@ func freshDatabase(ctx context.Context, serverURL, name string) (string, error) 
 	if _, err := conn.Exec(ctx, `CREATE DATABASE `+ident); err != nil {
 		return "", err
 	}
-	u.Path = "/" + name
-	return u.String(), nil
+	if u, err := url.Parse(serverURL); err == nil && u.Scheme != "" {
+		u.Path = "/" + name
+		return u.String(), nil
+	}
+	return serverURL + " dbname=" + name, nil // the last of a repeated keyword counts
 }
 
 // waitReady polls /readyz until it answers 200: the worker registers the
