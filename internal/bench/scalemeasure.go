@@ -173,12 +173,13 @@ func (s *scaleStack) digest(ctx context.Context, m *measuredOrg, n int) (ScaleRo
 		Empty: ScaleMeasure{P50: pct(took, 50), P99: pct(took, 99), Samples: len(took)}}, nil
 }
 
-// bulkAssign moves 5 × 1,000 open assigned leads to one rep, one request of
-// 1,000 at a time, as the owner: leads/s.
+// bulkAssign moves 5 × 1,000 open team-owned leads (an agent-owned one is
+// its owner's to assign) to one rep, 1,000 a request, as the org's owner:
+// leads/s.
 func (s *scaleStack) bulkAssign(ctx context.Context, m *measuredOrg) (ScaleRow, error) {
 	rep := m.userIDs[10]
 	ids, err := sample(ctx, s.deps.Pool, `SELECT id::text FROM leads WHERE org_id = $1 AND assigned_to IS NOT NULL AND assigned_to <> $2
-		AND worked_at IS NULL AND status = 'new' ORDER BY id LIMIT 5000`, m.ID, rep)
+		AND worked_at IS NULL AND status = 'new' AND owner_user_id IS NULL ORDER BY id LIMIT 5000`, m.ID, rep)
 	if err != nil {
 		return ScaleRow{}, err
 	}

@@ -90,7 +90,7 @@ func seedLeads(ctx context.Context, pool *pgxpool.Pool, org *scaleOrg, n int, fr
 	if err := skipTriggers(ctx, tx, super, "DISABLE"); err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(uint64(org.seeded), uint64(n)))
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	step := until.Sub(from) / time.Duration(n)
 	ids := make([][16]byte, n)
 	type lead struct {
