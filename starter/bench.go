@@ -39,8 +39,19 @@ func runBench(ctx context.Context, args []string) error {
 	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
 	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
 	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
+	scale := fs.Int("scale", 0, "seed this many leads in one org (and as many across 50 others) in a database of the bench's own, served by an API and worker in this process, and time reads, claims and moves empty vs at this size (1000000 is the issue's; 0: the engine bench above)")
+	scaleReads := fs.Int("scale-reads", 200, "samples of each read and claims of the --scale bench")
+	scaleDB := fs.String("scale-database", "leadrelay_scale", "the --scale bench's database, dropped and made afresh on DATABASE_URL's server")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *scale > 0 {
+		res, err := bench.RunScale(ctx, bench.ScaleOptions{Getenv: os.Getenv, Database: *scaleDB, N: *scale, Reads: *scaleReads, Log: os.Stderr})
+		if err != nil {
+			return err
+		}
+		fmt.Print(res.Table())
+		return nil
 	}
 	cfg, err := config.Load(nil)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/leadrelay/leadrelay/internal/apiclient"
 	"github.com/leadrelay/leadrelay/internal/store"
 	"github.com/leadrelay/leadrelay/workflows"
 )
@@ -49,53 +50,58 @@ func BulkLeads(ctx context.Context, db store.DB, orgID, sourceID, slug, prefix, 
 }
 
 // transfer measures one transfer of o.TransferLeads leads from a master to a
-// sub-agency with five staff (staff_evenly): leads/s from the request to the
-// run's end, and the events in its largest run.
+// sub-agency (moveLeads).
 func transfer(ctx context.Context, o Options, run string, r *Result) error {
 	r.TransferN = o.TransferLeads
-	admin := o.client()
-	master, owner, err := orgWithStaff(ctx, admin, "transfer master "+run, 0)
+	master, owner, err := orgWithStaff(ctx, o.client(), "transfer master "+run, 0)
 	if err != nil {
 		return err
 	}
-	sub, _, err := orgWithStaff(ctx, admin, "transfer sub "+run, 5)
+	r.TransferRate, r.TransferHistory, err = moveLeads(ctx, o, owner, master, run, o.TransferLeads)
+	return err
+}
+
+// moveLeads seeds n leads in master and moves them by one transfer to a new
+// sub-agency with five staff (staff_evenly): leads/s from the request to the
+// run's end, and the events in its run.
+func moveLeads(ctx context.Context, o Options, owner *apiclient.Client, master apiclient.NewOrg, run string, n int) (rate float64, history int64, err error) {
+	sub, _, err := orgWithStaff(ctx, o.client(), "transfer sub "+run, 5)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if err := store.New(o.DB).LinkOrgs(ctx, master.ID, sub.ID); err != nil {
-		return err
+		return 0, 0, err
 	}
 	// The row measures moving leads: an instant alert per moved lead would
 	// be as many runs again beside the transfer's, so the sub's staff have
 	// alerts off (the lead rows, which measure routing, keep them on).
 	if _, err := o.DB.Exec(ctx, `UPDATE users SET instant_alerts = false WHERE org_id = $1`, sub.ID); err != nil {
-		return err
+		return 0, 0, err
 	}
 	src, err := owner.PutSource(ctx, master.ID, "moving", map[string]any{"name": "Moving", "routing": map[string]string{"mode": "owner"}})
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	ids, err := BulkLeads(ctx, o.DB, master.ID, src.ID, "moving", "bench-"+run+"-", master.Owner.ID, o.TransferLeads)
+	ids, err := BulkLeads(ctx, o.DB, master.ID, src.ID, "moving", "bench-"+run+"-", master.Owner.ID, n)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	start := time.Now()
 	t, err := owner.Transfer(ctx, master.ID, sub.ID, ids, "staff_evenly", "bench-"+run)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	var p workflows.TransferProgress
 	if err := o.Temporal.GetWorkflow(ctx, t.WorkflowID, "").Get(ctx, &p); err != nil {
-		return err
+		return 0, 0, err
 	}
-	r.TransferRate = float64(p.Transferred) / time.Since(start).Seconds()
-	if p.Transferred != o.TransferLeads {
-		return fmt.Errorf("transfer moved %d of %d leads (%d failed)", p.Transferred, o.TransferLeads, p.Failed)
+	rate = float64(p.Transferred) / time.Since(start).Seconds()
+	if p.Transferred != n {
+		return rate, 0, fmt.Errorf("transfer moved %d of %d leads (%d failed)", p.Transferred, n, p.Failed)
 	}
 	d, err := o.Temporal.DescribeWorkflowExecution(ctx, t.WorkflowID, "")
 	if err != nil {
-		return err
+		return rate, 0, err
 	}
-	r.TransferHistory = d.WorkflowExecutionInfo.GetHistoryLength()
-	return nil
+	return rate, d.WorkflowExecutionInfo.GetHistoryLength(), nil
 }
