@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +20,18 @@ import (
 // scaleLeads is the big org's leads in TestHotQueriesUseIndexes: enough
 // that PostgreSQL's planner walks an index wherever one serves (below a
 // few thousand rows a Seq Scan is cheaper, and would pass for a missing
-// index), and that a read of the whole org costs seconds, not the test's
-// budget. docs/scale.md has the same statements at a million.
-const scaleLeads = 50_000
+// index), few enough to seed in well under a minute. LEADRELAY_SCALE_LEADS
+// sets another number and logs each statement's EXPLAIN (ANALYZE,
+// BUFFERS): docs/scale.md's plans at a million.
+func scaleLeads(t *testing.T) int {
+	n := 50_000
+	if v := os.Getenv("LEADRELAY_SCALE_LEADS"); v != "" {
+		var err error
+		n, err = strconv.Atoi(v)
+		must(t, err)
+	}
+	return n
+}
 
 // bigTables are the tables that grow with the leads: a Seq Scan on any of
 // them is a read of every org's history.
@@ -39,14 +50,14 @@ type scaleOrg struct {
 	day                      time.Time // the start of a UTC day in the middle of its leads
 }
 
-// seedScale writes, by SQL in the test's transaction, an org of
-// scaleLeads leads (100 users, three sources) and another of a quarter as
-// many, in the proportions of a working agency: every lead with a received
+// seedScale writes, by SQL in the test's transaction, an org of n leads
+// (100 users, three sources) and another of a quarter as many, in the proportions of a working agency: every lead with a received
 // and a routed timeline event, 5% in the claim queue, one in ten claimed
 // once, 2% returned, one in five with a feed event, 5% moved in by a
-// transfer or handed over, 0.1% waiting for a handover; nine in ten assigned leads worked.
-// One lead every ten seconds: 8,640 a day.
-func seedScale(t *testing.T, s *store.Store, tx pgx.Tx) scaleOrg {
+// transfer or handed over, 0.1% waiting for a handover; nine in ten
+// assigned leads worked.
+// One lead every ten seconds, of one org or the other: 8,640 a day.
+func seedScale(t *testing.T, s *store.Store, tx pgx.Tx, n int) scaleOrg {
 	t.Helper()
 	var o scaleOrg
 	started := time.Now()
@@ -66,8 +77,8 @@ func seedScale(t *testing.T, s *store.Store, tx pgx.Tx) scaleOrg {
 	source(t, s, org.ID, "rare")
 	source(t, s, other.ID, "everquote")
 
-	// Both orgs' leads in one statement: the other org's are the even
-	// i ≤ scaleLeads/2, in between the big org's in time.
+	// Both orgs' leads in one statement: the other org's are every fifth,
+	// in between the big org's in time.
 	_, err = tx.Exec(ctx, `INSERT INTO leads (org_id, intake_org_id, source_id, source_slug, external_id, status, location,
 			owner_user_id, assigned_to, priority, first_name, last_name, email, phone, workflow_id, received_at, routed_at,
 			available_at, worked_at)
@@ -84,11 +95,11 @@ func seedScale(t *testing.T, s *store.Store, tx pgx.Tx) scaleOrg {
 			CASE WHEN i % 20 = 4 THEN g.at END,
 			CASE WHEN i % 10 <> 0 THEN g.at + interval '5 minutes' END
 		FROM generate_series(1, $4::int) i
-		CROSS JOIN LATERAL (SELECT CASE WHEN i % 2 = 0 AND i <= $4 / 2 THEN $3::uuid ELSE $1::uuid END AS org,
+		CROSS JOIN LATERAL (SELECT CASE WHEN i % 5 = 0 THEN $3::uuid ELSE $1::uuid END AS org,
 			date_trunc('minute', now()) - i * interval '10 seconds' AS at) g
 		JOIN lead_sources s ON s.org_id = g.org
 			AND s.slug = CASE WHEN g.org <> $1 THEN 'everquote' WHEN i % 100 = 50 THEN 'rare' WHEN i % 4 = 0 THEN 'zillow' ELSE 'everquote' END`,
-		org.ID, o.users, other.ID, scaleLeads*5/4)
+		org.ID, o.users, other.ID, n*5/4)
 	must(t, err)
 	t.Logf("leads: %s", time.Since(started).Round(time.Millisecond))
 	for _, q := range []string{
@@ -101,13 +112,13 @@ func seedScale(t *testing.T, s *store.Store, tx pgx.Tx) scaleOrg {
 		`INSERT INTO lead_claims (lead_id, seq, org_id, user_id, claimed_at, expires_at, status, closed_at)
 		SELECT l.id, 1, l.org_id, u.id, l.routed_at, l.routed_at + interval '15 minutes', 'expired', l.routed_at + interval '15 minutes'
 		FROM leads l JOIN LATERAL (SELECT id FROM users WHERE org_id = l.org_id ORDER BY id LIMIT 1) u ON true
-		WHERE l.org_id IN ($1, $2) AND l.external_id ~ '0$'`,
+		WHERE l.org_id IN ($1, $2) AND l.external_id ~ '1$'`,
 		`INSERT INTO lead_returns (lead_id, org_id, source_id, reason, returned_by, workflow_id, returned_at, notified_at)
 		SELECT id, org_id, source_id, 'duplicate', 'admin', 'return/' || id, routed_at + interval '1 hour', routed_at + interval '1 hour'
 		FROM leads WHERE org_id IN ($1, $2) AND status = 'returned'`,
 		`INSERT INTO feed_events (org_id, at, kind, lead_id, other_org_id, actor, message)
 		SELECT org_id, routed_at, 'transfer_in', id, CASE WHEN org_id = $1::uuid THEN $2::uuid ELSE $1::uuid END, 'admin', 'received'
-		FROM leads WHERE org_id IN ($1, $2) AND external_id ~ '[05]$' ORDER BY routed_at`,
+		FROM leads WHERE org_id IN ($1, $2) AND external_id ~ '[01]$' ORDER BY routed_at`,
 	} {
 		_, err := tx.Exec(ctx, q, org.ID, other.ID)
 		must(t, err)
@@ -124,10 +135,10 @@ func seedScale(t *testing.T, s *store.Store, tx pgx.Tx) scaleOrg {
 		args []any
 	}{
 		{`INSERT INTO lead_arrivals (org_id, lead_id, transfer_id, at)
-		SELECT org_id, id, $2, routed_at FROM leads WHERE org_id = $1 AND external_id ~ '[0-4]0$'`, []any{org.ID, o.transfer}},
+		SELECT org_id, id, $2, routed_at FROM leads WHERE org_id = $1 AND external_id ~ '[1-5]1$'`, []any{org.ID, o.transfer}},
 		{`INSERT INTO handovers (lead_id, transfer_id, from_org_id, to_org_id, created_at, status)
-		SELECT id, $2, $3, org_id, routed_at, CASE WHEN external_id ~ '[05]00$' AND location = 'pending' THEN 'pending' ELSE 'accepted' END
-		FROM leads WHERE org_id = $1 AND external_id ~ '[0-4]0$'`,
+		SELECT id, $2, $3, org_id, routed_at, CASE WHEN external_id ~ '001$' THEN 'pending' ELSE 'accepted' END
+		FROM leads WHERE org_id = $1 AND external_id ~ '[1-5]1$'`,
 			[]any{org.ID, o.transfer, other.ID}},
 		{`INSERT INTO transfer_items (transfer_id, seq, lead_id)
 		SELECT $1, row_number() OVER (ORDER BY id) - 1, id FROM (SELECT id FROM leads WHERE org_id = $2 ORDER BY id LIMIT 1000) l`,
@@ -184,8 +195,9 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	t.Parallel()
 	started := time.Now()
 	s, tx := txStore(t)
-	o := seedScale(t, s, tx)
-	t.Logf("seeded %d leads in %s", scaleLeads*5/4, time.Since(started).Round(time.Millisecond))
+	n := scaleLeads(t)
+	o := seedScale(t, s, tx, n)
+	t.Logf("seeded %d leads in %s", n*5/4, time.Since(started).Round(time.Millisecond))
 
 	list := func(f store.LeadFilter) (string, []any) {
 		t.Helper()
@@ -290,5 +302,22 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			t.Errorf("%s: read %.0f rows of the big tables, more than its %.0f (%v)", q.name, big, q.reads, fmt.Sprint(read))
 		}
 		t.Logf("%s: %.2f ms, %v, %.0f rows read", q.name, plan[0].Time, scans, big)
+		if os.Getenv("LEADRELAY_SCALE_LEADS") != "" {
+			t.Logf("%s:\n%s", q.name, explainBuffers(t, tx, q.sql, q.args))
+		}
 	}
+}
+
+// explainBuffers is the statement's EXPLAIN (ANALYZE, BUFFERS) as text,
+// run in a savepoint rolled back after it.
+func explainBuffers(t *testing.T, tx pgx.Tx, sql string, args []any) string {
+	t.Helper()
+	sp, err := tx.Begin(ctx)
+	must(t, err)
+	defer func() { _ = sp.Rollback(ctx) }()
+	rows, err := sp.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+sql, args...)
+	must(t, err)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	must(t, err)
+	return strings.Join(lines, "\n")
 }
