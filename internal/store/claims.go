@@ -35,6 +35,13 @@ const claimOrderSQL = `SELECT l.id FROM leads l
 	ORDER BY (CASE l.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END), l.received_at, l.id
 	LIMIT 1 FOR UPDATE OF l SKIP LOCKED`
 
+// newClaimSQL records lead $1's next claim, by user $3 of org $2, open
+// for the org's claim window.
+const newClaimSQL = `INSERT INTO lead_claims (lead_id, seq, org_id, user_id, claimed_at, expires_at)
+	SELECT $1, coalesce(max(c.seq), 0) + 1, $2, $3, now(), now() + (SELECT claim_window FROM orgs WHERE id = $2)
+	FROM lead_claims c WHERE c.lead_id = $1
+	RETURNING seq, claimed_at, expires_at`
+
 // ClaimNext assigns the org's next claimable lead to userID, an active user
 // of the org, in one transaction: the lead leaves the queue, a claim is
 // recorded with the org's claim window, and the timeline says who claimed
@@ -70,10 +77,7 @@ func (s *Store) ClaimNext(ctx context.Context, orgID, userID string) (Claim, boo
 		if err := closeClaim(ctx, tx, c.LeadID, domain.ClaimEnded); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO lead_claims (lead_id, seq, org_id, user_id, claimed_at, expires_at)
-			SELECT $1, coalesce(max(c.seq), 0) + 1, $2, $3, now(), now() + (SELECT claim_window FROM orgs WHERE id = $2)
-			FROM lead_claims c WHERE c.lead_id = $1
-			RETURNING seq, claimed_at, expires_at`, c.LeadID, orgID, userID).Scan(&c.Seq, &c.ClaimedAt, &c.ExpiresAt); err != nil {
+		if err := tx.QueryRow(ctx, newClaimSQL, c.LeadID, orgID, userID).Scan(&c.Seq, &c.ClaimedAt, &c.ExpiresAt); err != nil {
 			return err
 		}
 		window := domain.ShortDuration(c.ExpiresAt.Sub(c.ClaimedAt))
@@ -114,11 +118,7 @@ func lockClaimed(ctx context.Context, tx pgx.Tx, orgScope, leadID string) (claim
 	var seq *int
 	var user, status *string
 	var claimedAt, expiresAt *time.Time
-	err := tx.QueryRow(ctx, `SELECT l.org_id, l.owner_user_id, l.assigned_to, l.routed_at IS NOT NULL, `+leadStateCols+`,
-			c.seq, c.user_id, c.status, c.claimed_at, c.expires_at
-		FROM leads l LEFT JOIN LATERAL (SELECT seq, user_id::text, status, claimed_at, expires_at FROM lead_claims
-			WHERE lead_id = l.id ORDER BY seq DESC LIMIT 1) c ON true
-		WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2) FOR UPDATE OF l`, leadID, orgScope).
+	err := tx.QueryRow(ctx, lockClaimedSQL, leadID, orgScope).
 		Scan(&l.orgID, &l.owner, &l.assigned, &l.routed, &l.state.status, &l.state.handover, &seq, &user, &status, &claimedAt, &expiresAt)
 	if err != nil {
 		return l, notFound(err, "lead")
@@ -128,6 +128,14 @@ func lockClaimed(ctx context.Context, tx pgx.Tx, orgScope, leadID string) (claim
 	}
 	return l, nil
 }
+
+// lockClaimedSQL locks lead $1 if org $2 ("" for any) holds it, with its
+// latest claim.
+const lockClaimedSQL = `SELECT l.org_id, l.owner_user_id, l.assigned_to, l.routed_at IS NOT NULL, ` + leadStateCols + `,
+		c.seq, c.user_id, c.status, c.claimed_at, c.expires_at
+	FROM leads l LEFT JOIN LATERAL (SELECT seq, user_id::text, status, claimed_at, expires_at FROM lead_claims
+		WHERE lead_id = l.id ORDER BY seq DESC LIMIT 1) c ON true
+	WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2) FOR UPDATE OF l`
 
 // notAssignee is the refusal for a user who is not the lead's assignee. A
 // user whose own claim just expired is told so (409): they did nothing

@@ -14,11 +14,15 @@ import (
 // its lead_arrivals row (written by transfers and accepted handovers) while
 // that org still holds it. Team members are not new leads and never count.
 // The digest and the sweep that starts it read arrivals only through this.
+// OFFSET 0 keeps each NOT EXISTS a lookup per lead of the period (through
+// lead_arrivals_lead and handovers_lead): as an anti-join the planner
+// hashes the whole of lead_arrivals and handovers, every transfer and
+// handover ever made, which grows without bound while a day's leads do not.
 const arrivalsSQL = `
 	SELECT l.org_id, l.id AS lead_id, l.routed_at AS at, 'posted' AS how FROM leads l
 	WHERE l.routed_at >= $1 AND l.routed_at < $2 AND l.kind = 'lead'
-		AND NOT EXISTS (SELECT 1 FROM lead_arrivals a WHERE a.lead_id = l.id)
-		AND NOT EXISTS (SELECT 1 FROM handovers h WHERE h.lead_id = l.id)
+		AND NOT EXISTS (SELECT 1 FROM lead_arrivals a WHERE a.lead_id = l.id OFFSET 0)
+		AND NOT EXISTS (SELECT 1 FROM handovers h WHERE h.lead_id = l.id OFFSET 0)
 	UNION ALL
 	SELECT a.org_id, a.lead_id, a.at, 'transferred' FROM lead_arrivals a JOIN leads l ON l.id = a.lead_id AND l.org_id = a.org_id
 	WHERE a.at >= $1 AND a.at < $2 AND l.kind = 'lead'`
@@ -33,18 +37,22 @@ type UncoveredDay struct {
 	Batch           int       // the next batch number of the day
 }
 
+// uncoveredDaysSQL is the (org, day) pairs with arrivals in [$1, $2) no
+// digest batch covers.
+const uncoveredDaysSQL = `WITH x AS (` + arrivalsSQL + `), d AS (
+		SELECT x.org_id, o.timezone, (x.at AT TIME ZONE o.timezone)::date AS day, x.at FROM x JOIN orgs o ON o.id = x.org_id)
+	SELECT d.org_id, d.timezone, d.day, min(d.at),
+		(SELECT max(g.until_at) FROM digests g WHERE g.org_id = d.org_id AND g.day = d.day),
+		(SELECT coalesce(max(g.batch) + 1, 0) FROM digests g WHERE g.org_id = d.org_id AND g.day = d.day)
+	FROM d
+	WHERE NOT EXISTS (SELECT 1 FROM digests g WHERE g.org_id = d.org_id AND g.day = d.day AND d.at >= g.from_at AND d.at < g.until_at)
+	GROUP BY d.org_id, d.timezone, d.day
+	ORDER BY d.day, d.org_id`
+
 // UncoveredDays lists (org, org-local day) pairs with arrivals since `since`
 // that no digest batch covers: what the sweep must plan and start.
 func (s *Store) UncoveredDays(ctx context.Context, since time.Time) ([]UncoveredDay, error) {
-	rows, err := s.db.Query(ctx, `WITH x AS (`+arrivalsSQL+`), d AS (
-			SELECT x.org_id, o.timezone, (x.at AT TIME ZONE o.timezone)::date AS day, x.at FROM x JOIN orgs o ON o.id = x.org_id)
-		SELECT d.org_id, d.timezone, d.day, min(d.at),
-			(SELECT max(g.until_at) FROM digests g WHERE g.org_id = d.org_id AND g.day = d.day),
-			(SELECT coalesce(max(g.batch) + 1, 0) FROM digests g WHERE g.org_id = d.org_id AND g.day = d.day)
-		FROM d
-		WHERE NOT EXISTS (SELECT 1 FROM digests g WHERE g.org_id = d.org_id AND g.day = d.day AND d.at >= g.from_at AND d.at < g.until_at)
-		GROUP BY d.org_id, d.timezone, d.day
-		ORDER BY d.day, d.org_id`, since, "infinity")
+	rows, err := s.db.Query(ctx, uncoveredDaysSQL, since, "infinity")
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +144,15 @@ type DigestContent struct {
 	Total             int
 }
 
+// digestContentSQL is org $3's arrivals in [$1, $2), the first $4 of
+// them, each with the total.
+const digestContentSQL = `WITH x AS (SELECT DISTINCT ON (lead_id) lead_id, at, how FROM (` + arrivalsSQL + `) a
+		WHERE a.org_id = $3 ORDER BY lead_id, at)
+	SELECT x.lead_id, coalesce(nullif(trim(l.first_name || ' ' || l.last_name), ''), l.external_id),
+		coalesce(s.name, l.source_slug), x.at, x.how, count(*) OVER ()
+	FROM x JOIN leads l ON l.id = x.lead_id LEFT JOIN lead_sources s ON s.id = l.source_id
+	ORDER BY x.at, x.lead_id LIMIT $4`
+
 // DigestContent reads the leads a batch lists, in arrival order: those that
 // arrived in [From, Until) and that the org still holds. A lead that arrived
 // twice in the batch (moved out and back) is listed once, at its first
@@ -145,12 +162,7 @@ func (s *Store) DigestContent(ctx context.Context, d Digest, limit int) (DigestC
 	if err := s.db.QueryRow(ctx, `SELECT name, timezone FROM orgs WHERE id = $1`, d.OrgID).Scan(&c.OrgName, &c.Timezone); err != nil {
 		return c, notFound(err, "org")
 	}
-	rows, err := s.db.Query(ctx, `WITH x AS (SELECT DISTINCT ON (lead_id) lead_id, at, how FROM (`+arrivalsSQL+`) a
-			WHERE a.org_id = $3 ORDER BY lead_id, at)
-		SELECT x.lead_id, coalesce(nullif(trim(l.first_name || ' ' || l.last_name), ''), l.external_id),
-			coalesce(s.name, l.source_slug), x.at, x.how, count(*) OVER ()
-		FROM x JOIN leads l ON l.id = x.lead_id LEFT JOIN lead_sources s ON s.id = l.source_id
-		ORDER BY x.at, x.lead_id LIMIT $4`, d.From, d.Until, d.OrgID, max(limit, 1))
+	rows, err := s.db.Query(ctx, digestContentSQL, d.From, d.Until, d.OrgID, max(limit, 1))
 	if err != nil {
 		return c, err
 	}

@@ -129,14 +129,7 @@ func markRepeat(ctx context.Context, tx pgx.Tx, n NewLead, out *Intake) error {
 		return nil
 	}
 	var repeatOf *string
-	err := tx.QueryRow(ctx, `WITH o AS (SELECT repeat_lookback_days AS days FROM orgs WHERE id = $1)
-		UPDATE leads SET repeat_of = (
-			SELECT l.id FROM leads l, o WHERE l.org_id = $1 AND l.id <> $2 AND o.days > 0
-				AND l.received_at >= $5::timestamptz - make_interval(days => o.days)
-				AND l.assigned_to IS NOT NULL AND l.worked_at IS NULL AND l.status IN ('new', 'onboarding')
-				AND (($3 <> '' AND l.email <> '' AND lower(l.email) = lower($3)) OR ($4 <> '' AND l.phone <> '' AND l.phone_digits = $4))
-			ORDER BY l.received_at DESC, l.id LIMIT 1)
-		WHERE id = $2 RETURNING repeat_of`, n.OrgID, out.LeadID, email, digits, n.ReceivedAt).Scan(&repeatOf)
+	err := tx.QueryRow(ctx, repeatOfSQL, n.OrgID, out.LeadID, email, digits, n.ReceivedAt).Scan(&repeatOf)
 	if err != nil {
 		return err
 	}
@@ -145,6 +138,17 @@ func markRepeat(ctx context.Context, tx pgx.Tx, n NewLead, out *Intake) error {
 	}
 	return nil
 }
+
+// repeatOfSQL sets lead $2's repeat_of: org $1's newest open lead with
+// email $3 or phone digits $4 received within the lookback before $5.
+const repeatOfSQL = `WITH o AS (SELECT repeat_lookback_days AS days FROM orgs WHERE id = $1)
+	UPDATE leads SET repeat_of = (
+		SELECT l.id FROM leads l, o WHERE l.org_id = $1 AND l.id <> $2 AND o.days > 0
+			AND l.received_at >= $5::timestamptz - make_interval(days => o.days)
+			AND l.assigned_to IS NOT NULL AND l.worked_at IS NULL AND l.status IN ('new', 'onboarding')
+			AND (($3 <> '' AND l.email <> '' AND lower(l.email) = lower($3)) OR ($4 <> '' AND l.phone <> '' AND l.phone_digits = $4))
+		ORDER BY l.received_at DESC, l.id LIMIT 1)
+	WHERE id = $2 RETURNING repeat_of`
 
 // insertLeadSQL inserts a new lead and its "received" timeline event (actor
 // $22, message $23) and returns its id; no row: the source already has a
@@ -157,12 +161,14 @@ const insertLeadSQL = `WITH lead AS (INSERT INTO leads (id, org_id, intake_org_i
 	received AS (INSERT INTO timeline_events (lead_id, org_id, kind, actor, message) SELECT id, $1, 'received', $22, $23 FROM lead)
 	SELECT id FROM lead`
 
+// duplicateLeadSQL is source $1's lead with external id $2.
+const duplicateLeadSQL = `SELECT id, workflow_id, routed_at IS NOT NULL FROM leads WHERE source_id = $1 AND external_id = $2`
+
 // duplicateLead is the intake of a post whose (source, external id) is
 // recorded already: that lead, its run, and whether it is routed.
 func (s *Store) duplicateLead(ctx context.Context, n NewLead) (Intake, error) {
 	out := Intake{Duplicate: true}
-	err := s.db.QueryRow(ctx, `SELECT id, workflow_id, routed_at IS NOT NULL FROM leads WHERE source_id = $1 AND external_id = $2`,
-		n.SourceID, n.In.ExternalID).Scan(&out.LeadID, &out.WorkflowID, &out.Routed)
+	err := s.db.QueryRow(ctx, duplicateLeadSQL, n.SourceID, n.In.ExternalID).Scan(&out.LeadID, &out.WorkflowID, &out.Routed)
 	return out, err
 }
 

@@ -25,14 +25,17 @@ type ownedLead struct {
 
 func (l ownedLead) ownerID() string { return deref(l.owner) }
 
+// lockOwnedSQL locks the leads $1 that org $2 ("" for any) holds.
+const lockOwnedSQL = `SELECT l.id, l.org_id, l.owner_user_id, l.assigned_to, l.routed_at IS NOT NULL, ` + leadStateCols + `
+	FROM leads l WHERE l.id = ANY($1::uuid[]) AND ($2 = '' OR l.org_id::text = $2) ORDER BY l.id FOR UPDATE OF l`
+
 // lockOwned locks the leads among ids that orgScope holds ("" for any org),
 // in id order so concurrent bulk assignments cannot deadlock.
 func lockOwned(ctx context.Context, tx pgx.Tx, orgScope string, ids []string) (map[string]ownedLead, error) {
 	// A malformed id would fail the whole query on the uuid cast: it is
 	// simply not found.
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !domain.ValidUUID(id) })
-	rows, err := tx.Query(ctx, `SELECT l.id, l.org_id, l.owner_user_id, l.assigned_to, l.routed_at IS NOT NULL, `+leadStateCols+`
-		FROM leads l WHERE l.id = ANY($1::uuid[]) AND ($2 = '' OR l.org_id::text = $2) ORDER BY l.id FOR UPDATE OF l`, ids, orgScope)
+	rows, err := tx.Query(ctx, lockOwnedSQL, ids, orgScope)
 	if err != nil {
 		return nil, err
 	}

@@ -300,9 +300,13 @@ func readPool(ctx context.Context, tx pgx.Tx, p Pool, now time.Time) ([]*poolMem
 }
 
 // openLeadsSQL counts the open leads — assigned, not worked, neither
-// returned nor invalid — of the users $1.
-const openLeadsSQL = `SELECT assigned_to::text, count(*) FROM leads
-	WHERE assigned_to = ANY($1::uuid[]) AND worked_at IS NULL AND status IN ('new', 'onboarding') GROUP BY 1`
+// returned nor invalid — of the users $1, each up to the user's open_cap:
+// the cap is all the count is held against, and a rep who never marks a
+// lead worked holds thousands, which every routing decision through them
+// would read (issue 20: nothing on a lead's path grows with the org).
+const openLeadsSQL = `SELECT u.id::text, (SELECT count(*) FROM (SELECT FROM leads l
+		WHERE l.assigned_to = u.id AND l.worked_at IS NULL AND l.status IN ('new', 'onboarding') LIMIT u.open_cap) o)
+	FROM users u WHERE u.id = ANY($1::uuid[]) AND u.open_cap IS NOT NULL`
 
 func openLeads(ctx context.Context, tx pgx.Tx, users []string) (map[string]int, error) {
 	rows, err := tx.Query(ctx, openLeadsSQL, users)

@@ -188,12 +188,15 @@ func (l lockedLead) source(ctx context.Context, tx pgx.Tx, orgID string) (*hopSo
 	return sourceBySlug(ctx, tx, orgID, l.slug)
 }
 
+// rereadSQL is the latest routing decision of lead $1 at org $2.
+const rereadSQL = `SELECT message, data->>'sub_agency', data->>'assigned_to', data->>'location' FROM timeline_events
+	WHERE lead_id = $1 AND org_id = $2 AND kind = 'routed' ORDER BY id DESC LIMIT 1`
+
 // reread fills d with the decision already recorded for this hop.
 func reread(ctx context.Context, tx pgx.Tx, d *Decision) error {
 	d.AlreadyRouted = true
 	var sub, assigned, location *string
-	err := tx.QueryRow(ctx, `SELECT message, data->>'sub_agency', data->>'assigned_to', data->>'location' FROM timeline_events
-		WHERE lead_id = $1 AND org_id = $2 AND kind = 'routed' ORDER BY id DESC LIMIT 1`, d.LeadID, d.OrgID).
+	err := tx.QueryRow(ctx, rereadSQL, d.LeadID, d.OrgID).
 		Scan(&d.Reason, &sub, &assigned, &location)
 	if err != nil {
 		return notFound(err, "routing decision")

@@ -334,13 +334,22 @@ func (t transferMove) lockLink(ctx context.Context, tx pgx.Tx) (domain.LinkProbl
 	return domain.CheckLink(dir, master, t.mode), nil
 }
 
+// A batch's pending items ($1: the transfer, seq in [$2, $3)), then their
+// leads ($1), locked.
+const (
+	batchItemsSQL = `SELECT seq, lead_id FROM transfer_items
+	WHERE transfer_id = $1 AND seq >= $2 AND seq < $3 AND status = 'pending' ORDER BY seq FOR UPDATE`
+	batchLeadsSQL = `SELECT l.id, l.org_id, l.kind, l.status, l.owner_user_id, l.assigned_to, l.location, l.routed_at IS NOT NULL,
+		` + pendingHandoverSQL + `
+	FROM leads l WHERE l.id = ANY($1) ORDER BY l.id FOR UPDATE`
+)
+
 // lockBatch reads the batch's pending items and their leads FOR UPDATE,
 // leads in id order, so a batch and a routing transaction (or another
 // transfer) lock them in one order and never deadlock.
 func lockBatch(ctx context.Context, tx pgx.Tx, b TransferBatch) ([]movable, error) {
 	lo, hi := b.bounds()
-	rows, err := tx.Query(ctx, `SELECT seq, lead_id FROM transfer_items
-		WHERE transfer_id = $1 AND seq >= $2 AND seq < $3 AND status = 'pending' ORDER BY seq FOR UPDATE`, b.TransferID, lo, hi)
+	rows, err := tx.Query(ctx, batchItemsSQL, b.TransferID, lo, hi)
 	if err != nil {
 		return nil, err
 	}
@@ -355,9 +364,7 @@ func lockBatch(ctx context.Context, tx pgx.Tx, b TransferBatch) ([]movable, erro
 	for i, m := range items {
 		ids[i] = m.id
 	}
-	rows, err = tx.Query(ctx, `SELECT l.id, l.org_id, l.kind, l.status, l.owner_user_id, l.assigned_to, l.location, l.routed_at IS NOT NULL,
-			`+pendingHandoverSQL+`
-		FROM leads l WHERE l.id = ANY($1) ORDER BY l.id FOR UPDATE`, ids)
+	rows, err = tx.Query(ctx, batchLeadsSQL, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -401,6 +408,12 @@ func (l movable) refusal(t transferMove) string {
 	return ""
 }
 
+// moveLeadsSQL hands the leads $3 to org $1, each to its assignee of $4
+// (nil: nobody), in location $2.
+const moveLeadsSQL = `UPDATE leads l SET org_id = $1, status = CASE WHEN l.kind = 'team_member' THEN 'onboarding' ELSE 'new' END,
+		owner_user_id = NULL, assigned_to = u.a, location = $2, available_at = NULL, updated_at = now()
+	FROM unnest($3::uuid[], $4::uuid[]) AS u(id, a) WHERE l.id = u.id`
+
 // move moves the locked leads: assignment per mode, then everything that
 // travels with them, each as one statement for the whole batch.
 func (t transferMove) move(ctx context.Context, tx pgx.Tx, leads []movable) error {
@@ -435,9 +448,7 @@ func (t transferMove) move(ctx context.Context, tx pgx.Tx, leads []movable) erro
 		ORDER BY u.n`, t.from, t.to, t.actor, t.fromName, t.toName, string(t.mode), t.id, ids, assignees); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE leads l SET org_id = $1, status = CASE WHEN l.kind = 'team_member' THEN 'onboarding' ELSE 'new' END,
-			owner_user_id = NULL, assigned_to = u.a, location = $2, available_at = NULL, updated_at = now()
-		FROM unnest($3::uuid[], $4::uuid[]) AS u(id, a) WHERE l.id = u.id`, t.to, loc, ids, assignees); err != nil {
+	if _, err := tx.Exec(ctx, moveLeadsSQL, t.to, loc, ids, assignees); err != nil {
 		return err
 	}
 	if err := moveLabels(ctx, tx, t.to, ids); err != nil {
@@ -630,14 +641,17 @@ type FeedEvent struct {
 	Message    string    `json:"message"`
 }
 
+// feedPageSQL is a page of org $1's feed before id $2, $3 events.
+const feedPageSQL = `SELECT id, at, kind, lead_id, other_org_id, transfer_id, actor, message FROM feed_events
+	WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`
+
 // Feed pages an org's sales feed, newest first; the cursor is opaque.
 func (s *Store) Feed(ctx context.Context, orgID, cursor string, limit int) ([]FeedEvent, string, error) {
 	before, err := beforeID(cursor)
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, at, kind, lead_id, other_org_id, transfer_id, actor, message FROM feed_events
-		WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, orgID, before, limit+1)
+	rows, err := s.db.Query(ctx, feedPageSQL, orgID, before, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
