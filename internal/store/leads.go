@@ -272,6 +272,8 @@ func scanLead(r pgx.Row) (Lead, error) {
 	return l, err
 }
 
+const leadByIDSQL = `SELECT ` + leadCols + ` FROM leads l WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2)`
+
 // GetLead returns a lead with its latest LeadTimelineEvents timeline events
 // (Timeline pages the older ones), only if orgID holds it: a lead of another
 // org is "not found", never "forbidden". orgID "" means any (operators).
@@ -279,7 +281,7 @@ func (s *Store) GetLead(ctx context.Context, orgID, id string) (Lead, error) {
 	if !domain.ValidUUID(id) {
 		return Lead{}, domain.Errorf(domain.ENotFound, "lead not found")
 	}
-	l, err := scanLead(s.db.QueryRow(ctx, `SELECT `+leadCols+` FROM leads l WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2)`, id, orgID))
+	l, err := scanLead(s.db.QueryRow(ctx, leadByIDSQL, id, orgID))
 	if err != nil {
 		return l, notFound(err, "lead")
 	}

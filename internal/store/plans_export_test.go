@@ -24,11 +24,10 @@ const (
 	UncoveredDaysSQL = uncoveredDaysSQL
 	SpeedSQL         = speedSQL
 
-	// GetLead's lead read, and the paged timeline read that replaces its
-	// read of the whole timeline (issue 20): the latest 50 events before a
-	// cursor, and one more to know a next page exists.
-	LeadByIDSQL     = `SELECT ` + leadCols + ` FROM leads l WHERE l.id = $1 AND ($2 = '' OR l.org_id::text = $2)`
-	TimelinePageSQL = `SELECT at, kind, actor, message, data FROM timeline_events WHERE lead_id = $1 AND id < $2 ORDER BY id DESC LIMIT 51`
+	// GetLead's lead read, and the paged timeline read (issue 20): a page
+	// of events before a cursor, and one more to know a next page exists.
+	LeadByIDSQL     = leadByIDSQL
+	TimelinePageSQL = timelinePageSQL
 )
 
 // ListLeadsQueryForTest is ListLeads' statement for f and its arguments,

@@ -12,8 +12,8 @@ import (
 	"github.com/leadrelay/leadrelay/internal/testenv"
 )
 
-// kinds lists the lead's timeline as its kinds, in order.
-func kinds(t *testing.T, s *store.Store, orgID, leadID string) []string {
+// leadKinds lists the lead's timeline as its kinds, in order.
+func leadKinds(t *testing.T, s *store.Store, orgID, leadID string) []string {
 	t.Helper()
 	l, err := s.GetLead(ctx, orgID, leadID)
 	must(t, err)
@@ -99,9 +99,9 @@ func TestRetentionPurgesOnlyClosedLeadsOldEvents(t *testing.T) {
 	must(t, err)
 	before := map[string][]string{}
 	for _, id := range []string{recent, open, queued} {
-		before[id] = kinds(t, s, f.org.ID, id)
+		before[id] = leadKinds(t, s, f.org.ID, id)
 	}
-	beforeOther := kinds(t, s, other.org.ID, elsewhere)
+	beforeOther := leadKinds(t, s, other.org.ID, elsewhere)
 	feedBefore := feedCount(t, s, f.org.ID)
 
 	batches, total := purgeAll(t, s, time.Now())
@@ -112,7 +112,7 @@ func TestRetentionPurgesOnlyClosedLeadsOldEvents(t *testing.T) {
 	if total.Timeline != 5 || total.Feed != 1 {
 		t.Fatalf("removed %d timeline and %d feed events, want 5 and 1", total.Timeline, total.Feed)
 	}
-	got := kinds(t, s, f.org.ID, old)
+	got := leadKinds(t, s, f.org.ID, old)
 	if want := []string{"received", "routed", "note", "purged"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("old worked lead's timeline %v, want %v", got, want)
 	}
@@ -122,15 +122,15 @@ func TestRetentionPurgesOnlyClosedLeadsOldEvents(t *testing.T) {
 	if !strings.HasPrefix(msg, "4 events older than ") || !strings.HasSuffix(msg, " removed by retention") {
 		t.Fatalf("purged event says %q", msg)
 	}
-	if got := kinds(t, s, f.org.ID, invalid); !reflect.DeepEqual(got, []string{"received", "routed", "purged"}) {
+	if got := leadKinds(t, s, f.org.ID, invalid); !reflect.DeepEqual(got, []string{"received", "routed", "purged"}) {
 		t.Fatalf("old invalid lead's timeline %v", got)
 	}
 	for id, want := range before {
-		if got := kinds(t, s, f.org.ID, id); !reflect.DeepEqual(got, want) {
+		if got := leadKinds(t, s, f.org.ID, id); !reflect.DeepEqual(got, want) {
 			t.Fatalf("lead %s (open, queued, or closed too recently) changed: %v, was %v", id, got, want)
 		}
 	}
-	if got := kinds(t, s, other.org.ID, elsewhere); !reflect.DeepEqual(got, beforeOther) {
+	if got := leadKinds(t, s, other.org.ID, elsewhere); !reflect.DeepEqual(got, beforeOther) {
 		t.Fatalf("the org without the setting lost events: %v, was %v", got, beforeOther)
 	}
 	if n := feedCount(t, s, f.org.ID); n != feedBefore-1 { // old-worked's
@@ -160,7 +160,7 @@ func TestRetentionPurgesOnlyClosedLeadsOldEvents(t *testing.T) {
 	if _, total := purgeAll(t, s, time.Now()); total.Timeline != 0 || total.Feed != 0 {
 		t.Fatalf("second purge removed %+v", total)
 	}
-	if got := kinds(t, s, f.org.ID, old); slices.Index(got, "purged") != len(got)-1 || len(got) != 4 {
+	if got := leadKinds(t, s, f.org.ID, old); slices.Index(got, "purged") != len(got)-1 || len(got) != 4 {
 		t.Fatalf("second purge changed the timeline: %v", got)
 	}
 }

@@ -51,12 +51,14 @@ func (s *Store) Timeline(ctx context.Context, orgID, leadID, cursor string, limi
 	return s.timelinePage(ctx, leadID, before, limit)
 }
 
+const timelinePageSQL = `SELECT id, at, kind, actor, message, data FROM timeline_events
+		WHERE lead_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`
+
 // timelinePage reads the limit events of a lead just before the event id
 // before, through the timeline_lead index (lead_id, id) backwards, and
 // answers them oldest first with the cursor to the page before them.
 func (s *Store) timelinePage(ctx context.Context, leadID string, before int64, limit int) ([]Event, string, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, at, kind, actor, message, data FROM timeline_events
-		WHERE lead_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, leadID, before, limit+1)
+	rows, err := s.db.Query(ctx, timelinePageSQL, leadID, before, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
