@@ -151,7 +151,8 @@ func (s *scaleStack) deepPage(ctx context.Context, m *measuredOrg, list string, 
 }
 
 // digest seeds 10,000 leads routed in one day, long enough ago that the
-// worker's sweep owes no digest for it, and times the digest's read of them.
+// worker's sweep owes no digest for it, and times the digest's read of them:
+// 10,000 leads over the median read's time.
 func (s *scaleStack) digest(ctx context.Context, m *measuredOrg, n int) (ScaleRow, error) {
 	day := time.Now().AddDate(0, 0, -30).Truncate(24 * time.Hour)
 	if err := seedLeads(ctx, s.deps.Pool, m.scaleOrg, 10000, day.Add(time.Hour), day.Add(23*time.Hour), allAssigned); err != nil {
@@ -169,8 +170,12 @@ func (s *scaleStack) digest(ctx context.Context, m *measuredOrg, n int) (ScaleRo
 			return ScaleRow{}, fmt.Errorf("the digest of a 10,000-lead day lists %d leads", c.Total)
 		}
 	}
-	return ScaleRow{Name: "digest of a 10,000-lead day (store.DigestContent)", Bound: ScaleGoalRead,
-		Empty: ScaleMeasure{P50: pct(took, 50), P99: pct(took, 99), Samples: len(took)}}, nil
+	// The digest is a run's job, read by no one waiting: judged like the
+	// bulk moves, by its rate (leads/s of its median read) keeping up at N.
+	p50 := pct(took, 50)
+	return ScaleRow{Name: "digest of a 10,000-lead day (store.DigestContent)", Rate: true,
+		Empty: ScaleMeasure{P50: p50, P99: pct(took, 99), Rate: 10000 / p50.Seconds(), Samples: len(took),
+			Note: fmt.Sprintf("median %.0f ms", float64(p50.Microseconds())/1000)}}, nil
 }
 
 // bulkAssign moves 5 × 1,000 open team-owned leads (an agent-owned one is
