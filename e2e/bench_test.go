@@ -51,6 +51,12 @@ func TestBenchRunsAgainstTheStack(t *testing.T) {
 		WHERE l.workflow_id = 'lead/console'`).Scan(&owed); err != nil || owed != 0 {
 		t.Fatalf("the console bench's seeded leads owe %d instant alerts (%v)", owed, err)
 	}
+	// Nor do the ingestion and fan-out leads (Alerts unset): an alert run per
+	// lead would be measured against no-op runs that start none.
+	if err := s.deps.Pool.QueryRow(context.Background(), `SELECT count(*) FROM alerts a JOIN orgs o ON o.id = a.org_id
+		WHERE o.name LIKE 'bench %' OR o.name LIKE 'fan sub %'`).Scan(&owed); err != nil || owed != 0 {
+		t.Fatalf("the bench's ingestion and fan-out leads owe %d instant alerts (%v)", owed, err)
+	}
 	for _, p := range r.ConsolePages {
 		if p.N != 5 || p.P50 <= 0 || p.P99 < p.P50 || p.Status != 200 {
 			t.Fatalf("console page %+v", p)

@@ -36,6 +36,7 @@ func runBench(ctx context.Context, args []string) error {
 	rulesLeads := fs.Int("rules-leads", 300, "leads for the rules row, alternating a plain rotation and 49 rules + a weighted group (0 skips it)")
 	rulesRate := fs.Float64("rules-rate", 10, "leads per second of the rules row (both sources together)")
 	webhookEvents := fs.Int("webhook-events", 500, "lead.received events of the webhook row, delivered to a receiver in this process (0: skip; the worker needs WEBHOOK_ALLOW_PRIVATE=true)")
+	alerts := fs.Bool("alerts", false, "keep instant alerts on for the ingestion and fan-out tenants' staff (an alert run and an email per lead beside its run)")
 	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
 	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
 	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
@@ -89,7 +90,7 @@ func runBench(ctx context.Context, args []string) error {
 		TaskQueue: cfg.TaskQueue, WorkerOptions: app.WorkerOptions(), DB: pool, Noop: *noop, Leads: *leads, PacedLeads: *paced, PacedRate: *rate, HalfPeakLeads: *half, Concurrency: *conc, Sources: *sources, FanOutLeads: *fanLeads, FanOutSubs: *fanSubs, TransferLeads: *transferLeads,
 		ConsoleLeads: *consoleLeads, ConsoleReads: *consoleReads,
 		RulesLeads: *rulesLeads, RulesRate: *rulesRate, WebhookEvents: *webhookEvents,
-		WorkerPID: *pid, Log: os.Stderr})
+		Alerts: *alerts, WorkerPID: *pid, Log: os.Stderr})
 	if err != nil {
 		return err
 	}

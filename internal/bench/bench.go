@@ -62,8 +62,12 @@ type Options struct {
 	// WebhookEvents is how many lead.received events the webhook row
 	// delivers to a receiver in this process (0: skip the row).
 	WebhookEvents int
-	WorkerPID     int // 0: RSS not measured
-	Log           io.Writer
+	// Alerts keeps the ingestion and fan-out tenants' staff on instant
+	// alerts: each lead then costs an alert run and an email beside its
+	// own run, which the goals' no-op baselines do not (off by default).
+	Alerts    bool
+	WorkerPID int // 0: RSS not measured
+	Log       io.Writer
 }
 
 // Result holds one run's numbers together with the sizes they came from,
@@ -268,6 +272,14 @@ func orgWithStaff(ctx context.Context, admin *apiclient.Client, name string, n i
 		}
 	}
 	return org, owner, nil
+}
+
+// alertsOff turns instant alerts off for the org's users: a phase that
+// measures routing or moving leads against the engine's no-op runs must not
+// start an alert run per lead beside them.
+func alertsOff(ctx context.Context, db store.DB, orgID string) error {
+	_, err := db.Exec(ctx, `UPDATE users SET instant_alerts = false WHERE org_id = $1`, orgID)
+	return err
 }
 
 func pct(d []time.Duration, p int) time.Duration {

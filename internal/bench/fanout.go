@@ -26,6 +26,11 @@ func fanOut(ctx context.Context, o Options, run string, r *Result) error {
 		if err != nil {
 			return err
 		}
+		if !o.Alerts {
+			if err := alertsOff(ctx, o.DB, sub.ID); err != nil {
+				return err
+			}
+		}
 		if _, err := owner.PutSource(ctx, sub.ID, "fan", map[string]any{"name": "Fan", "routing": map[string]string{"mode": "staff_evenly"}}); err != nil {
 			return err
 		}

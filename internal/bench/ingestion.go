@@ -27,6 +27,11 @@ func newTenant(ctx context.Context, o Options, run string) (*tenant, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !o.Alerts {
+		if err := alertsOff(ctx, o.DB, org.ID); err != nil {
+			return nil, err
+		}
+	}
 	t := &tenant{api: admin}
 	for i := 0; i < max(1, o.Sources); i++ {
 		src, err := owner.PutSource(ctx, org.ID, fmt.Sprintf("bench%d", i), map[string]any{"name": "Bench", "routing": map[string]string{"mode": "staff_evenly"}})

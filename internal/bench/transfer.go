@@ -74,8 +74,8 @@ func moveLeads(ctx context.Context, o Options, owner *apiclient.Client, master a
 	}
 	// The row measures moving leads: an instant alert per moved lead would
 	// be as many runs again beside the transfer's, so the sub's staff have
-	// alerts off (the lead rows, which measure routing, keep them on).
-	if _, err := o.DB.Exec(ctx, `UPDATE users SET instant_alerts = false WHERE org_id = $1`, sub.ID); err != nil {
+	// alerts off.
+	if err := alertsOff(ctx, o.DB, sub.ID); err != nil {
 		return 0, 0, err
 	}
 	src, err := owner.PutSource(ctx, master.ID, "moving", map[string]any{"name": "Moving", "routing": map[string]string{"mode": "owner"}})
