@@ -40,14 +40,18 @@ func runBench(ctx context.Context, args []string) error {
 	sources := fs.Int("sources", 16, "vendor keys to spread posts over (each is rate limited alone)")
 	pid := fs.Int("pid", 0, "worker process to read peak RSS of (default: the running `starter dev`)")
 	url := fs.String("url", "", "API base URL (default http://$HTTP_ADDR)")
-	scale := fs.Int("scale", 0, "seed this many leads in one org (and as many across 50 others) in a database of the bench's own, served by an API and worker in this process, and time reads, claims and moves empty vs at this size (1000000 is the issue's; 0: the engine bench above)")
+	var scale scaleFlag
+	fs.Var(&scale, "scale", "seed N leads in one org (and as many across 50 others) in a database of the bench's own, served by an API and worker in this process, and time reads, claims and moves empty vs at N: --scale (N = 1000000), --scale N or --scale=N (absent: the engine bench above)")
 	scaleReads := fs.Int("scale-reads", 200, "samples of each read and claims of the --scale bench")
 	scaleDB := fs.String("scale-database", "leadrelay_scale", "the --scale bench's database, dropped and made afresh on DATABASE_URL's server")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *scale > 0 {
-		res, err := bench.RunScale(ctx, bench.ScaleOptions{Getenv: os.Getenv, Database: *scaleDB, N: *scale, Reads: *scaleReads, Log: os.Stderr})
+	if err := scale.take(fs.Args()); err != nil {
+		return err
+	}
+	if scale > 0 {
+		res, err := bench.RunScale(ctx, bench.ScaleOptions{Getenv: os.Getenv, Database: *scaleDB, N: int(scale), Reads: *scaleReads, Log: os.Stderr})
 		if err != nil {
 			return err
 		}
@@ -96,4 +100,42 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	fmt.Print(res.Table())
 	return nil
+}
+
+// defaultScale is SPEC §7's N for a bare --scale.
+const defaultScale = 1000000
+
+// scaleFlag is --scale: bare, it is SPEC §7's default N; with a value
+// (--scale=N, or --scale N, which the flag package leaves as an argument
+// since a bare --scale must not swallow the next flag) that N.
+type scaleFlag int
+
+func (f *scaleFlag) String() string { return strconv.Itoa(int(*f)) }
+
+// IsBoolFlag lets --scale stand alone.
+func (f *scaleFlag) IsBoolFlag() bool { return true }
+
+func (f *scaleFlag) Set(v string) error {
+	if v == "true" {
+		*f = defaultScale
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return fmt.Errorf("--scale takes a number of leads, not %q", v)
+	}
+	*f = scaleFlag(n)
+	return nil
+}
+
+// take reads the N of "--scale N" from what the flags left: the bench takes
+// no other argument.
+func (f *scaleFlag) take(rest []string) error {
+	switch {
+	case len(rest) == 0:
+		return nil
+	case len(rest) == 1 && *f == defaultScale:
+		return f.Set(rest[0])
+	}
+	return fmt.Errorf("bench takes flags only, not %q", strings.Join(rest, " "))
 }
