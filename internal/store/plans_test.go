@@ -281,40 +281,59 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	}
 
 	for _, q := range queries {
-		sp, err := tx.Begin(ctx)
-		must(t, err)
-		var raw []byte
-		err = sp.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+q.sql, q.args...).Scan(&raw)
-		_ = sp.Rollback(ctx)
-		if err != nil {
-			t.Errorf("%s: %v", q.name, err)
-			continue
+		took, scans, big, bad := explainHot(t, tx, q.name, q.sql, q.args, q.reads)
+		if len(bad) > 0 {
+			// The plans follow the statistics: other tests of the package
+			// commit rows meanwhile, which PostgreSQL's size estimates see,
+			// so before failing the statement is planned once more on fresh
+			// ones. A missing index fails both times.
+			t.Logf("%s: %v; planned again after ANALYZE", q.name, bad)
+			_, err := tx.Exec(ctx, `ANALYZE `+strings.Join(bigTables, ", "))
+			must(t, err)
+			took, scans, big, bad = explainHot(t, tx, q.name, q.sql, q.args, q.reads)
 		}
-		var plan []struct {
-			Plan planNode
-			Time float64 `json:"Execution Time"`
+		for _, b := range bad {
+			t.Error(b)
 		}
-		must(t, json.Unmarshal(raw, &plan))
-		read := map[string]float64{}
-		var scans []string
-		plan[0].Plan.relationRead(read, &scans)
-		big := 0.0
-		for _, table := range bigTables {
-			big += read[table]
-		}
-		for _, scan := range scans {
-			if strings.HasPrefix(scan, "Seq Scan") {
-				t.Errorf("%s: %s (%v)", q.name, scan, scans)
-			}
-		}
-		if big > q.reads {
-			t.Errorf("%s: read %.0f rows of the big tables, more than its %.0f (%v)", q.name, big, q.reads, fmt.Sprint(read))
-		}
-		t.Logf("%s: %.2f ms, %v, %.0f rows read", q.name, plan[0].Time, scans, big)
+		t.Logf("%s: %.2f ms, %v, %.0f rows read", q.name, took, scans, big)
 		if os.Getenv("LEADRELAY_SCALE_LEADS") != "" {
 			t.Logf("%s:\n%s", q.name, explainBuffers(t, tx, q.sql, q.args))
 		}
 	}
+}
+
+// explainHot runs one statement under EXPLAIN (ANALYZE) in a savepoint
+// rolled back after it, and says what it did wrong: a Seq Scan of a growing
+// table, or more of their rows read than reads.
+func explainHot(t *testing.T, tx pgx.Tx, name, sql string, args []any, reads float64) (took float64, scans []string, big float64, bad []string) {
+	t.Helper()
+	sp, err := tx.Begin(ctx)
+	must(t, err)
+	var raw []byte
+	err = sp.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+sql, args...).Scan(&raw)
+	_ = sp.Rollback(ctx)
+	if err != nil {
+		return 0, nil, 0, []string{fmt.Sprintf("%s: %v", name, err)}
+	}
+	var plan []struct {
+		Plan planNode
+		Time float64 `json:"Execution Time"`
+	}
+	must(t, json.Unmarshal(raw, &plan))
+	read := map[string]float64{}
+	plan[0].Plan.relationRead(read, &scans)
+	for _, table := range bigTables {
+		big += read[table]
+	}
+	for _, scan := range scans {
+		if strings.HasPrefix(scan, "Seq Scan") {
+			bad = append(bad, fmt.Sprintf("%s: %s (%v)", name, scan, scans))
+		}
+	}
+	if big > reads {
+		bad = append(bad, fmt.Sprintf("%s: read %.0f rows of the big tables, more than its %.0f (%v)", name, big, reads, fmt.Sprint(read)))
+	}
+	return plan[0].Time, scans, big, bad
 }
 
 // explainBuffers is the statement's EXPLAIN (ANALYZE, BUFFERS) as text,
