@@ -8,7 +8,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/leadrelay/leadrelay/internal/runs"
 	"github.com/leadrelay/leadrelay/workflows"
 )
 
@@ -29,7 +28,7 @@ func TestRetentionPurgeSchedule(t *testing.T) {
 		d, err = h.Describe(ctx)
 		return err == nil
 	})
-	if cal := d.Schedule.Spec.Calendars; len(cal) != 1 || cal[0].Hour[0].Start != runs.RetentionHour || d.Schedule.Spec.TimeZoneName != "UTC" {
+	if cal := d.Schedule.Spec.Calendars; len(cal) != 1 || len(cal[0].Hour) != 1 || cal[0].Hour[0].Start != 3 || d.Schedule.Spec.TimeZoneName != "UTC" {
 		t.Fatalf("retention schedule's calendar: %+v", d.Schedule.Spec)
 	}
 	source := map[string]any{"name": "EverQuote", "routing": map[string]any{"mode": "staff_evenly"}}

@@ -16,7 +16,8 @@ import (
 const RetentionScheduleID = "retention-purge"
 
 // RetentionBatchSize and RetentionBatchesPerRun are the purge's defaults:
-// 1,000 closed leads a transaction (store.RetentionBatch), and a run
+// 1,000 closed leads a transaction (its locks and deletes stay short beside
+// the lead traffic, and a retry re-does at most that), and a run
 // continues as new after 100 batches, so its history stays a few hundred
 // events however many leads there are.
 const (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 )
@@ -37,17 +38,12 @@ func (t *tenant) breakdown(ctx context.Context, o Options, prefix string, p phas
 		ext, wf string
 		routed  time.Time
 	}
-	var samples []sample
-	for rows.Next() {
+	samples, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sample, error) {
 		var s sample
-		if err := rows.Scan(&s.ext, &s.wf, &s.routed); err != nil {
-			rows.Close()
-			return b, err
-		}
-		samples = append(samples, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&s.ext, &s.wf, &s.routed)
+		return s, err
+	})
+	if err != nil {
 		return b, err
 	}
 	var start, route, closed []time.Duration

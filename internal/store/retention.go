@@ -7,11 +7,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// RetentionBatch is how many closed leads one purge transaction clears: a
-// batch's locks and deletes stay short beside the lead traffic, and a
-// retry re-does at most this much.
-const RetentionBatch = 1000
-
 // PurgeBatch is what one batch of the retention purge did.
 type PurgeBatch struct {
 	Leads    int // closed leads past their org's retention looked at
@@ -64,7 +59,6 @@ func (s *Store) PurgeClosedEvents(ctx context.Context, now time.Time, after stri
 	}
 	var b PurgeBatch
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		b = PurgeBatch{}
 		rows, err := tx.Query(ctx, `SELECT l.id, l.org_id, $2::timestamptz - make_interval(days => o.retention_days)
 			FROM leads l JOIN orgs o ON o.id = l.org_id
 			WHERE l.id > $1 AND o.retention_days IS NOT NULL AND `+closedSQL+`

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -71,9 +72,7 @@ func (s *Store) timelinePage(ctx context.Context, leadID string, before int64, l
 		return nil, "", err
 	}
 	events, next := idPage(events, limit, func(e Event) int64 { return e.ID })
-	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
-		events[i], events[j] = events[j], events[i]
-	}
+	slices.Reverse(events)
 	if events == nil {
 		events = []Event{}
 	}
