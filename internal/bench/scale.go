@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/leadrelay/leadrelay/internal/apiclient"
@@ -109,7 +108,7 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 	now := time.Now()
 	// Everything seeded was routed before the digest sweep's lookback, so
 	// the worker owes no digest for it.
-	if err := seedLeads(ctx, s.pool(), small.scaleOrg, r.Small, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
+	if err := seedLeads(ctx, s.deps.Pool, small.scaleOrg, r.Small, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
 		return r, err
 	}
 	empty, err := s.measure(ctx, small, o.N, run+"e")
@@ -128,12 +127,12 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 		}
 	}
 	start := time.Now()
-	err = withoutIndexes(ctx, s.pool(), func() error {
-		if err := seedLeads(ctx, s.pool(), big.scaleOrg, o.N, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
+	err = withoutIndexes(ctx, s.deps.Pool, func() error {
+		if err := seedLeads(ctx, s.deps.Pool, big.scaleOrg, o.N, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
 			return err
 		}
 		for _, other := range others {
-			if err := seedLeads(ctx, s.pool(), other.scaleOrg, o.N/scaleOthers, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
+			if err := seedLeads(ctx, s.deps.Pool, other.scaleOrg, o.N/scaleOthers, now.AddDate(-3, 0, 0), now.Add(-2*app.DigestLookback), realisticMix); err != nil {
 				return err
 			}
 		}
@@ -142,7 +141,7 @@ func RunScale(ctx context.Context, o ScaleOptions) (ScaleResult, error) {
 	if err != nil {
 		return r, err
 	}
-	if _, err := s.pool().Exec(ctx, `ANALYZE`); err != nil {
+	if _, err := s.deps.Pool.Exec(ctx, `ANALYZE`); err != nil {
 		return r, err
 	}
 	r.Seed = time.Since(start)
@@ -183,8 +182,6 @@ type scaleStack struct {
 	admin *apiclient.Client
 	stop  func()
 }
-
-func (s *scaleStack) pool() *pgxpool.Pool { return s.deps.Pool }
 
 // startScaleStack makes the database (dropping an earlier run's) on
 // DATABASE_URL's server and starts the API and the worker on it, as the
@@ -346,7 +343,7 @@ func (s *scaleStack) newOrg(ctx context.Context, name string) (*measuredOrg, err
 		m.claimers = append(m.claimers, owner.As(u.Token))
 	}
 	// Claimed leads would owe their claimer an email each.
-	if _, err := s.deps.Pool.Exec(ctx, `UPDATE users SET instant_alerts = false WHERE org_id = $1`, org.ID); err != nil {
+	if err := alertsOff(ctx, s.deps.Pool, org.ID); err != nil {
 		return nil, err
 	}
 	if m.scaleOrg, err = newScaleOrg(ctx, s.deps.Pool, org.ID, partner.ID, slugs); err != nil {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/leadrelay/leadrelay/internal/domain"
 	"github.com/leadrelay/leadrelay/internal/store"
@@ -48,7 +51,7 @@ func (s *scaleStack) measure(ctx context.Context, m *measuredOrg, scale int, run
 		{"owner=one rep", "owner=" + rep}, {"owner=team", "owner=team"},
 		{"q=a last name", "q=" + url.QueryEscape(fmt.Sprintf("Last%d", m.seeded/2))}}...)
 	for _, f := range filters {
-		if err := read("list "+f.name, ScaleGoalRead, repeat(list+"?"+f.query, n)); err != nil {
+		if err := read("list "+f.name, ScaleGoalRead, slices.Repeat([]string{list + "?" + f.query}, n)); err != nil {
 			return nil, err
 		}
 	}
@@ -56,11 +59,11 @@ func (s *scaleStack) measure(ctx context.Context, m *measuredOrg, scale int, run
 	if err != nil {
 		return nil, err
 	}
-	if err := read("list unfiltered, deep page (page 1,000)", ScaleGoalRead, repeat(list+"?cursor="+url.QueryEscape(cursor), n)); err != nil {
+	if err := read("list unfiltered, deep page (page 1,000)", ScaleGoalRead, slices.Repeat([]string{list + "?cursor=" + url.QueryEscape(cursor)}, n)); err != nil {
 		return nil, err
 	}
 	rows[len(rows)-1].Empty.Note = fmt.Sprintf("page %d", page)
-	if err := read("feed GET /v1/orgs/{org}/feed", ScaleGoalRead, repeat("/v1/orgs/"+m.ID+"/feed", n)); err != nil {
+	if err := read("feed GET /v1/orgs/{org}/feed", ScaleGoalRead, slices.Repeat([]string{"/v1/orgs/" + m.ID + "/feed"}, n)); err != nil {
 		return nil, err
 	}
 	cp, err := timePage(ctx, s.opts, s.deps.Store, m.userIDs[0], "leads page", "/app/leads")
@@ -92,29 +95,12 @@ func (s *scaleStack) measure(ctx context.Context, m *measuredOrg, scale int, run
 	return append(rows, claim), nil
 }
 
-func repeat(path string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = path
-	}
-	return out
-}
-
 func sample(ctx context.Context, db store.DB, q string, args ...any) ([]string, error) {
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // get reads each path in turn as the org's owner and returns how long each

@@ -92,7 +92,6 @@ func seedLeads(ctx context.Context, pool *pgxpool.Pool, org *scaleOrg, n int, fr
 	}
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	step := until.Sub(from) / time.Duration(n)
-	ids := make([][16]byte, n)
 	type lead struct {
 		id       [16]byte
 		state    leadState
@@ -108,7 +107,6 @@ func seedLeads(ctx context.Context, pool *pgxpool.Pool, org *scaleOrg, n int, fr
 			at: from.Add(time.Duration(i) * step), external: fmt.Sprintf("s%d", g)}
 		l.claimed = l.state == stateWorked && g%2 == 0
 		l.arrived = g%20 == 7
-		ids[i] = l.id
 		return l
 	}
 	leads := make([]lead, n)
