@@ -144,11 +144,10 @@ func TestQueueClaimsEndToEnd(t *testing.T) {
 	if e := s.do(t, "POST", claimPath, idle.token, nil); e.status != 204 {
 		t.Fatalf("nothing left to claim: %d %s", e.status, e.raw)
 	}
-	// every claim is a run, found by its ID and by the lead's search attribute
+	// every claim is a run, found by its ID and by the lead's search
+	// attribute; the API starts it just after answering the claim
 	for _, c := range []resp{expiring, worked, released, again} {
-		if _, err := s.deps.Temporal.DescribeWorkflowExecution(ctx, claimWF(c), ""); err != nil {
-			t.Fatalf("claim run %s: %v", claimWF(c), err)
-		}
+		s.waitRunning(t, claimWF(c))
 	}
 	s.findClaimRuns(t, fmt.Sprintf("LeadID = '%s' AND LeadStatus = 'claimed'", expiring.str("id")), 1)
 

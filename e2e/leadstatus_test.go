@@ -42,6 +42,7 @@ func TestEachRunSaysItsOwnOutcome(t *testing.T) {
 	// reconciler does for a lost one: it reads the claim's outcome.
 	claimWF := workflows.ClaimWorkflowID(leadID, 1)
 	cli := temporalCLI(t, s)
+	s.waitRunning(t, claimWF) // started just after the claim's answer
 	cli(t, "workflow", "terminate", "--workflow-id", claimWF, "--reason", "end the window now")
 	if err := s.deps.Starter().Claim(ctx,
 		store.Claim{LeadID: leadID, OrgID: m.id, Seq: 1, ExpiresAt: time.Now().Add(-time.Second)}); err != nil {

@@ -57,9 +57,13 @@ func noBody(w http.ResponseWriter, r *http.Request) error {
 
 // claimNext gives the caller, an active user of the org, its next claimable
 // lead (SPEC §5.5): 200 with the lead and its claim, 204 when the queue has
-// nothing claimable. The claim's run is started once the claim has
-// committed; if Temporal refuses it the claim stands and the reconciler
-// starts the run.
+// nothing claimable. The claim's run is started beside the answer, once the
+// claim has committed: the run only reads the claim from PostgreSQL when
+// its window ends, so nothing the rep does next needs it yet, and a claim
+// answered at SQL speed does not queue behind Temporal's starts when many
+// reps claim at once (docs/benchmark.md, "At scale"). If Temporal refuses
+// the start, or the process stops first, the claim stands and the
+// reconciler starts the run.
 func (s *Server) claimNext(w http.ResponseWriter, r *http.Request) {
 	org := r.PathValue("org")
 	c, err := s.member(r, org, false)
@@ -85,7 +89,8 @@ func (s *Server) claimNext(w http.ResponseWriter, r *http.Request) {
 	out := claimedLeadOut{Claim: claimOut{Seq: cl.Seq, ExpiresAt: cl.ExpiresAt, WorkflowID: workflows.ClaimWorkflowID(cl.LeadID, cl.Seq)}}
 	logField(w, zap.String("lead_id", cl.LeadID))
 	logField(w, zap.String("workflow_id", out.Claim.WorkflowID))
-	s.startClaim(context.WithoutCancel(r.Context()), cl)
+	bg := context.WithoutCancel(r.Context())
+	s.starts.Go(func() { s.startClaim(bg, cl) })
 	out.Lead, err = s.Store.GetLead(r.Context(), org, cl.LeadID)
 	if err != nil {
 		writeErr(w, err)

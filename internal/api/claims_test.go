@@ -77,6 +77,12 @@ func TestClaimRoute(t *testing.T) {
 		{"a body that is no object", path, acme.tokens[domain.RoleStaff], `[1]`, 400, ""},
 	})
 
+	// The answer does not wait for Temporal: the start is held until the
+	// claim has been answered.
+	held := make(chan struct{})
+	rec.mu.Lock()
+	rec.hold = held
+	rec.mu.Unlock()
 	a := ts.do(t, "POST", path, acme.tokens[domain.RoleStaff], "", "")
 	var got claimAnswer
 	if err := json.Unmarshal([]byte(a.body), &got); err != nil || a.status != 200 {
@@ -86,6 +92,11 @@ func TestClaimRoute(t *testing.T) {
 		got.Claim.WorkflowID != workflows.ClaimWorkflowID(ids[0], 1) || time.Until(got.Claim.ExpiresAt) < 29*time.Minute {
 		t.Fatalf("claimed: %s", a.body)
 	}
+	if n := count(t, ts.s, `SELECT count(*) FROM lead_claims WHERE lead_id = $1 AND run_started_at IS NULL`, ids[0]); n != 1 {
+		t.Fatal("the claim was answered after its run's start, not before")
+	}
+	close(held)
+	drainStarts(t, ts.s)
 	if len(rec.starts) != 1 || rec.starts[0].ID != "claim/"+ids[0]+"/1" {
 		t.Fatalf("starts %+v", rec.starts)
 	}
@@ -102,6 +113,7 @@ func TestClaimRoute(t *testing.T) {
 	if a.status != 200 || !strings.Contains(a.body, ids[1]) {
 		t.Fatalf("a claim whose run could not start still stands: %d %s", a.status, a.body)
 	}
+	drainStarts(t, ts.s)
 	if n := count(t, ts.s, `SELECT count(*) FROM lead_claims WHERE lead_id = $1 AND run_started_at IS NULL`, ids[1]); n != 1 {
 		t.Fatal("a run that did not start is left to the reconciler")
 	}

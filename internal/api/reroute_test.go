@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -21,9 +22,19 @@ type startRecorder struct {
 	starts []client.StartWorkflowOptions
 	inputs []any
 	err    error
+	hold   chan struct{} // non-nil: a start waits until it is closed, or 5 s
 }
 
 func (r *startRecorder) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-time.After(5 * time.Second):
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {

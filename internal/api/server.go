@@ -3,7 +3,9 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
@@ -34,6 +36,21 @@ type Server struct {
 	authFails   *keyedLimiter   // per client address; nil: failed authentications are not limited
 	users       *keyedLimiter   // per user token; nil: user tokens are not limited
 	sealer      *webhook.Sealer // seals webhook secrets; nil: no WEBHOOK_SECRET_KEY, webhooks are off
+	starts      sync.WaitGroup  // runs started after their answer (claims), which Drain waits for
+}
+
+// Drain waits, until ctx ends, for the runs the server is still starting
+// after answering: call it once the HTTP server has shut down, before the
+// Temporal client closes. A start cut short is the reconciler's to make.
+func (s *Server) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.starts.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // New returns the API's handler: every route behind the request log and the

@@ -117,7 +117,19 @@ func newTestServer(t *testing.T, db bool, env map[string]string) testServer {
 		pool, _ := testenv.DB(t)
 		s.Pool, s.Store = pool, store.New(pool)
 	}
+	// Claims' runs start after their answers, on the database above.
+	t.Cleanup(func() { drainStarts(t, s) })
 	return testServer{h: New(s), s: s, logs: logs}
+}
+
+// drainStarts waits for the runs s is starting after their answers.
+func drainStarts(t *testing.T, s *Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Drain(ctx); err != nil {
+		t.Fatalf("runs still starting after 10 s: %v", err)
+	}
 }
 
 type answer struct {

@@ -218,18 +218,26 @@ func RunWorker(ctx context.Context, d *Deps) error {
 // APIHandler builds the HTTP handler: the API, and the console under /app/
 // calling it in the process.
 func APIHandler(d *Deps) http.Handler {
-	h := api.New(&api.Server{Store: d.Store, Pool: d.Pool, Temporal: d.Temporal, Cfg: d.Cfg, Log: d.Log.Named("api"),
-		Metrics: d.Metrics})
+	h, _ := apiHandler(d)
+	return h
+}
+
+// apiHandler is APIHandler with the API's server, which ServeAPI drains.
+func apiHandler(d *Deps) (http.Handler, *api.Server) {
+	a := &api.Server{Store: d.Store, Pool: d.Pool, Temporal: d.Temporal, Cfg: d.Cfg, Log: d.Log.Named("api"), Metrics: d.Metrics}
+	h := api.New(a)
 	mux := http.NewServeMux()
 	mux.Handle("/app/", console.New(&console.Console{Store: d.Store, API: h, Temporal: d.Temporal, Cfg: d.Cfg,
 		Log: d.Log.Named("console")}))
 	mux.Handle("/", h)
-	return mux
+	return mux, a
 }
 
-// ServeAPI listens on HTTP_ADDR until ctx ends, then drains for up to 10 s.
+// ServeAPI listens on HTTP_ADDR until ctx ends, then drains for up to 10 s:
+// the requests in flight, then the claims' runs still being started.
 func ServeAPI(ctx context.Context, d *Deps, ln net.Listener) error {
-	srv := &http.Server{Handler: APIHandler(d), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	h, a := apiHandler(d)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -242,7 +250,7 @@ func ServeAPI(ctx context.Context, d *Deps, ln net.Listener) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return a.Drain(sctx)
 }
 
 // Replay replays a recorded history against today's workflow code, under the
