@@ -119,6 +119,11 @@ func seedScale(t *testing.T, s *store.Store, tx pgx.Tx, n int) scaleOrg {
 		`INSERT INTO feed_events (org_id, at, kind, lead_id, other_org_id, actor, message)
 		SELECT org_id, routed_at, 'transfer_in', id, CASE WHEN org_id = $1::uuid THEN $2::uuid ELSE $1::uuid END, 'admin', 'received'
 		FROM leads WHERE org_id IN ($1, $2) AND external_id ~ '[01]$' ORDER BY routed_at`,
+		// The other org's feed has been busy since the big org's last
+		// event: a quiet org's newest events are not the table's newest,
+		// which a page read backwards through every org's ids would miss.
+		`INSERT INTO feed_events (org_id, at, kind, lead_id, other_org_id, actor, message)
+		SELECT $2, now(), 'transfer_out', id, $1, 'admin', 'sent' FROM leads WHERE org_id = $2 ORDER BY id LIMIT 5000`,
 	} {
 		_, err := tx.Exec(ctx, q, org.ID, other.ID)
 		must(t, err)

@@ -641,9 +641,11 @@ type FeedEvent struct {
 	Message    string    `json:"message"`
 }
 
-// feedPageSQL is a page of org $1's feed before id $2, $3 events.
+// feedPageSQL is a page of org $1's feed before id $2, $3 events, newest
+// first by -id, through feed_org_page (migration 00023 says why not by id
+// DESC).
 const feedPageSQL = `SELECT id, at, kind, lead_id, other_org_id, transfer_id, actor, message FROM feed_events
-	WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`
+	WHERE org_id = $1 AND -id > -$2::bigint ORDER BY -id LIMIT $3`
 
 // Feed pages an org's sales feed, newest first; the cursor is opaque.
 func (s *Store) Feed(ctx context.Context, orgID, cursor string, limit int) ([]FeedEvent, string, error) {
