@@ -37,7 +37,7 @@ func TestScaleBenchRunsAgainstTheStack(t *testing.T) {
 		"list status=invalid", "list assigned_to=one rep", "list source=one of 20", "list location=queue", "list location=pending",
 		"list owner=one rep", "list owner=team", "list q=a last name", "list unfiltered, deep page (page 1,000)",
 		"feed GET /v1/orgs/{org}/feed", "console leads page /app/leads (server time)", "digest of a 10,000-lead day (store.DigestContent)",
-		"bulk assign, 1,000 leads a request", "transfer of 10,000 leads, request → all moved", "claim, 20 claimers, 200 queued"}
+		"bulk assign, 1,000 leads a request", "transfer of 10,000 leads, request → all moved", "claim, bursts of 20 claimers, 200 queued"}
 	if len(r.Rows) != len(rows) || len(r.Goals()) != len(rows) {
 		t.Fatalf("%d rows, %d goals, want %d:\n%s", len(r.Rows), len(r.Goals()), len(rows), r.Table())
 	}
