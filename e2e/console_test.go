@@ -79,11 +79,19 @@ func (p *visitor) text(sel string) string {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(sel))
-	if err != nil {
-		p.t.Fatalf("reading %s: %v", sel, err)
+	for {
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		// A node found just before a redirect replaced the document is gone
+		// when its text is asked for (CI, 2026-12-07): read the new one's.
+		if err != nil && strings.Contains(err.Error(), "No node with given id found") && ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			p.t.Fatalf("reading %s: %v", sel, err)
+		}
+		return s
 	}
-	return s
 }
 
 // location is the page's URL path and query.
