@@ -169,16 +169,23 @@ func tenant(t *testing.T, s *Server, name string) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: domain.RouteOwner}}
+	return o.ID, putSource(t, s, o.ID, domain.RouteOwner)
+}
+
+// putSource gives org an "everquote" source routed by mode and returns its
+// vendor key.
+func putSource(t testing.TB, s *Server, org string, mode domain.RoutingMode) string {
+	t.Helper()
+	sc := domain.SourceConfig{Name: "EverQuote", Routing: domain.Routing{Mode: mode}}
 	delay, err := sc.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, key, err := s.Store.PutSource(ctx, o.ID, "everquote", sc, delay)
+	_, _, key, err := s.Store.PutSource(context.Background(), org, "everquote", sc, delay)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return o.ID, key
+	return key
 }
 
 func count(t *testing.T, s *Server, sql string, args ...any) int {
